@@ -1,0 +1,228 @@
+/**
+ * A real HTTP origin on loopback whose behaviour is switched at run time, per scenario:
+ * healthy, fixed status, blackhole, reset, truncated or stalled body, added latency, 5xx fraction.
+ * Tests, the demo and the drills all use it. Requests under /s/<scenario>/ belong to that
+ * scenario; everything else to "default". POST /__control/<scenario> sets the behaviour,
+ * GET /__control/<scenario> returns what it received.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+export type Mode =
+  | { mode: "healthy" }
+  | { mode: "status"; status: number }
+  | { mode: "blackhole" }
+  | { mode: "reset" }
+  | { mode: "truncate" }
+  | { mode: "stall-body" }
+  | { mode: "flaky"; failRate: number; status?: number };
+
+export interface Behaviour {
+  /** Added before answering, in ms (plus up to `jitterMs`). */
+  latencyMs?: number;
+  jitterMs?: number;
+  /** Extra response headers, e.g. {"cache-control": "private"} or {"set-cookie": "sid=1"}. */
+  headers?: Record<string, string>;
+  /** Body size in bytes for healthy answers (padding added to the JSON). */
+  bodyBytes?: number;
+  /** Stamped into every answer so readers can tell versions apart. */
+  version?: string;
+}
+
+type Setting = Mode & Behaviour;
+
+interface Seen {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  at: number;
+}
+
+interface ScenarioState {
+  setting: Setting;
+  seq: number;
+  requests: Seen[];
+}
+
+export interface FakeOrigin {
+  url: string;
+  port: number;
+  server: Server;
+  close(): Promise<void>;
+}
+
+export async function startFakeOrigin(port = 0, host = "127.0.0.1"): Promise<FakeOrigin> {
+  const scenarios = new Map<string, ScenarioState>();
+  const sockets = new Set<Socket>();
+  const state = (name: string): ScenarioState => {
+    let s = scenarios.get(name);
+    if (!s) {
+      s = { setting: { mode: "healthy" }, seq: 0, requests: [] };
+      scenarios.set(name, s);
+    }
+    return s;
+  };
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end(`fake origin error: ${String(err)}`);
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  server.on("connection", (socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://origin.local");
+    const control = /^\/__control\/([\w-]+)$/.exec(url.pathname);
+    if (control) return handleControl(control[1]!, req, res);
+
+    const match = /^\/s\/([\w-]+)(\/.*)?$/.exec(url.pathname);
+    const name = match ? match[1]! : "default";
+    const s = state(name);
+    s.requests.push({ method: req.method ?? "GET", path: url.pathname + url.search, headers: req.headers, at: Date.now() });
+    if (s.requests.length > 10_000) s.requests.splice(0, 5_000);
+    const body = await readBody(req);
+    const setting = s.setting;
+
+    const delay = (setting.latencyMs ?? 0) + Math.random() * (setting.jitterMs ?? 0);
+    if (delay > 0) await sleep(delay);
+
+    switch (setting.mode) {
+      case "blackhole":
+        return; // Accept, never answer: the socket stays open until the client gives up.
+      case "reset":
+        req.socket.destroy();
+        return;
+      case "status":
+        return sendJson(res, setting.status, { error: `fake origin answers ${setting.status}`, scenario: name }, setting);
+      case "flaky":
+        if (Math.random() < setting.failRate) {
+          return sendJson(res, setting.status ?? 503, { error: "fake origin flaked", scenario: name }, setting);
+        }
+        break;
+      case "truncate": {
+        const payload = JSON.stringify(answer(name, s, url, req, body, setting));
+        res.writeHead(200, { "content-type": "application/json", "content-length": String(payload.length * 2), ...setting.headers });
+        res.write(payload);
+        setTimeout(() => req.socket.destroy(), 20);
+        return;
+      }
+      case "stall-body": {
+        res.writeHead(200, { "content-type": "application/json", ...setting.headers });
+        res.write('{"partial":');
+        return; // Headers and a first chunk, then silence.
+      }
+      case "healthy":
+        break;
+    }
+    sendJson(res, 200, answer(name, s, url, req, body, setting), setting);
+  }
+
+  function handleControl(name: string, req: IncomingMessage, res: ServerResponse): void {
+    const s = state(name);
+    if (req.method === "GET") {
+      sendJson(res, 200, { scenario: name, setting: s.setting, count: s.requests.length, requests: s.requests });
+      return;
+    }
+    let raw = "";
+    req.on("data", (chunk: Buffer) => (raw += chunk.toString()));
+    req.on("end", () => {
+      try {
+        const setting = JSON.parse(raw || "{}") as Setting;
+        const problem = validate(setting);
+        if (problem) return sendJson(res, 400, { error: problem });
+        s.setting = setting;
+        if ((setting as { clearLog?: boolean }).clearLog) s.requests = [];
+        sendJson(res, 200, { scenario: name, setting });
+      } catch (err) {
+        sendJson(res, 400, { error: `body must be JSON: ${String(err)}` });
+      }
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actual = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${actual}`,
+    port: actual,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const MODES = new Set(["healthy", "status", "blackhole", "reset", "truncate", "stall-body", "flaky"]);
+
+function validate(setting: Setting): string | undefined {
+  if (!MODES.has(setting.mode)) return `mode must be one of ${[...MODES].join(", ")}, got ${JSON.stringify(setting.mode)}`;
+  if (setting.mode === "status" && !(Number.isInteger(setting.status) && setting.status >= 200 && setting.status <= 599)) {
+    return `status must be 200-599, got ${JSON.stringify(setting.status)}`;
+  }
+  if (setting.mode === "flaky" && !(setting.failRate >= 0 && setting.failRate <= 1)) {
+    return `failRate must be 0..1, got ${JSON.stringify(setting.failRate)}`;
+  }
+  return undefined;
+}
+
+/** Who asked, as far as the origin can tell: the marker that privacy checks look for. */
+function userOf(req: IncomingMessage, url: URL): string {
+  const auth = req.headers.authorization;
+  if (auth) return `auth:${auth.replace(/^Bearer\s+/i, "")}`;
+  const cookie = req.headers.cookie;
+  const sid = cookie ? /(?:^|;\s*)sid=([^;]+)/.exec(cookie)?.[1] : undefined;
+  if (sid) return `cookie:${sid}`;
+  const token = url.searchParams.get("token") ?? url.searchParams.get("access_token");
+  if (token) return `query:${token}`;
+  return "anonymous";
+}
+
+function answer(name: string, s: ScenarioState, url: URL, req: IncomingMessage, body: string, setting: Setting): Record<string, unknown> {
+  s.seq++;
+  const out: Record<string, unknown> = {
+    scenario: name,
+    path: url.pathname + url.search,
+    method: req.method,
+    seq: s.seq,
+    version: setting.version ?? "v1",
+    user: userOf(req, url),
+    servedAt: Date.now(),
+  };
+  if (body) out["echo"] = body;
+  if (setting.bodyBytes) out["pad"] = "x".repeat(setting.bodyBytes);
+  return out;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, setting?: Behaviour): void {
+  const payload = JSON.stringify(body);
+  const user = typeof body === "object" && body !== null ? (body as { user?: string }).user : undefined;
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": String(Buffer.byteLength(payload)),
+    ...(user ? { "x-origin-user": user } : {}),
+    ...setting?.headers,
+  });
+  res.end(payload);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    let raw = "";
+    req.on("data", (chunk: Buffer) => (raw += chunk.toString()));
+    req.on("end", () => resolve(raw));
+    req.on("error", () => resolve(raw));
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

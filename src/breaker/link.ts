@@ -1,0 +1,39 @@
+/** The isolate's line to the breaker objects: typed RPC with a time budget, so bookkeeping can never hang a request. */
+import type { Env } from "../env.ts";
+import type { BreakerSnapshot, ForceAction, OutcomeRun } from "./protocol.ts";
+
+export interface BreakerLink {
+  snapshot(origin: string): Promise<BreakerSnapshot>;
+  report(origin: string, runs: OutcomeRun[]): Promise<BreakerSnapshot>;
+  acquireProbe(origin: string): Promise<{ granted: boolean; snapshot: BreakerSnapshot }>;
+  force(origin: string, action: ForceAction): Promise<BreakerSnapshot>;
+}
+
+export class BreakerObjectTimeout extends Error {
+  constructor(ms: number) {
+    super(`breaker object did not answer within ${ms} ms`);
+    this.name = "BreakerObjectTimeout";
+  }
+}
+
+export function objectLink(namespace: Env["BREAKER"], timeoutMs: number): BreakerLink {
+  const stub = (origin: string) => namespace.get(namespace.idFromName(origin));
+  return {
+    snapshot: (origin) => withTimeout(stub(origin).snapshot(origin), timeoutMs),
+    report: (origin, runs) => withTimeout(stub(origin).report(origin, runs), timeoutMs),
+    acquireProbe: (origin) => withTimeout(stub(origin).acquireProbe(origin), timeoutMs),
+    force: (origin, action) => withTimeout(stub(origin).force(origin, action), timeoutMs),
+  };
+}
+
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new BreakerObjectTimeout(ms)), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}

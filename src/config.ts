@@ -1,0 +1,302 @@
+/** Raw `[vars]` and bindings -> one validated, resolved configuration, or every problem at once. */
+import type { Env } from "./env.ts";
+
+export interface OriginRegion {
+  name: string;
+  url: URL;
+  weight: number;
+}
+
+export type LkgTier = "memory" | "cache" | "kv";
+
+export interface Config {
+  origins: OriginRegion[];
+  originTimeoutMs: number;
+  breaker: {
+    failureThreshold: number;
+    openMs: number;
+    openMaxMs: number;
+    backoffMultiplier: number;
+    /** How often an isolate that has seen trouble re-reads the object's state. */
+    syncIntervalMs: number;
+    /** Budget for one call to the breaker object before the isolate decides on its own. */
+    objectTimeoutMs: number;
+  };
+  lkg: {
+    maxAgeSeconds: number;
+    tiers: LkgTier[];
+    methods: string[];
+    routes: string[];
+    publicRoutes: string[];
+    maxBodyBytes: number;
+    memoryMaxBytes: number;
+    kvWriteIntervalMs: number;
+  };
+  scrub: {
+    sensitiveHeaders: string[];
+    secretQueryParams: string[];
+    /** Cookie names that make a request credentialed; "*" means any cookie. */
+    sessionCookies: string[];
+  };
+}
+
+export type ConfigResult = { ok: true; config: Config; digest: string } | { ok: false; problems: string[] };
+
+/** 30 s is the product's promise; configuration may lower it, never raise it. */
+export const LKG_MAX_AGE_CAP_SECONDS = 30;
+
+export const DEFAULTS = {
+  ORIGIN_TIMEOUT_MS: 5000,
+  BREAKER_FAILURE_THRESHOLD: 5,
+  BREAKER_OPEN_MS: 5000,
+  BREAKER_OPEN_MAX_MS: 60000,
+  BREAKER_BACKOFF_MULTIPLIER: 2,
+  BREAKER_SYNC_INTERVAL_MS: 1000,
+  BREAKER_OBJECT_TIMEOUT_MS: 250,
+  LKG_MAX_AGE_SECONDS: 30,
+  LKG_TIERS: ["memory", "cache", "kv"] as LkgTier[],
+  LKG_METHODS: ["GET", "HEAD"],
+  LKG_ROUTES: ["/"],
+  PUBLIC_ROUTES: [] as string[],
+  LKG_MAX_BODY_BYTES: 1024 * 1024,
+  LKG_MEMORY_MAX_BYTES: 32 * 1024 * 1024,
+  LKG_KV_WRITE_INTERVAL_MS: 2000,
+  SENSITIVE_HEADERS: [] as string[],
+  SECRET_QUERY_PARAMS: [] as string[],
+  SESSION_COOKIES: ["*"],
+} as const;
+
+/** Always treated as secret, whatever the configuration adds. */
+export const BUILTIN_SECRET_QUERY_PARAMS = [
+  "token",
+  "access_token",
+  "id_token",
+  "refresh_token",
+  "api_key",
+  "apikey",
+  "key",
+  "sig",
+  "signature",
+  "x-amz-signature",
+  "x-amz-credential",
+  "x-amz-security-token",
+  "session",
+  "sessionid",
+  "code",
+  "password",
+];
+
+const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const KNOWN_VARS = new Set([
+  "ORIGINS",
+  "ORIGIN_TIMEOUT_MS",
+  "BREAKER_FAILURE_THRESHOLD",
+  "BREAKER_OPEN_MS",
+  "BREAKER_OPEN_MAX_MS",
+  "BREAKER_BACKOFF_MULTIPLIER",
+  "BREAKER_SYNC_INTERVAL_MS",
+  "BREAKER_OBJECT_TIMEOUT_MS",
+  "LKG_MAX_AGE_SECONDS",
+  "LKG_TIERS",
+  "LKG_METHODS",
+  "LKG_ROUTES",
+  "PUBLIC_ROUTES",
+  "LKG_MAX_BODY_BYTES",
+  "LKG_MEMORY_MAX_BYTES",
+  "LKG_KV_WRITE_INTERVAL_MS",
+  "SENSITIVE_HEADERS",
+  "SECRET_QUERY_PARAMS",
+  "SESSION_COOKIES",
+]);
+
+type Vars = Record<string, unknown>;
+
+/** Validate everything and report every problem together, naming the field and the value. */
+export function resolveConfig(vars: Vars, bindings: Partial<Pick<Env, "LKG_KV" | "BREAKER" | "METRICS">> = {}): ConfigResult {
+  const problems: string[] = [];
+  const reader = new VarReader(vars, problems);
+
+  const origins = readOrigins(vars["ORIGINS"], problems);
+  const originTimeoutMs = reader.int("ORIGIN_TIMEOUT_MS", DEFAULTS.ORIGIN_TIMEOUT_MS, 1, 120_000);
+  const failureThreshold = reader.int("BREAKER_FAILURE_THRESHOLD", DEFAULTS.BREAKER_FAILURE_THRESHOLD, 1, 1000);
+  const openMs = reader.int("BREAKER_OPEN_MS", DEFAULTS.BREAKER_OPEN_MS, 100, 3_600_000);
+  const openMaxMs = reader.int("BREAKER_OPEN_MAX_MS", DEFAULTS.BREAKER_OPEN_MAX_MS, 100, 3_600_000);
+  const backoffMultiplier = reader.number("BREAKER_BACKOFF_MULTIPLIER", DEFAULTS.BREAKER_BACKOFF_MULTIPLIER, 1, 10);
+  const syncIntervalMs = reader.int("BREAKER_SYNC_INTERVAL_MS", DEFAULTS.BREAKER_SYNC_INTERVAL_MS, 100, 60_000);
+  const objectTimeoutMs = reader.int("BREAKER_OBJECT_TIMEOUT_MS", DEFAULTS.BREAKER_OBJECT_TIMEOUT_MS, 10, 10_000);
+  if (openMaxMs < openMs) {
+    problems.push(`BREAKER_OPEN_MAX_MS must be >= BREAKER_OPEN_MS (${openMs}), got ${openMaxMs}`);
+  }
+
+  const maxAgeSeconds = reader.int("LKG_MAX_AGE_SECONDS", DEFAULTS.LKG_MAX_AGE_SECONDS, 0, LKG_MAX_AGE_CAP_SECONDS);
+  const tiers = reader.list("LKG_TIERS", DEFAULTS.LKG_TIERS, (v) => v === "memory" || v === "cache" || v === "kv", "one of memory, cache, kv") as LkgTier[];
+  if (tiers.includes("kv") && !bindings.LKG_KV) {
+    problems.push(`LKG_TIERS includes "kv" but the LKG_KV KV namespace binding is missing (add [[kv_namespaces]] or drop "kv")`);
+  }
+  const methods = reader
+    .list("LKG_METHODS", DEFAULTS.LKG_METHODS, (v) => v === "GET" || v === "HEAD", "GET or HEAD (only safe methods may be stored)")
+    .map((m) => m.toUpperCase());
+  const routes = reader.list("LKG_ROUTES", DEFAULTS.LKG_ROUTES, isRoutePattern, "a path starting with / (a trailing * matches any rest)");
+  const publicRoutes = reader.list("PUBLIC_ROUTES", DEFAULTS.PUBLIC_ROUTES, isRoutePattern, "a path starting with / (a trailing * matches any rest)");
+  const maxBodyBytes = reader.int("LKG_MAX_BODY_BYTES", DEFAULTS.LKG_MAX_BODY_BYTES, 0, 25 * 1024 * 1024);
+  const memoryMaxBytes = reader.int("LKG_MEMORY_MAX_BYTES", DEFAULTS.LKG_MEMORY_MAX_BYTES, 0, 96 * 1024 * 1024);
+  // KV rejects more than one write per second to a key; stay clearly below that.
+  const kvWriteIntervalMs = reader.int("LKG_KV_WRITE_INTERVAL_MS", DEFAULTS.LKG_KV_WRITE_INTERVAL_MS, 1000, 30_000);
+
+  const sensitiveHeaders = reader
+    .list("SENSITIVE_HEADERS", DEFAULTS.SENSITIVE_HEADERS, (v) => HEADER_NAME.test(v), "an HTTP header name")
+    .map((h) => h.toLowerCase());
+  const secretQueryParams = reader
+    .list("SECRET_QUERY_PARAMS", DEFAULTS.SECRET_QUERY_PARAMS, (v) => v.length > 0, "a non-empty query parameter name")
+    .map((p) => p.toLowerCase());
+  const sessionCookies = reader.list("SESSION_COOKIES", DEFAULTS.SESSION_COOKIES, (v) => v.length > 0 && !/[;=\s,]/.test(v), 'a cookie name or "*"');
+
+  if (!bindings.BREAKER) problems.push("the BREAKER Durable Object binding is missing (see [[durable_objects.bindings]] in wrangler.toml)");
+  if (!bindings.METRICS) problems.push("the METRICS Analytics Engine binding is missing (see [[analytics_engine_datasets]] in wrangler.toml)");
+
+  for (const name of Object.keys(vars)) {
+    if (/^[A-Z][A-Z0-9_]*$/.test(name) && !KNOWN_VARS.has(name) && typeof vars[name] === "string" && isOurPrefix(name)) {
+      problems.push(`${name} is not a known setting (known: ${[...KNOWN_VARS].join(", ")})`);
+    }
+  }
+
+  if (problems.length > 0) return { ok: false, problems };
+
+  const config: Config = {
+    origins,
+    originTimeoutMs,
+    breaker: { failureThreshold, openMs, openMaxMs, backoffMultiplier, syncIntervalMs, objectTimeoutMs },
+    lkg: { maxAgeSeconds, tiers, methods, routes, publicRoutes, maxBodyBytes, memoryMaxBytes, kvWriteIntervalMs },
+    scrub: {
+      sensitiveHeaders,
+      secretQueryParams: [...new Set([...BUILTIN_SECRET_QUERY_PARAMS, ...secretQueryParams])],
+      sessionCookies,
+    },
+  };
+  return { ok: true, config, digest: digestOf(config) };
+}
+
+/** A typo in one of our own knobs must not silently fall back to a default. */
+function isOurPrefix(name: string): boolean {
+  return /^(ORIGIN|BREAKER_|LKG_|PUBLIC_|SENSITIVE_|SECRET_|SESSION_)/.test(name);
+}
+
+function isRoutePattern(v: string): boolean {
+  return v.startsWith("/") && !v.slice(0, -1).includes("*");
+}
+
+function readOrigins(raw: unknown, problems: string[]): OriginRegion[] {
+  if (raw === undefined || raw === "") {
+    problems.push('ORIGINS is required: a JSON list like [{"name":"primary","url":"https://origin.example.com","weight":1}]');
+    return [];
+  }
+  let parsed: unknown = raw;
+  if (typeof raw === "string") {
+    try {
+      parsed = JSON.parse(raw);
+    } catch (err) {
+      problems.push(`ORIGINS must be JSON, got ${JSON.stringify(raw)} (${(err as Error).message})`);
+      return [];
+    }
+  }
+  if (!Array.isArray(parsed) || parsed.length === 0) {
+    problems.push(`ORIGINS must be a non-empty list of {name, url, weight}, got ${JSON.stringify(parsed)}`);
+    return [];
+  }
+  const origins: OriginRegion[] = [];
+  const seen = new Set<string>();
+  parsed.forEach((entry: unknown, i) => {
+    if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
+      problems.push(`ORIGINS[${i}] must be an object {name, url, weight}, got ${JSON.stringify(entry)}`);
+      return;
+    }
+    const { name, url, weight = 1, ...rest } = entry as Record<string, unknown>;
+    for (const extra of Object.keys(rest)) problems.push(`ORIGINS[${i}].${extra} is not a known field (known: name, url, weight)`);
+    let ok = true;
+    if (typeof name !== "string" || !/^[a-z0-9][a-z0-9_-]{0,62}$/i.test(name)) {
+      problems.push(`ORIGINS[${i}].name must be 1-63 letters, digits, '-' or '_', got ${JSON.stringify(name)}`);
+      ok = false;
+    } else if (seen.has(name)) {
+      problems.push(`ORIGINS[${i}].name ${JSON.stringify(name)} is used twice`);
+      ok = false;
+    } else {
+      seen.add(name);
+    }
+    let parsedUrl: URL | undefined;
+    if (typeof url === "string" && URL.canParse(url)) parsedUrl = new URL(url);
+    if (!parsedUrl || (parsedUrl.protocol !== "http:" && parsedUrl.protocol !== "https:") || parsedUrl.search || parsedUrl.hash || parsedUrl.username) {
+      problems.push(`ORIGINS[${i}].url must be an http(s) URL without query, fragment or credentials, got ${JSON.stringify(url)}`);
+      ok = false;
+    }
+    if (typeof weight !== "number" || !Number.isFinite(weight) || weight < 0) {
+      problems.push(`ORIGINS[${i}].weight must be a number >= 0, got ${JSON.stringify(weight)}`);
+      ok = false;
+    }
+    if (ok && parsedUrl) origins.push({ name: name as string, url: parsedUrl, weight: weight as number });
+  });
+  return origins;
+}
+
+class VarReader {
+  constructor(
+    private readonly vars: Vars,
+    private readonly problems: string[],
+  ) {}
+
+  number(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.vars[name];
+    if (raw === undefined || raw === "") return fallback;
+    const value = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN;
+    if (!Number.isFinite(value) || value < min || value > max) {
+      this.problems.push(`${name} must be a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  int(name: string, fallback: number, min: number, max: number): number {
+    const raw = this.vars[name];
+    const value = this.number(name, fallback, min, max);
+    if (!Number.isInteger(value)) {
+      this.problems.push(`${name} must be a whole number, got ${JSON.stringify(raw)}`);
+      return fallback;
+    }
+    return value;
+  }
+
+  list(name: string, fallback: readonly string[], valid: (v: string) => boolean, expected: string): string[] {
+    const raw = this.vars[name];
+    if (raw === undefined || raw === "") return [...fallback];
+    let parsed: unknown = raw;
+    if (typeof raw === "string") {
+      try {
+        parsed = JSON.parse(raw);
+      } catch {
+        this.problems.push(`${name} must be a JSON list of strings, got ${JSON.stringify(raw)}`);
+        return [...fallback];
+      }
+    }
+    if (!Array.isArray(parsed)) {
+      this.problems.push(`${name} must be a JSON list of strings, got ${JSON.stringify(raw)}`);
+      return [...fallback];
+    }
+    const out: string[] = [];
+    parsed.forEach((v: unknown, i) => {
+      if (typeof v !== "string" || !valid(v)) this.problems.push(`${name}[${i}] must be ${expected}, got ${JSON.stringify(v)}`);
+      else out.push(v);
+    });
+    return out;
+  }
+}
+
+/** A short, stable fingerprint so operators can tell which configuration a PoP runs. */
+function digestOf(config: Config): string {
+  const text = JSON.stringify(config, (_k, v: unknown) => (v instanceof URL ? v.href : v));
+  // FNV-1a, 64-bit: synchronous (crypto.subtle is async) and plenty to tell configs apart.
+  let hash = 0xcbf29ce484222325n;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= BigInt(text.charCodeAt(i));
+    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash.toString(16).padStart(16, "0");
+}

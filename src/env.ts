@@ -1,0 +1,14 @@
+/** The bindings and variables the worker expects; `[vars]` are read as raw values and validated by config.ts. */
+import type { BreakerObject } from "./breaker/object.ts";
+
+export interface Env {
+  /** Per-origin circuit breaker, the fleet's source of truth. */
+  BREAKER: DurableObjectNamespace<BreakerObject>;
+  /** Global tier of the last-known-good store (optional when LKG_TIERS leaves out "kv"). */
+  LKG_KV?: KVNamespace;
+  /** One data point per request and per breaker transition. */
+  METRICS: AnalyticsEngineDataset;
+  /** Bearer secret for the admin routes, set with `wrangler secret put ADMIN_TOKEN`; unset disables them. */
+  ADMIN_TOKEN?: string;
+  [name: string]: unknown;
+}

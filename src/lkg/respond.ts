@@ -1,0 +1,34 @@
+/** Builds the answers of the fallback path: a stored copy marked with Age and Cache-Status, or a clear error. */
+import { isNullBodyStatus, type LkgEntry } from "./entry.ts";
+
+/** The name we give ourselves in Cache-Status (RFC 9211). */
+export const CACHE_NAME = "edge-fallback";
+
+export type StaleCause = "origin-5xx" | "origin-timeout" | "origin-unreachable" | "breaker-open";
+
+export function fromEntry(entry: LkgEntry, ageMs: number, cause: StaleCause, method: string): Response {
+  const headers = new Headers(entry.headers);
+  headers.set("age", String(Math.floor(ageMs / 1000)));
+  headers.set("cache-status", `${CACHE_NAME}; hit; detail=stale-${cause}`);
+  const body = method === "HEAD" || isNullBodyStatus(entry.status) ? null : entry.body;
+  return new Response(body, { status: entry.status, headers });
+}
+
+export function unavailable(cause: StaleCause, retryAfterSeconds: number, detail: string): Response {
+  return new Response(JSON.stringify({ error: "origin unavailable", cause, detail, retryAfterSeconds }), {
+    status: 503,
+    headers: {
+      "content-type": "application/json; charset=utf-8",
+      "retry-after": String(retryAfterSeconds),
+      "cache-control": "no-store",
+      "cache-status": `${CACHE_NAME}; fwd=uri-miss; detail=${cause === "breaker-open" ? "breaker-open" : "origin-unreachable"}-no-lkg`,
+    },
+  });
+}
+
+export function jsonError(status: number, error: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ error, ...extra }), {
+    status,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", ...headers },
+  });
+}

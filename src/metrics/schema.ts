@@ -1,0 +1,99 @@
+/** The Analytics Engine schema: which blob and double holds what. The README documents the same table. */
+import type { BreakerState } from "../breaker/state.ts";
+import type { TierName } from "../lkg/entry.ts";
+
+export type Outcome =
+  /** The origin answered (any status but 500/502/503/504) and that answer was passed on. */
+  | "origin_ok"
+  /** The origin failed and its failure was passed on without an LKG lookup (not an LKG route). */
+  | "origin_error"
+  /** The origin failed or the breaker was open, and a copy of 30 s or less was served. */
+  | "lkg_served"
+  /** The origin failed or the breaker was open, and there was no usable copy: 5xx or 503 passed on. */
+  | "no_lkg"
+  /** The request was refused before reaching the origin (bad request, bad configuration). */
+  | "rejected";
+
+export type FailureClass = "http_5xx" | "timeout" | "connection" | "breaker_open";
+export type LookupOutcome = "none" | "hit" | "miss" | "expired";
+
+export interface RequestRecord {
+  origin: string;
+  outcome: Outcome;
+  failure: FailureClass | undefined;
+  breaker: BreakerState["kind"];
+  tier: TierName | undefined;
+  lookup: LookupOutcome;
+  /** "stored", "skip:<reason>" or "" when storing did not apply. */
+  store: string;
+  method: string;
+  route: string;
+  colo: string;
+  version: string;
+  probe: boolean;
+  latencyMs: number;
+  originStatus: number;
+  staleAgeSeconds: number;
+  originMs: number;
+  status: number;
+}
+
+export interface TransitionRecord {
+  origin: string;
+  from: BreakerState["kind"];
+  to: BreakerState["kind"];
+  cause: string;
+  /** "object" when the Durable Object changed state, "isolate" when an isolate decided alone. */
+  source: "object" | "isolate";
+  attempt: number;
+  failures: number;
+  openMs: number;
+}
+
+export const REQUEST_EVENT = "request";
+export const BREAKER_EVENT = "breaker";
+
+export function requestPoint(r: RequestRecord): AnalyticsEngineDataPoint {
+  return {
+    indexes: [r.origin],
+    blobs: [
+      REQUEST_EVENT, // blob1
+      r.outcome, // blob2
+      r.failure ?? "", // blob3
+      r.breaker, // blob4
+      r.tier ?? "", // blob5
+      r.lookup, // blob6
+      r.store, // blob7
+      r.method, // blob8
+      r.route, // blob9
+      r.colo, // blob10
+      r.version, // blob11
+      r.probe ? "probe" : "", // blob12
+    ],
+    doubles: [
+      r.latencyMs, // double1
+      r.originStatus, // double2
+      r.staleAgeSeconds, // double3
+      r.originMs, // double4
+      r.status, // double5
+    ],
+  };
+}
+
+export function transitionPoint(t: TransitionRecord): AnalyticsEngineDataPoint {
+  return {
+    indexes: [t.origin],
+    blobs: [
+      BREAKER_EVENT, // blob1
+      t.from, // blob2
+      t.to, // blob3
+      t.cause, // blob4
+      t.source, // blob5
+    ],
+    doubles: [
+      t.attempt, // double1
+      t.failures, // double2
+      t.openMs, // double3
+    ],
+  };
+}

@@ -1,0 +1,117 @@
+/** Fetches the origin with a deadline and classifies what went wrong (RFC 5861's "error": 500, 502, 503, 504). */
+import type { OriginRegion } from "../config.ts";
+import { HOP_BY_HOP } from "../scrub/headers.ts";
+
+export type OriginFailure = "http_5xx" | "timeout" | "connection";
+
+export type OriginResult =
+  | { kind: "response"; response: Response; failure: "http_5xx" | undefined; ms: number }
+  | { kind: "failure"; failure: "timeout" | "connection"; message: string; ms: number };
+
+/** RFC 8586: marks requests we forwarded, so an origin that points back at us is caught, not looped. */
+export const CDN_LOOP_TOKEN = "edge-fallback";
+
+const FAILURE_STATUSES = new Set([500, 502, 503, 504]);
+
+export function upstreamUrl(origin: OriginRegion, incoming: URL): URL {
+  const url = new URL(origin.url.href);
+  const base = url.pathname.endsWith("/") ? url.pathname.slice(0, -1) : url.pathname;
+  url.pathname = `${base}${incoming.pathname}`;
+  url.search = incoming.search;
+  return url;
+}
+
+export function forwardHeaders(request: Request, incoming: URL): Headers {
+  const headers = new Headers();
+  const connectionListed = new Set(
+    (request.headers.get("connection") ?? "")
+      .split(",")
+      .map((h) => h.trim().toLowerCase())
+      .filter(Boolean),
+  );
+  request.headers.forEach((value, name) => {
+    if (!HOP_BY_HOP.has(name) && !connectionListed.has(name) && name !== "host") headers.set(name, value);
+  });
+  const loop = request.headers.get("cdn-loop");
+  headers.set("cdn-loop", loop ? `${loop}, ${CDN_LOOP_TOKEN}` : CDN_LOOP_TOKEN);
+  headers.set("x-forwarded-host", incoming.host);
+  headers.set("x-forwarded-proto", incoming.protocol.replace(":", ""));
+  const client = request.headers.get("cf-connecting-ip");
+  if (client) {
+    const prior = request.headers.get("x-forwarded-for");
+    headers.set("x-forwarded-for", prior ? `${prior}, ${client}` : client);
+  }
+  return headers;
+}
+
+export async function fetchOrigin(
+  request: Request,
+  incoming: URL,
+  origin: OriginRegion,
+  timeoutMs: number,
+  now: () => number,
+): Promise<OriginResult> {
+  const started = now();
+  const controller = new AbortController();
+  // No timeout option on fetch, and AbortSignal.timeout would keep the request context alive:
+  // our own timer, cleared once the answer (or the failure) is in.
+  const timer = setTimeout(() => controller.abort(new DOMException("origin timeout", "TimeoutError")), timeoutMs);
+  const hasBody = request.method !== "GET" && request.method !== "HEAD";
+  try {
+    const response = await fetch(upstreamUrl(origin, incoming), {
+      method: request.method,
+      headers: forwardHeaders(request, incoming),
+      body: hasBody ? request.body : null,
+      redirect: "manual",
+      // Through the zone cache the breaker would see cached statuses, not the origin's.
+      cache: "no-store",
+      signal: controller.signal,
+    });
+    clearTimeout(timer);
+    const body = response.body ? guardBody(response.body, timeoutMs, controller) : null;
+    const guarded = new Response(body, response);
+    return { kind: "response", response: guarded, failure: FAILURE_STATUSES.has(response.status) ? "http_5xx" : undefined, ms: now() - started };
+  } catch (err) {
+    clearTimeout(timer);
+    const timedOut = controller.signal.aborted;
+    return {
+      kind: "failure",
+      failure: timedOut ? "timeout" : "connection",
+      message: timedOut ? `no answer within ${timeoutMs} ms` : err instanceof Error ? err.message : String(err),
+      ms: now() - started,
+    };
+  }
+}
+
+/**
+ * Headers can arrive and the body then stall forever. Abort the upstream fetch when no chunk
+ * arrives for `idleMs`, so the client sees a broken body instead of a hang.
+ */
+function guardBody(body: ReadableStream<Uint8Array>, idleMs: number, controller: AbortController): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(out) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stalled = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          const reason = new DOMException(`origin body stalled for ${idleMs} ms`, "TimeoutError");
+          controller.abort(reason);
+          reject(reason);
+        }, idleMs);
+      });
+      try {
+        const { done, value } = await Promise.race([reader.read(), stalled]);
+        if (done) out.close();
+        else out.enqueue(value);
+      } catch (err) {
+        out.error(err);
+        reader.cancel(err).catch(() => {});
+      } finally {
+        if (timer !== undefined) clearTimeout(timer);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}

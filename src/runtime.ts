@@ -1,0 +1,92 @@
+/** Isolate-wide state: resolved configuration, the LKG store and the breaker views, kept across requests. */
+import { BreakerView } from "./breaker/view.ts";
+import { breakerPolicy } from "./breaker/policy.ts";
+import type { Clock } from "./clock.ts";
+import { resolveConfig, type Config, type ConfigResult } from "./config.ts";
+import type { Env } from "./env.ts";
+import { CacheTier, LKG_CACHE_NAME } from "./lkg/cache-tier.ts";
+import { KV_GC_TTL_SECONDS, KvTier } from "./lkg/kv-tier.ts";
+import { MemoryTier } from "./lkg/memory.ts";
+import { LkgStore, newCounters } from "./lkg/store.ts";
+import { transitionPoint } from "./metrics/schema.ts";
+import { emit, type MetricsSink } from "./metrics/writer.ts";
+
+export interface Deps {
+  clock: Clock;
+  caches: CacheStorage;
+}
+
+/** Everything one configuration needs in this isolate; rebuilt only when the configuration changes. */
+export interface Runtime {
+  config: Config;
+  digest: string;
+  store: LkgStore;
+  views: Map<string, BreakerView>;
+  /** The sink of the latest request, so isolate-only breaker transitions can be reported. */
+  sink: MetricsSink | undefined;
+}
+
+export class Runtimes {
+  private readonly byEnv = new WeakMap<object, ConfigResult>();
+  private current: Runtime | undefined;
+  private kv: { binding: KVNamespace; intervalMs: number; tier: KvTier } | undefined;
+
+  constructor(readonly deps: Deps) {}
+
+  /** Configuration is validated once per env object, not per request. */
+  resolve(env: Env): ConfigResult {
+    let result = this.byEnv.get(env);
+    if (!result) {
+      result = resolveConfig(env, env);
+      this.byEnv.set(env, result);
+    }
+    return result;
+  }
+
+  for(env: Env, config: Config, digest: string): Runtime {
+    let runtime = this.current;
+    if (!runtime || runtime.digest !== digest) {
+      runtime = this.build(config, digest);
+      this.current = runtime;
+    }
+    runtime.sink = env.METRICS;
+    const kvTier = this.kvTier(env, config);
+    runtime.store.setKv(config.lkg.tiers.includes("kv") ? kvTier : undefined);
+    return runtime;
+  }
+
+  private build(config: Config, digest: string): Runtime {
+    const { clock, caches } = this.deps;
+    const tiers = LkgStore.enabledTiers(
+      {
+        memory: new MemoryTier(config.lkg.memoryMaxBytes),
+        cache: new CacheTier(() => caches.open(LKG_CACHE_NAME), KV_GC_TTL_SECONDS),
+        kv: undefined,
+      },
+      config.lkg.tiers,
+    );
+    const runtime: Runtime = { config, digest, store: new LkgStore(tiers, newCounters()), views: new Map(), sink: undefined };
+    const policy = breakerPolicy(config);
+    for (const origin of config.origins) {
+      runtime.views.set(
+        origin.name,
+        new BreakerView(origin.name, policy, {
+          syncIntervalMs: config.breaker.syncIntervalMs,
+          clock,
+          onTransition: (t) => emit(runtime.sink, transitionPoint(t)),
+        }),
+      );
+    }
+    return runtime;
+  }
+
+  /** The KV binding can differ per env (tests pass their own); keep one tier, and its write throttle, per binding. */
+  private kvTier(env: Env, config: Config): KvTier | undefined {
+    if (!env.LKG_KV) return undefined;
+    const intervalMs = config.lkg.kvWriteIntervalMs;
+    if (this.kv?.binding !== env.LKG_KV || this.kv.intervalMs !== intervalMs) {
+      this.kv = { binding: env.LKG_KV, intervalMs, tier: new KvTier(env.LKG_KV, intervalMs) };
+    }
+    return this.kv.tier;
+  }
+}
