@@ -1,0 +1,117 @@
+/** Test harness: a worker built with an injected clock, a per-test origin scenario, and counting bindings. */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { env } from "cloudflare:workers";
+import { inject } from "vitest";
+import { createApp } from "../src/app.ts";
+import type { Clock } from "../src/clock.ts";
+import type { Env } from "../src/env.ts";
+import { CapturingSink } from "../src/metrics/writer.ts";
+
+export class FakeClock implements Clock {
+  constructor(public t = Date.parse("2026-11-22T00:00:00Z")) {}
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+export const ORIGIN_URL = inject<string>("originUrl");
+
+let counter = 0;
+
+/** A scenario on the fake origin with its own behaviour and request log, so tests never share state. */
+export function scenario(label = "t") {
+  const id = `${label}-${Date.now().toString(36)}-${(counter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  return {
+    id,
+    url: (path = "/") => `https://edge.example.com/s/${id}${path}`,
+    async set(setting: Record<string, unknown>): Promise<void> {
+      const res = await fetch(`${ORIGIN_URL}/__control/${id}`, { method: "POST", body: JSON.stringify(setting) });
+      if (res.status !== 200) throw new Error(`fake origin refused ${JSON.stringify(setting)}: ${await res.text()}`);
+    },
+    async log(): Promise<{ count: number; requests: { method: string; path: string; headers: Record<string, string> }[] }> {
+      return (await fetch(`${ORIGIN_URL}/__control/${id}`)).json();
+    },
+  };
+}
+
+export interface Harness {
+  clock: FakeClock;
+  originName: string;
+  metrics: CapturingSink;
+  env: Env;
+  /** Sends one request and waits for its answer only (background work keeps running). */
+  send(input: string | Request, init?: RequestInit): Promise<{ response: Response; ctx: ExecutionContext }>;
+  /** Sends one request and waits for its answer and all of its waitUntil work. */
+  fetch(input: string | Request, init?: RequestInit): Promise<Response>;
+}
+
+/** A fresh worker (fresh isolate state) over the real bindings, with overridable vars and bindings. */
+export function harness(overrides: Partial<Record<string, unknown>> = {}, clock = new FakeClock()): Harness {
+  const metrics = new CapturingSink();
+  const app = createApp({ clock, caches });
+  // A breaker object per harness: objects are keyed by origin name and outlive a single test.
+  const originName = `o-${(counter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const testEnv = {
+    ...(env as unknown as Env),
+    ORIGINS: JSON.stringify([{ name: originName, url: ORIGIN_URL, weight: 1 }]),
+    METRICS: metrics as unknown as AnalyticsEngineDataset,
+    ...overrides,
+  } as Env;
+  const send = async (input: string | Request, init?: RequestInit) => {
+    const ctx = createExecutionContext();
+    const request = typeof input === "string" ? new Request(input, init) : input;
+    const response = await app.fetch(request, testEnv, ctx);
+    return { response, ctx };
+  };
+  return {
+    clock,
+    originName,
+    metrics,
+    env: testEnv,
+    send,
+    async fetch(input, init) {
+      const { response, ctx } = await send(input, init);
+      await waitOnExecutionContext(ctx);
+      return response;
+    },
+  };
+}
+
+/** Wraps a binding so every method call is counted by name, in call order. */
+export function counting<T extends object>(target: T, calls: string[], label: string): T {
+  return new Proxy(target, {
+    get(obj, prop, receiver) {
+      const value = Reflect.get(obj, prop, receiver) as unknown;
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        calls.push(`${label}.${String(prop)}`);
+        const result = (value as (...a: unknown[]) => unknown).apply(obj, args);
+        return result;
+      };
+    },
+  });
+}
+
+/** A breaker namespace whose objects cannot be reached: every call fails like a dead object. */
+export function unreachableBreaker(): Env["BREAKER"] {
+  const failing = new Proxy(
+    {},
+    {
+      get: (_t, prop) => {
+        if (prop === "then") return undefined;
+        return () => Promise.reject(Object.assign(new Error("Durable Object is unreachable (test)"), { retryable: true }));
+      },
+    },
+  );
+  return {
+    idFromName: (name: string) => ({ toString: () => name, name }) as unknown as DurableObjectId,
+    get: () => failing,
+  } as unknown as Env["BREAKER"];
+}
+
+export function requestPoints(metrics: CapturingSink) {
+  return metrics.points.filter((p) => p.blobs?.[0] === "request");
+}
