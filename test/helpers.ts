@@ -1,9 +1,10 @@
 /** Test harness: a worker built with an injected clock, a per-test origin scenario, and counting bindings. */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { inject } from "vitest";
 import { createApp } from "../src/app.ts";
 import type { Clock } from "../src/clock.ts";
+import type { BreakerObject } from "../src/breaker/object.ts";
 import type { Env } from "../src/env.ts";
 import { CapturingSink } from "../src/metrics/writer.ts";
 
@@ -17,7 +18,7 @@ export class FakeClock implements Clock {
   }
 }
 
-export const ORIGIN_URL = inject<string>("originUrl");
+export const ORIGIN_URL = inject("originUrl");
 
 let counter = 0;
 
@@ -37,11 +38,17 @@ export function scenario(label = "t") {
   };
 }
 
+export function uniqueOriginName(): string {
+  return `o-${(counter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
 export interface Harness {
   clock: FakeClock;
   originName: string;
   metrics: CapturingSink;
   env: Env;
+  /** The breaker object of this harness's origin, sharing the harness's clock (tests run in the same isolate). */
+  object(): Promise<DurableObjectStub<BreakerObject>>;
   /** Sends one request and waits for its answer only (background work keeps running). */
   send(input: string | Request, init?: RequestInit): Promise<{ response: Response; ctx: ExecutionContext }>;
   /** Sends one request and waits for its answer and all of its waitUntil work. */
@@ -49,11 +56,15 @@ export interface Harness {
 }
 
 /** A fresh worker (fresh isolate state) over the real bindings, with overridable vars and bindings. */
-export function harness(overrides: Partial<Record<string, unknown>> = {}, clock = new FakeClock()): Harness {
+export function harness(
+  overrides: Partial<Record<string, unknown>> = {},
+  options: { clock?: FakeClock; originName?: string; caches?: CacheStorage } = {},
+): Harness {
+  const clock = options.clock ?? new FakeClock();
   const metrics = new CapturingSink();
-  const app = createApp({ clock, caches });
+  const app = createApp({ clock, caches: options.caches ?? caches });
   // A breaker object per harness: objects are keyed by origin name and outlive a single test.
-  const originName = `o-${(counter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const originName = options.originName ?? uniqueOriginName();
   const testEnv = {
     ...(env as unknown as Env),
     ORIGINS: JSON.stringify([{ name: originName, url: ORIGIN_URL, weight: 1 }]),
@@ -72,6 +83,14 @@ export function harness(overrides: Partial<Record<string, unknown>> = {}, clock 
     metrics,
     env: testEnv,
     send,
+    async object() {
+      const namespace = env.BREAKER as Env["BREAKER"];
+      const stub = namespace.get(namespace.idFromName(originName));
+      await runInDurableObject(stub, (instance: BreakerObject) => {
+        instance.clock = clock;
+      });
+      return stub;
+    },
     async fetch(input, init) {
       const { response, ctx } = await send(input, init);
       await waitOnExecutionContext(ctx);

@@ -1,0 +1,14 @@
+/** Types for the test-only context: the fake origin's URL and the worker's Env as `cloudflare:workers` sees it. */
+import type { Env as WorkerEnv } from "../src/env.ts";
+
+declare module "vitest" {
+  interface ProvidedContext {
+    originUrl: string;
+  }
+}
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends WorkerEnv {}
+  }
+}
