@@ -27,6 +27,8 @@ export interface Behaviour {
   bodyBytes?: number;
   /** Stamped into every answer so readers can tell versions apart. */
   version?: string;
+  /** Send the body with chunked transfer encoding, without Content-Length. */
+  chunked?: boolean;
 }
 
 type Setting = Mode & Behaviour;
@@ -207,7 +209,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, setting?: 
   const user = typeof body === "object" && body !== null ? (body as { user?: string }).user : undefined;
   res.writeHead(status, {
     "content-type": "application/json",
-    "content-length": String(Buffer.byteLength(payload)),
+    ...(setting?.chunked ? {} : { "content-length": String(Buffer.byteLength(payload)) }),
     ...(user ? { "x-origin-user": user } : {}),
     ...setting?.headers,
   });
