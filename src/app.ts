@@ -4,7 +4,7 @@ import { adminRoutes, type EdgeVariables } from "./admin/routes.ts";
 import type { Env } from "./env.ts";
 import { jsonError } from "./lkg/respond.ts";
 import { CDN_LOOP_TOKEN } from "./origin/client.ts";
-import { proxy } from "./proxy.ts";
+import { proxy, recordRejected } from "./proxy.ts";
 import { Runtimes, type Deps } from "./runtime.ts";
 
 /** Longest URL we forward; longer ones are refused before they cost an origin request. */
@@ -29,9 +29,13 @@ export function createApp(deps: Deps): Hono<{ Bindings: Env; Variables: EdgeVari
 
   app.all("*", (c) => {
     const request = c.req.raw;
+    const ctx = c.executionCtx as ExecutionContext;
     const refusal = refuse(request);
-    if (refusal) return refusal;
-    return proxy(request, new URL(request.url), c.env, c.executionCtx as ExecutionContext, c.get("runtime"), deps.clock);
+    if (refusal) {
+      recordRejected(request, c.env, ctx, c.get("runtime"), refusal);
+      return refusal;
+    }
+    return proxy(request, new URL(request.url), c.env, ctx, c.get("runtime"), deps.clock);
   });
 
   app.onError((err) => jsonError(500, "internal error", { detail: err.message }));

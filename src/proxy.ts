@@ -29,6 +29,39 @@ interface Exchange {
   started: number;
 }
 
+/** A request refused before reaching the origin still counts on the dashboard. */
+export function recordRejected(request: Request, env: Env, ctx: ExecutionContext, runtime: Runtime, response: Response): void {
+  const origin = runtime.config.origins[0]!;
+  const point = requestPoint({
+    ...baseRecord(request, origin.name, runtime.views.get(origin.name)!.state.kind, undefined),
+    outcome: "rejected",
+    status: response.status,
+  });
+  ctx.waitUntil(Promise.resolve().then(() => emit(env.METRICS, point)));
+}
+
+function baseRecord(request: Request, origin: string, breaker: RequestRecord["breaker"], policy: RequestPolicy | undefined): RequestRecord {
+  return {
+    origin,
+    outcome: "origin_ok",
+    failure: undefined,
+    breaker,
+    tier: undefined,
+    lookup: "none",
+    store: policy ? (policy.lkg ? "" : `skip:${policy.reason}`) : "",
+    method: request.method,
+    route: policy?.route ?? "",
+    colo: typeof request.cf?.colo === "string" ? request.cf.colo : "",
+    version: VERSION,
+    probe: false,
+    latencyMs: 0,
+    originStatus: 0,
+    staleAgeSeconds: 0,
+    originMs: 0,
+    status: 0,
+  };
+}
+
 export async function proxy(request: Request, url: URL, env: Env, ctx: ExecutionContext, runtime: Runtime, clock: Clock): Promise<Response> {
   const started = clock.now();
   // Regions are modelled from the start; routing among them comes with multi-region support.
@@ -47,25 +80,7 @@ export async function proxy(request: Request, url: URL, env: Env, ctx: Execution
     link: objectLink(env.BREAKER, runtime.config.breaker.objectTimeoutMs),
     policy,
     started,
-    record: {
-      origin: origin.name,
-      outcome: "origin_ok",
-      failure: undefined,
-      breaker: view.state.kind,
-      tier: undefined,
-      lookup: "none",
-      store: policy.lkg ? "" : `skip:${policy.reason}`,
-      method: request.method,
-      route: policy.route ?? "",
-      colo: typeof request.cf?.colo === "string" ? request.cf.colo : "",
-      version: VERSION,
-      probe: false,
-      latencyMs: 0,
-      originStatus: 0,
-      staleAgeSeconds: 0,
-      originMs: 0,
-      status: 0,
-    },
+    record: baseRecord(request, origin.name, view.state.kind, policy),
   };
   const response = await answer(x);
   finish(x, response);

@@ -3,7 +3,7 @@ import { DurableObject } from "cloudflare:workers";
 import { systemClock, type Clock } from "../clock.ts";
 import { resolveConfig } from "../config.ts";
 import type { Env } from "../env.ts";
-import { transitionPoint } from "../metrics/schema.ts";
+import { transitionPoint, transitionRecord } from "../metrics/schema.ts";
 import { emit } from "../metrics/writer.ts";
 import { breakerPolicy } from "./policy.ts";
 import type { BreakerSnapshot, ForceAction, OutcomeRun } from "./protocol.ts";
@@ -111,16 +111,7 @@ export class BreakerObject extends DurableObject<Env> {
     // Not awaited: the output gate holds our reply until the alarm write is durable.
     if (deadline !== undefined) void this.ctx.storage.setAlarm(deadline);
     if (before.kind !== after.kind) {
-      emit(this.env.METRICS, transitionPoint({
-        origin: this.origin,
-        from: before.kind,
-        to: after.kind,
-        cause,
-        source: "object",
-        attempt: after.kind === "closed" ? 0 : after.attempt,
-        failures: before.kind === "closed" ? before.failures : 0,
-        openMs: after.kind === "open" ? after.until - now : 0,
-      }));
+      emit(this.env.METRICS, transitionPoint(transitionRecord(this.origin, before, after, cause, "object", now)));
     }
   }
 

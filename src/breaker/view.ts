@@ -4,7 +4,7 @@
  * object is unreachable. A healthy isolate sends the object nothing.
  */
 import type { Clock } from "../clock.ts";
-import type { TransitionRecord } from "../metrics/schema.ts";
+import { transitionRecord, type TransitionRecord } from "../metrics/schema.ts";
 import type { BreakerLink } from "./link.ts";
 import type { BreakerSnapshot, OutcomeRun } from "./protocol.ts";
 import { acquireProbe, INITIAL, next, type BreakerPolicy, type BreakerState } from "./state.ts";
@@ -156,16 +156,7 @@ export class BreakerView {
     this.state = after;
     // While the object is reachable it reports the fleet's transitions; ours are only news when we decide alone.
     if (before.kind !== after.kind && !this.objectReachable(now)) {
-      this.options.onTransition({
-        origin: this.origin,
-        from: before.kind,
-        to: after.kind,
-        cause,
-        source: "isolate",
-        attempt: after.kind === "closed" ? 0 : after.attempt,
-        failures: before.kind === "closed" ? before.failures : 0,
-        openMs: after.kind === "open" ? after.until - now : 0,
-      });
+      this.options.onTransition(transitionRecord(this.origin, before, after, cause, "isolate", now));
     }
   }
 

@@ -50,6 +50,20 @@ export interface TransitionRecord {
   openMs: number;
 }
 
+/** Describes a change of breaker state for the dashboard, from whichever side made it. */
+export function transitionRecord(origin: string, before: BreakerState, after: BreakerState, cause: string, source: TransitionRecord["source"], now: number): TransitionRecord {
+  return {
+    origin,
+    from: before.kind,
+    to: after.kind,
+    cause,
+    source,
+    attempt: after.kind === "closed" ? 0 : after.attempt,
+    failures: before.kind === "closed" ? before.failures : 0,
+    openMs: after.kind === "open" ? after.until - now : 0,
+  };
+}
+
 export const REQUEST_EVENT = "request";
 export const BREAKER_EVENT = "breaker";
 
