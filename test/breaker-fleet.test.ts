@@ -122,3 +122,23 @@ describe("breaker in front of the origin", () => {
     expect(res.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-5xx");
   });
 });
+
+describe("probe lease requests", () => {
+  it("an isolate asks the object for the probe once, however many requests arrive as the open period ends", async () => {
+    const h = harness();
+    const stub = await h.object();
+    const s = scenario("herd");
+    await h.fetch(s.url("/h"));
+    await s.set({ mode: "status", status: 502 });
+    for (let i = 0; i < 5; i++) await h.fetch(s.url("/h"));
+    const before = (await (await h.fetch("https://edge.example.com/__edge/health")).json()) as { origins: { breaker: { objectCalls: { acquireProbe: number } } }[] };
+    expect(before.origins[0]!.breaker.objectCalls.acquireProbe).toBe(0);
+    h.clock.advance(5000);
+    const answers = await Promise.all(Array.from({ length: 30 }, () => h.fetch(s.url("/h"))));
+    expect(answers.every((r) => r.status === 200)).toBe(true);
+    const after = (await (await h.fetch("https://edge.example.com/__edge/health")).json()) as typeof before;
+    expect(after.origins[0]!.breaker.objectCalls.acquireProbe).toBe(1);
+    expect((await s.log()).count).toBe(7);
+    expect((await stub.snapshot(h.originName)).state).toMatchObject({ kind: "open", attempt: 2 });
+  });
+});

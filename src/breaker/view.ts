@@ -33,6 +33,7 @@ export class BreakerView {
   private lastTroubleAt = Number.NEGATIVE_INFINITY;
   private lastSyncAt = Number.NEGATIVE_INFINITY;
   private syncing = false;
+  private acquiring = false;
   private flushing = false;
   private queue: OutcomeRun[] = [];
   private lastQueued: "failure" | "success" | undefined;
@@ -53,7 +54,10 @@ export class BreakerView {
 
   /** Only reached while the breaker is open: asks the object for the fleet-wide lease, else decides alone. */
   async acquireProbe(link: BreakerLink, now: number): Promise<"probe" | "forward" | "reject"> {
+    // When the open period ends under load, every request in flight would ask at once; one asks.
+    if (this.acquiring) return "reject";
     if (this.objectReachable(now)) {
+      this.acquiring = true;
       try {
         this.calls.acquireProbe++;
         const { granted, snapshot } = await link.acquireProbe(this.origin);
@@ -62,6 +66,8 @@ export class BreakerView {
         return snapshot.state.kind === "closed" ? "forward" : "reject";
       } catch (err) {
         this.markDown(err, now);
+      } finally {
+        this.acquiring = false;
       }
     }
     const result = acquireProbe(this.state, now, this.policy);
