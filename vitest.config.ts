@@ -8,7 +8,7 @@ export default defineConfig({
       miniflare: {
         // Tests talk to a real HTTP origin started by test/global-setup.ts.
         bindings: {
-          ORIGINS: JSON.stringify([{ name: "primary", url: inject<string>("originUrl"), weight: 1 }]),
+          ORIGINS: JSON.stringify([{ name: "primary", url: inject("originUrl"), weight: 1 }]),
           ORIGIN_TIMEOUT_MS: "1000",
           ADMIN_TOKEN: "test-admin-secret",
         },

@@ -59,7 +59,8 @@ export function transitionRecord(origin: string, before: BreakerState, after: Br
     cause,
     source,
     attempt: after.kind === "closed" ? 0 : after.attempt,
-    failures: before.kind === "closed" ? before.failures : 0,
+    // Count the failure that tripped the breaker too, so an opening reports the threshold.
+    failures: before.kind === "closed" ? before.failures + (cause === "failure" ? 1 : 0) : 0,
     openMs: after.kind === "open" ? after.until - now : 0,
   };
 }

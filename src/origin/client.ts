@@ -70,6 +70,7 @@ export async function fetchOrigin(
     clearTimeout(timer);
     const body = response.body ? guardBody(response.body, timeoutMs, controller) : null;
     const guarded = new Response(body, response);
+    for (const name of HOP_BY_HOP) guarded.headers.delete(name);
     return { kind: "response", response: guarded, failure: FAILURE_STATUSES.has(response.status) ? "http_5xx" : undefined, ms: now() - started };
   } catch (err) {
     clearTimeout(timer);
