@@ -155,7 +155,7 @@ export function resolveConfig(vars: Vars, bindings: Partial<Pick<Env, "LKG_KV" |
   if (!bindings.METRICS) problems.push("the METRICS Analytics Engine binding is missing (see [[analytics_engine_datasets]] in wrangler.toml)");
 
   for (const name of Object.keys(vars)) {
-    if (/^[A-Z][A-Z0-9_]*$/.test(name) && !KNOWN_VARS.has(name) && typeof vars[name] === "string" && isOurPrefix(name)) {
+    if (/^[A-Z][A-Z0-9_]*$/.test(name) && !KNOWN_VARS.has(name) && isVarValue(vars[name]) && isOurPrefix(name)) {
       problems.push(`${name} is not a known setting (known: ${[...KNOWN_VARS].join(", ")})`);
     }
   }
@@ -179,6 +179,12 @@ export function resolveConfig(vars: Vars, bindings: Partial<Pick<Env, "LKG_KV" |
 /** A typo in one of our own knobs must not silently fall back to a default. */
 function isOurPrefix(name: string): boolean {
   return /^(ORIGIN|BREAKER_|LKG_|PUBLIC_|SENSITIVE_|SECRET_|SESSION_)/.test(name);
+}
+
+/** Wrangler hands non-string [vars] over as parsed JSON; bindings are class instances and are not vars. */
+function isVarValue(v: unknown): boolean {
+  if (typeof v === "string" || typeof v === "number" || typeof v === "boolean" || Array.isArray(v)) return true;
+  return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;
 }
 
 function isRoutePattern(v: string): boolean {

@@ -107,7 +107,7 @@ async function answer(x: Exchange): Promise<Response> {
   if (result.kind === "response" && !result.failure) {
     x.view.record("success", probe, now);
     x.record.originStatus = result.response.status;
-    return healthy(x, result.response);
+    return healthy(x, result.response, now);
   }
   x.view.record("failure", probe, now);
   x.record.failure = result.failure;
@@ -118,18 +118,19 @@ async function answer(x: Exchange): Promise<Response> {
   return originFailed(x, result.failure === "timeout" ? "origin-timeout" : "origin-unreachable", undefined);
 }
 
-function healthy(x: Exchange, response: Response): Response {
+/** `answeredAt` is when the origin's headers arrived: a copy's age counts from then, not from when its body ended. */
+function healthy(x: Exchange, response: Response, answeredAt: number): Response {
   const { policy } = x;
   let stored = false;
   if (policy.lkg) {
     const verdict = responseVerdict(x.request.method, response, x.runtime.config);
     if (verdict.store && response.body) {
       const [toClient, toStore] = response.body.tee();
-      x.ctx.waitUntil(store(x, policy.key, response, toStore));
+      x.ctx.waitUntil(store(x, policy.key, response, toStore, answeredAt));
       response = new Response(toClient, response);
       stored = true;
     } else if (verdict.store) {
-      x.ctx.waitUntil(store(x, policy.key, response, null));
+      x.ctx.waitUntil(store(x, policy.key, response, null, answeredAt));
       stored = true;
     } else {
       x.record.store = `skip:${verdict.reason}`;
@@ -141,24 +142,23 @@ function healthy(x: Exchange, response: Response): Response {
   return response;
 }
 
-async function store(x: Exchange, key: string, response: Response, body: ReadableStream<Uint8Array> | null): Promise<void> {
+async function store(x: Exchange, key: string, response: Response, body: ReadableStream<Uint8Array> | null, answeredAt: number): Promise<void> {
   const { config } = x.runtime;
   const captured = await captureBody(body, config.lkg.maxBodyBytes);
   if (!captured.ok) {
     x.runtime.store.skip(captured.reason);
     return;
   }
-  const now = x.clock.now();
   await x.runtime.store.save(
     {
       key,
       status: response.status,
       headers: scrubbedHeaders(response.headers, config.scrub),
       body: captured.body,
-      storedAt: now,
+      storedAt: answeredAt,
       origin: x.origin.name,
     },
-    now,
+    x.clock.now(),
   );
 }
 

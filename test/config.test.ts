@@ -74,6 +74,12 @@ describe("resolveConfig: the shipped configuration", () => {
     if (!result.ok) throw new Error(`unexpected problems: ${JSON.stringify(result.problems)}`);
     expect(result.config.scrub.secretQueryParams).toEqual([...BUILTIN_SECRET_QUERY_PARAMS, "x-session-ticket"]);
   });
+
+  it("lower-cases configured sensitive header names so they match however the origin spells them", () => {
+    const result = resolveConfig({ ...validVars(), SENSITIVE_HEADERS: '["X-Api-Key","X-Session-Secret"]' }, ALL_BINDINGS);
+    if (!result.ok) throw new Error(`unexpected problems: ${JSON.stringify(result.problems)}`);
+    expect(result.config.scrub.sensitiveHeaders).toEqual(["x-api-key", "x-session-secret"]);
+  });
 });
 
 describe("resolveConfig: every problem at once", () => {
@@ -118,6 +124,28 @@ describe("resolveConfig: every problem at once", () => {
     ];
     expect(result.problems).toHaveLength(15);
     expect(result.problems).toEqual(expected);
+  });
+
+  it("accepts knobs given as TOML numbers and arrays (wrangler passes non-string [vars] as parsed JSON)", () => {
+    const result = resolveConfig({ ...validVars(), LKG_MAX_AGE_SECONDS: 20, LKG_TIERS: ["memory", "cache"] }, ALL_BINDINGS);
+    if (!result.ok) throw new Error(`unexpected problems: ${JSON.stringify(result.problems)}`);
+    expect(result.config.lkg.maxAgeSeconds).toBe(20);
+    expect(result.config.lkg.tiers).toEqual(["memory", "cache"]);
+  });
+
+  it("reports a misspelled knob given as a TOML number or array (LKG_MAX_AGE = 20), not only as a string", () => {
+    // `LKG_MAX_AGE = 20` in wrangler.toml reaches the worker as the number 20: ignoring it would
+    // silently keep the 30 s default the operator meant to lower.
+    const result = resolveConfig({ ...validVars(), LKG_MAX_AGE: 20, LKG_TIER: ["memory"] }, ALL_BINDINGS);
+    if (result.ok) throw new Error("misspelled non-string knobs were silently ignored");
+    expect(result.problems).toHaveLength(2);
+    expect(result.problems[0]).toMatch(/^LKG_MAX_AGE is not a known setting \(known: ORIGINS, .*\)$/);
+    expect(result.problems[1]).toMatch(/^LKG_TIER is not a known setting \(known: ORIGINS, .*\)$/);
+  });
+
+  it("does not mistake the worker's own bindings and secrets for misspelled knobs", () => {
+    const result = resolveConfig({ ...validVars(), ...ALL_BINDINGS, ADMIN_TOKEN: "secret" }, ALL_BINDINGS);
+    expect(result.ok).toBe(true);
   });
 
   it("refuses an LKG_MAX_AGE_SECONDS above the 30 s cap even when everything else is valid", () => {
@@ -197,6 +225,23 @@ describe("an invalid configuration through the app", () => {
       const res = await h.fetch(s.url("/again"));
       expect(res.status).toBe(500);
       expect(await res.json()).toEqual({ error: "invalid configuration", problems: ['BREAKER_FAILURE_THRESHOLD must be a number from 1 to 1000, got "0"'] });
+    }
+    expect((await s.log()).count).toBe(0);
+  });
+
+  it("answers 500 naming the missing BREAKER and METRICS bindings, and sends the origin nothing", async () => {
+    const h = harness({ BREAKER: undefined, METRICS: undefined });
+    const s = scenario("cfg-no-bindings");
+    for (const url of [s.url("/page"), "https://edge.example.com/__edge/health"]) {
+      const res = await h.fetch(url);
+      expect(res.status).toBe(500);
+      expect(await res.json()).toEqual({
+        error: "invalid configuration",
+        problems: [
+          "the BREAKER Durable Object binding is missing (see [[durable_objects.bindings]] in wrangler.toml)",
+          "the METRICS Analytics Engine binding is missing (see [[analytics_engine_datasets]] in wrangler.toml)",
+        ],
+      });
     }
     expect((await s.log()).count).toBe(0);
   });
