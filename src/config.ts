@@ -244,10 +244,13 @@ function readOrigins(raw: unknown, problems: string[]): OriginRegion[] {
 }
 
 class VarReader {
-  constructor(
-    private readonly vars: Vars,
-    private readonly problems: string[],
-  ) {}
+  private readonly vars: Vars;
+  private readonly problems: string[];
+
+  constructor(vars: Vars, problems: string[]) {
+    this.vars = vars;
+    this.problems = problems;
+  }
 
   number(name: string, fallback: number, min: number, max: number): number {
     const raw = this.vars[name];

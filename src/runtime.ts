@@ -31,7 +31,11 @@ export class Runtimes {
   private current: Runtime | undefined;
   private kv: { binding: KVNamespace; intervalMs: number; tier: KvTier } | undefined;
 
-  constructor(readonly deps: Deps) {}
+  readonly deps: Deps;
+
+  constructor(deps: Deps) {
+    this.deps = deps;
+  }
 
   /** Configuration is validated once per env object, not per request. */
   resolve(env: Env): ConfigResult {

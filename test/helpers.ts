@@ -9,7 +9,10 @@ import type { Env } from "../src/env.ts";
 import { CapturingSink } from "../src/metrics/writer.ts";
 
 export class FakeClock implements Clock {
-  constructor(public t = Date.parse("2026-11-22T00:00:00Z")) {}
+  t: number;
+  constructor(t = Date.parse("2026-11-22T00:00:00Z")) {
+    this.t = t;
+  }
   now(): number {
     return this.t;
   }

@@ -38,11 +38,15 @@ export class BreakerView {
   private queue: OutcomeRun[] = [];
   private lastQueued: "failure" | "success" | undefined;
 
-  constructor(
-    readonly origin: string,
-    private readonly policy: BreakerPolicy,
-    private readonly options: ViewOptions,
-  ) {}
+  readonly origin: string;
+  private readonly policy: BreakerPolicy;
+  private readonly options: ViewOptions;
+
+  constructor(origin: string, policy: BreakerPolicy, options: ViewOptions) {
+    this.origin = origin;
+    this.policy = policy;
+    this.options = options;
+  }
 
   decide(now: number): Decision {
     const s = this.state;

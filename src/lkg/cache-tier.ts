@@ -13,10 +13,13 @@ function cacheRequest(key: string): Request {
 }
 
 export class CacheTier {
-  constructor(
-    private readonly open: () => Promise<Cache>,
-    private readonly gcSeconds: number,
-  ) {}
+  private readonly open: () => Promise<Cache>;
+  private readonly gcSeconds: number;
+
+  constructor(open: () => Promise<Cache>, gcSeconds: number) {
+    this.open = open;
+    this.gcSeconds = gcSeconds;
+  }
 
   async get(key: string): Promise<LkgEntry | undefined> {
     const cache = await this.open();

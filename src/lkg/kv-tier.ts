@@ -14,10 +14,13 @@ export class KvTier {
   /** Last write per key in this isolate: KV allows one write per second per key. */
   private readonly lastWrite = new Map<string, number>();
 
-  constructor(
-    private readonly kv: KVNamespace,
-    private readonly writeIntervalMs: number,
-  ) {}
+  private readonly kv: KVNamespace;
+  private readonly writeIntervalMs: number;
+
+  constructor(kv: KVNamespace, writeIntervalMs: number) {
+    this.kv = kv;
+    this.writeIntervalMs = writeIntervalMs;
+  }
 
   async get(key: string): Promise<LkgEntry | undefined> {
     const { value, metadata } = await this.kv.getWithMetadata<KvMetadata>(await kvKey(key), "arrayBuffer");

@@ -5,7 +5,11 @@ export class MemoryTier {
   private readonly entries = new Map<string, LkgEntry>();
   private bytes = 0;
 
-  constructor(private readonly maxBytes: number) {}
+  private readonly maxBytes: number;
+
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
 
   get(key: string): LkgEntry | undefined {
     const entry = this.entries.get(key);

@@ -39,10 +39,13 @@ export interface StoreTiers {
 }
 
 export class LkgStore {
-  constructor(
-    private readonly tiers: StoreTiers,
-    readonly counters: LkgCounters,
-  ) {}
+  private readonly tiers: StoreTiers;
+  readonly counters: LkgCounters;
+
+  constructor(tiers: StoreTiers, counters: LkgCounters) {
+    this.tiers = tiers;
+    this.counters = counters;
+  }
 
   static enabledTiers(tiers: StoreTiers, wanted: readonly LkgTier[]): StoreTiers {
     return {

@@ -1,0 +1,272 @@
+/**
+ * `npm run check-config [-- --env NAME] [-- --config PATH]`
+ *
+ * Reads wrangler.toml with wrangler's own reader (so [env.*] sections behave exactly as they do
+ * for `wrangler dev` / `wrangler deploy`: [vars] and bindings are NOT inherited by environments),
+ * then runs the worker's own `resolveConfig` over the vars and the presence of the bindings.
+ * Prints every problem in one message and exits 1, or prints a short summary and exits 0.
+ */
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs, stripVTControlCharacters } from "node:util";
+import { experimental_readRawConfig, unstable_readConfig } from "wrangler";
+
+// ---------------------------------------------------------------------------------------------
+// The slice of src/config.ts this script uses. It is imported at run time rather than with a
+// static import because src/ is typed against @cloudflare/workers-types, which cannot be mixed
+// with the node types this folder is checked with (scripts/tsconfig.json).
+interface ResolvedConfig {
+  origins: { name: string; url: URL; weight: number }[];
+  originTimeoutMs: number;
+  breaker: {
+    failureThreshold: number;
+    openMs: number;
+    openMaxMs: number;
+    backoffMultiplier: number;
+    syncIntervalMs: number;
+    objectTimeoutMs: number;
+  };
+  lkg: {
+    maxAgeSeconds: number;
+    tiers: string[];
+    methods: string[];
+    routes: string[];
+    publicRoutes: string[];
+    maxBodyBytes: number;
+    memoryMaxBytes: number;
+    kvWriteIntervalMs: number;
+  };
+  scrub: { sensitiveHeaders: string[]; secretQueryParams: string[]; sessionCookies: string[] };
+}
+type ConfigResult = { ok: true; config: ResolvedConfig; digest: string } | { ok: false; problems: string[] };
+interface ConfigModule {
+  resolveConfig(vars: Record<string, unknown>, bindings: Record<string, unknown>): ConfigResult;
+  BUILTIN_SECRET_QUERY_PARAMS: string[];
+}
+// ---------------------------------------------------------------------------------------------
+
+/** What the worker exports and expects; kept in step with src/index.ts and src/env.ts. */
+const BREAKER_BINDING = "BREAKER";
+const BREAKER_CLASS = "BreakerObject";
+const KV_BINDING = "LKG_KV";
+const METRICS_BINDING = "METRICS";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+function usage(message?: string): never {
+  if (message) console.error(`check-config: ${message}`);
+  console.error("usage: npm run check-config [-- --env NAME] [--config PATH]");
+  process.exit(2);
+}
+
+let args: { env?: string | undefined; config?: string | undefined; help?: boolean | undefined };
+try {
+  args = parseArgs({
+    options: {
+      env: { type: "string", short: "e" },
+      config: { type: "string", short: "c" },
+      help: { type: "boolean", short: "h" },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+} catch (err) {
+  usage((err as Error).message);
+}
+if (args.help) usage();
+
+const envName = args.env === "" ? undefined : args.env;
+const envLabel = envName ? `env "${envName}"` : "the default env";
+// `npm run` changes into the package root; a relative --config is meant from where the user typed it.
+const configPath = args.config ? resolve(process.env["INIT_CWD"] ?? process.cwd(), args.config) : resolve(root, "wrangler.toml");
+const shownPath = configPath.startsWith(root + "/") ? configPath.slice(root.length + 1) : configPath;
+
+const problems: string[] = [];
+const warnings: string[] = [];
+const notes: string[] = [];
+
+// --- 1. wrangler's view of the file ----------------------------------------------------------
+
+interface WranglerView {
+  vars: Record<string, unknown>;
+  durableObjects: { name: string; class_name?: string; script_name?: string }[];
+  kvNamespaces: { binding: string; id?: string }[];
+  analyticsEngine: { binding: string; dataset?: string }[];
+  migrations: { new_sqlite_classes?: string[]; new_classes?: string[]; renamed_classes?: unknown; deleted_classes?: string[] }[];
+}
+
+function fromWrangler(): WranglerView | undefined {
+  // Wrangler prints its config warnings (for example: [vars] not inherited by an [env.*]) through
+  // console.warn, synchronously, while reading; collect them so they land in our one report.
+  const originalWarn = console.warn;
+  console.warn = (...parts: unknown[]) => {
+    warnings.push(wranglerText(parts.map(String).join(" ")));
+  };
+  try {
+    const config = unstable_readConfig({ config: configPath, env: envName }, { hideWarnings: false });
+    return {
+      vars: { ...(config.vars as Record<string, unknown>) },
+      durableObjects: [...(config.durable_objects?.bindings ?? [])],
+      kvNamespaces: [...(config.kv_namespaces ?? [])],
+      analyticsEngine: [...(config.analytics_engine_datasets ?? [])],
+      migrations: [...(config.migrations ?? [])],
+    };
+  } catch (err) {
+    // A TOML syntax error (wrangler's ParseError) carries where it is; say so.
+    const at = (err as { location?: { line?: number; column?: number; lineText?: string } }).location;
+    const where = at?.line ? ` (line ${at.line}, column ${at.column ?? 0}: ${JSON.stringify(at.lineText ?? "")})` : "";
+    problems.push(`wrangler rejects ${shownPath}: ${wranglerText(err instanceof Error ? err.message : String(err))}${where}`);
+    return fromRawFile();
+  } finally {
+    console.warn = originalWarn;
+  }
+}
+
+/**
+ * When wrangler refuses the file, still check what we can so the report is complete: the raw file,
+ * with wrangler's rule for environments (vars and bindings come from [env.NAME] only).
+ */
+function fromRawFile(): WranglerView | undefined {
+  let raw: Record<string, any>;
+  try {
+    raw = experimental_readRawConfig({ config: configPath }).rawConfig as Record<string, any>;
+  } catch {
+    return undefined; // Not even parseable (TOML syntax, missing file): wrangler's message says it all.
+  }
+  const source: Record<string, any> | undefined = envName ? raw["env"]?.[envName] : raw;
+  if (!source) return undefined;
+  const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+  return {
+    vars: { ...(source["vars"] ?? {}) },
+    durableObjects: list(source["durable_objects"]?.bindings),
+    kvNamespaces: list(source["kv_namespaces"]),
+    analyticsEngine: list(source["analytics_engine_datasets"]),
+    migrations: list(source["migrations"] ?? raw["migrations"]), // migrations are inherited, unlike the rest
+  };
+}
+
+/** Wrangler's messages come formatted for a terminal: drop colours, the banner and the "Processing" line. */
+function wranglerText(message: string): string {
+  const lines = stripVTControlCharacters(message)
+    .replace(/^\s*(▲ \[WARNING\]|✘ \[ERROR\])\s*/u, "")
+    .split("\n")
+    .map((line) => line.trimEnd())
+    .filter((line) => line !== "" && !/^\s*Processing .* configuration:$/.test(line));
+  const indent = Math.min(...lines.map((line) => /^ */.exec(line)![0].length));
+  const text = lines.map((line) => line.slice(indent)).join("\n");
+  // A single diagnostic comes as "- text"; our own list already supplies the bullet.
+  return (lines.length > 0 && !/\n- /.test(text) ? text.replace(/^- /, "") : text).replaceAll("\n", "\n    ");
+}
+
+const view = fromWrangler();
+
+// --- 2. the worker's own validation ------------------------------------------------------------
+
+// src/ is written in erasable TypeScript (tsconfig: erasableSyntaxOnly), so Node 22 runs it as is.
+const configModule = (await import(new URL("../src/config.ts", import.meta.url).href)) as ConfigModule;
+
+let summary: string[] = [];
+if (view) {
+  const { vars } = view;
+  const breaker = view.durableObjects.find((b) => b.name === BREAKER_BINDING);
+  const kv = view.kvNamespaces.find((b) => b.binding === KV_BINDING);
+  const metrics = view.analyticsEngine.find((b) => b.binding === METRICS_BINDING);
+
+  // Presence is all resolveConfig looks at; a truthy stand-in is enough.
+  const bindings: Record<string, unknown> = {};
+  if (breaker) bindings[BREAKER_BINDING] = { placeholder: BREAKER_BINDING };
+  if (kv) bindings[KV_BINDING] = { placeholder: KV_BINDING };
+  if (metrics) bindings[METRICS_BINDING] = { placeholder: METRICS_BINDING };
+
+  const result = configModule.resolveConfig(vars, bindings);
+  if (!result.ok) problems.push(...result.problems);
+
+  // Things resolveConfig cannot see from presence alone.
+  if (breaker && !breaker.script_name && breaker.class_name !== BREAKER_CLASS) {
+    problems.push(`the ${BREAKER_BINDING} Durable Object binding must use class_name "${BREAKER_CLASS}" (the class src/index.ts exports), got ${JSON.stringify(breaker.class_name)}`);
+  }
+  if (breaker && !breaker.script_name && breaker.class_name === BREAKER_CLASS) {
+    const sqlite = view.migrations.some((m) => m.new_sqlite_classes?.includes(BREAKER_CLASS));
+    const kvBacked = view.migrations.some((m) => m.new_classes?.includes(BREAKER_CLASS));
+    if (kvBacked) problems.push(`${BREAKER_CLASS} is created by a [[migrations]] new_classes entry; it needs SQLite storage: use new_sqlite_classes`);
+    else if (!sqlite) problems.push(`no [[migrations]] entry creates ${BREAKER_CLASS}: add new_sqlite_classes = ["${BREAKER_CLASS}"]`);
+  }
+  if (kv?.id && /^0+$/.test(kv.id)) {
+    const fix = `create the namespace with \`wrangler kv namespace create ${KV_BINDING}\` and put its id in ${envName ? `[env.${envName}]` : "wrangler.toml"}`;
+    if (envName) warnings.push(`${KV_BINDING} uses the placeholder id ${kv.id}: ${fix}`);
+    else notes.push(`${KV_BINDING} uses the placeholder id (fine locally); before deploying, ${fix}`);
+  }
+  if ("ADMIN_TOKEN" in vars) {
+    warnings.push("ADMIN_TOKEN is set in [vars], in plain text; remove it and store it as a secret with `wrangler secret put ADMIN_TOKEN`");
+  }
+
+  if (result.ok) {
+    const { config } = result;
+    if (envName) {
+      for (const origin of config.origins) {
+        if (isLoopback(origin.url)) {
+          warnings.push(`origin ${origin.name} is ${origin.url.href}, a loopback address: deployed to ${envLabel}, the worker cannot reach it`);
+        }
+      }
+    } else if (config.origins.some((o) => isLoopback(o.url))) {
+      notes.push("the default env points at a loopback origin (the local demo, `npm start`); set ORIGINS to the real origin before deploying it");
+    }
+    summary = describe(config, result.digest, { breaker, kv, metrics }, configModule.BUILTIN_SECRET_QUERY_PARAMS.length);
+  }
+}
+
+notes.push(
+  `ADMIN_TOKEN is a secret, never a [vars] entry: set it with \`wrangler secret put ADMIN_TOKEN${envName ? ` --env ${envName}` : ""}\` ` +
+    "(locally: ADMIN_TOKEN=... in .dev.vars); while it is unset the admin routes are disabled",
+);
+
+// --- 3. report --------------------------------------------------------------------------------
+
+const bullet = (items: string[], label: string) => items.map((item) => `  ${label}${item}`).join("\n");
+
+if (problems.length > 0) {
+  const lines = [`check-config: ${shownPath} (${envLabel}) has ${problems.length} problem${problems.length === 1 ? "" : "s"}:`, bullet(problems, "- ")];
+  if (warnings.length > 0) lines.push("warnings:", bullet(warnings, "- "));
+  lines.push(bullet(notes, "note: "));
+  console.error(lines.join("\n"));
+  process.exit(1);
+}
+
+const lines = [`check-config: ${shownPath} (${envLabel}) is valid`, ...summary];
+if (warnings.length > 0) lines.push("warnings:", bullet(warnings, "- "));
+lines.push(bullet(notes, "note: "));
+console.log(lines.join("\n"));
+// Wrangler may leave an update check or timers behind; the answer is complete.
+process.exit(0);
+
+// --- helpers ------------------------------------------------------------------------------------
+
+function isLoopback(url: URL): boolean {
+  const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return host === "localhost" || host.endsWith(".localhost") || /^127\./.test(host) || host === "::1" || host === "0.0.0.0" || host === "::";
+}
+
+function describe(
+  config: ResolvedConfig,
+  digest: string,
+  found: { breaker?: { class_name?: string } | undefined; kv?: { id?: string } | undefined; metrics?: { dataset?: string } | undefined },
+  builtinSecretParams: number,
+): string[] {
+  const list = (items: string[]) => (items.length > 0 ? items.join(", ") : "(none)");
+  const { breaker, lkg, scrub } = config;
+  const configuredSecret = scrub.secretQueryParams.length - builtinSecretParams;
+  const bindings = [
+    `${BREAKER_BINDING} -> ${found.breaker?.class_name ?? "?"}`,
+    found.kv ? `${KV_BINDING} -> ${found.kv.id ?? "?"}` : `${KV_BINDING} absent`,
+    `${METRICS_BINDING} -> ${found.metrics?.dataset ?? "?"}`,
+  ];
+  return [
+    `  digest      ${digest}`,
+    ...config.origins.map((o, i) => `  ${i === 0 ? "origins    " : "           "} ${o.name} ${o.url.href} (weight ${o.weight})`),
+    `  timeout     ${config.originTimeoutMs} ms per origin request`,
+    `  breaker     opens after ${breaker.failureThreshold} failures; open ${breaker.openMs}-${breaker.openMaxMs} ms (x${breaker.backoffMultiplier}); sync ${breaker.syncIntervalMs} ms; object budget ${breaker.objectTimeoutMs} ms`,
+    `  lkg         tiers ${list(lkg.tiers)}; max age ${lkg.maxAgeSeconds} s; methods ${list(lkg.methods)}; routes ${list(lkg.routes)}; public ${list(lkg.publicRoutes)}`,
+    `  scrub       headers ${list(scrub.sensitiveHeaders)}; secret query params: ${builtinSecretParams} built in + ${Math.max(0, configuredSecret)} configured; session cookies ${list(scrub.sessionCookies)}`,
+    `  bindings    ${bindings.join(", ")}`,
+  ];
+}
