@@ -10,40 +10,8 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, stripVTControlCharacters } from "node:util";
 import { experimental_readRawConfig, unstable_readConfig } from "wrangler";
+import { BUILTIN_SECRET_QUERY_PARAMS, resolveConfig, type Config } from "../src/config.ts";
 
-// ---------------------------------------------------------------------------------------------
-// The slice of src/config.ts this script uses. It is imported at run time rather than with a
-// static import because src/ is typed against @cloudflare/workers-types, which cannot be mixed
-// with the node types this folder is checked with (scripts/tsconfig.json).
-interface ResolvedConfig {
-  origins: { name: string; url: URL; weight: number }[];
-  originTimeoutMs: number;
-  breaker: {
-    failureThreshold: number;
-    openMs: number;
-    openMaxMs: number;
-    backoffMultiplier: number;
-    syncIntervalMs: number;
-    objectTimeoutMs: number;
-  };
-  lkg: {
-    maxAgeSeconds: number;
-    tiers: string[];
-    methods: string[];
-    routes: string[];
-    publicRoutes: string[];
-    maxBodyBytes: number;
-    memoryMaxBytes: number;
-    kvWriteIntervalMs: number;
-  };
-  scrub: { sensitiveHeaders: string[]; secretQueryParams: string[]; sessionCookies: string[] };
-}
-type ConfigResult = { ok: true; config: ResolvedConfig; digest: string } | { ok: false; problems: string[] };
-interface ConfigModule {
-  resolveConfig(vars: Record<string, unknown>, bindings: Record<string, unknown>): ConfigResult;
-  BUILTIN_SECRET_QUERY_PARAMS: string[];
-}
-// ---------------------------------------------------------------------------------------------
 
 /** What the worker exports and expects; kept in step with src/index.ts and src/env.ts. */
 const BREAKER_BINDING = "BREAKER";
@@ -162,8 +130,6 @@ const view = fromWrangler();
 
 // --- 2. the worker's own validation ------------------------------------------------------------
 
-// src/ is written in erasable TypeScript (tsconfig: erasableSyntaxOnly), so Node 22 runs it as is.
-const configModule = (await import(new URL("../src/config.ts", import.meta.url).href)) as ConfigModule;
 
 let summary: string[] = [];
 if (view) {
@@ -178,7 +144,7 @@ if (view) {
   if (kv) bindings[KV_BINDING] = { placeholder: KV_BINDING };
   if (metrics) bindings[METRICS_BINDING] = { placeholder: METRICS_BINDING };
 
-  const result = configModule.resolveConfig(vars, bindings);
+  const result = resolveConfig(vars, bindings);
   if (!result.ok) problems.push(...result.problems);
 
   // Things resolveConfig cannot see from presence alone.
@@ -211,7 +177,7 @@ if (view) {
     } else if (config.origins.some((o) => isLoopback(o.url))) {
       notes.push("the default env points at a loopback origin (the local demo, `npm start`); set ORIGINS to the real origin before deploying it");
     }
-    summary = describe(config, result.digest, { breaker, kv, metrics }, configModule.BUILTIN_SECRET_QUERY_PARAMS.length);
+    summary = describe(config, result.digest, { breaker, kv, metrics }, BUILTIN_SECRET_QUERY_PARAMS.length);
   }
 }
 
@@ -247,7 +213,7 @@ function isLoopback(url: URL): boolean {
 }
 
 function describe(
-  config: ResolvedConfig,
+  config: Config,
   digest: string,
   found: { breaker?: { class_name?: string } | undefined; kv?: { id?: string } | undefined; metrics?: { dataset?: string } | undefined },
   builtinSecretParams: number,

@@ -1,5 +1,4 @@
 /** Raw `[vars]` and bindings -> one validated, resolved configuration, or every problem at once. */
-import type { Env } from "./env.ts";
 
 export interface OriginRegion {
   name: string;
@@ -112,7 +111,11 @@ const KNOWN_VARS = new Set([
 type Vars = Record<string, unknown>;
 
 /** Validate everything and report every problem together, naming the field and the value. */
-export function resolveConfig(vars: Vars, bindings: Partial<Pick<Env, "LKG_KV" | "BREAKER" | "METRICS">> = {}): ConfigResult {
+/**
+ * Bindings are only checked for presence, so this module needs no Workers types and
+ * scripts/check-config.ts can run it under Node.
+ */
+export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?: unknown; METRICS?: unknown } = {}): ConfigResult {
   const problems: string[] = [];
   const reader = new VarReader(vars, problems);
 
