@@ -206,11 +206,13 @@ function answer(name: string, s: ScenarioState, url: URL, req: IncomingMessage, 
 
 function sendJson(res: ServerResponse, status: number, body: unknown, setting?: Behaviour): void {
   const payload = JSON.stringify(body);
-  const user = typeof body === "object" && body !== null ? (body as { user?: string }).user : undefined;
+  const stamp = typeof body === "object" && body !== null ? (body as { user?: string; servedAt?: number; seq?: number }) : {};
   res.writeHead(status, {
     "content-type": "application/json",
+    // Readers (drills) check privacy and freshness from headers without parsing bodies.
+    ...(stamp.servedAt ? { "x-origin-served-at": String(stamp.servedAt), "x-origin-seq": String(stamp.seq) } : {}),
     ...(setting?.chunked ? {} : { "content-length": String(Buffer.byteLength(payload)) }),
-    ...(user ? { "x-origin-user": user } : {}),
+    ...(stamp.user ? { "x-origin-user": stamp.user } : {}),
     ...setting?.headers,
   });
   res.end(payload);

@@ -1,0 +1,98 @@
+/** Shapes shared by the drill's parts: plans, raw request results, per-second series, targets. */
+
+/** What one fake origin does during a phase (see scripts/lib/fake-origin.ts for the modes). */
+export type FaultSetting =
+  | { mode: "healthy"; latencyMs?: number; jitterMs?: number }
+  | { mode: "status"; status: number; latencyMs?: number }
+  | { mode: "blackhole" }
+  | { mode: "reset" }
+  | { mode: "truncate" }
+  | { mode: "stall-body" }
+  | { mode: "flaky"; failRate: number; status?: number; latencyMs?: number; jitterMs?: number };
+
+export interface Phase {
+  name: string;
+  durationS: number;
+  /** Requests per second sent during this phase (open loop). */
+  rate: number;
+  /** Behaviour per origin name; origins not named stay as they were. */
+  origins: Record<string, FaultSetting>;
+  /** True for phases whose latency counts as "during the fault" in the targets. */
+  fault: boolean;
+  /** True for the phase whose p95 is the healthy baseline. */
+  baseline?: boolean;
+}
+
+export interface Plan {
+  name: string;
+  description: string;
+  /** Worker [vars] overrides for this plan (strings, as wrangler passes them). */
+  vars?: Record<string, string>;
+  mix: {
+    hotKeys: number;
+    coldKeys: number;
+    /** Share of reads that go to hot keys (the rest to cold keys). */
+    hotShare: number;
+    /** Share of requests made by credentialed users (Authorization: Bearer user-N). */
+    credentialedShare: number;
+    users: number;
+    /** Share of requests that are writes (POST). */
+    writeShare: number;
+  };
+  phases: Phase[];
+}
+
+/** One request as the load generator saw it. Times are ms since the run started. */
+export interface RequestResult {
+  /** When the request should have been sent (open loop: the schedule, not the actual send). */
+  intendedAt: number;
+  /** How late the actual send was compared with intendedAt. */
+  sendDelayMs: number;
+  /** Latency from intendedAt to the end of the response body (coordinated-omission free). */
+  latencyMs: number;
+  /** 0 when no HTTP answer arrived (connection error or client timeout). */
+  status: number;
+  phase: number;
+  key: string;
+  method: string;
+  /** "anonymous" or "auth:user-N": who sent it. */
+  user: string;
+  /** Raw Cache-Status header or "". */
+  cacheStatus: string;
+  /** Age header in seconds, or -1 when absent. */
+  age: number;
+  /** x-origin-user header of the answer, "" when absent. */
+  originUser: string;
+  /** x-origin-served-at header (origin's clock when it produced the answer), or 0. */
+  originServedAt: number;
+  /** Error text when status is 0. */
+  error?: string;
+}
+
+export interface SecondStats {
+  second: number;
+  phase: number;
+  sent: number;
+  answered: number;
+  late: number;
+  unsent: number;
+  /** Status class counts: "2xx", "4xx", "5xx", "err". */
+  statuses: Record<string, number>;
+  /** Answers served from the LKG store (Cache-Status contains "; hit"). */
+  fallback: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+  /** Breaker state seen in this second (from the worker's data points), e.g. "closed". */
+  breaker: string;
+  /** Requests the fake origins received in this second. */
+  originRequests: number;
+}
+
+export interface TargetResult {
+  name: string;
+  target: string;
+  measured: string;
+  pass: boolean;
+}
