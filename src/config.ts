@@ -11,6 +11,11 @@ export type LkgTier = "memory" | "cache" | "kv";
 export interface Config {
   origins: OriginRegion[];
   originTimeoutMs: number;
+  /**
+   * When a request that has a stored copy is answered from it because the origin is slow, and
+   * counted as a failure: "auto" (from recent origin latency), "off", or a fixed number of ms.
+   */
+  originSlow: { kind: "auto" } | { kind: "off" } | { kind: "fixed"; ms: number };
   breaker: {
     failureThreshold: number;
     openMs: number;
@@ -46,6 +51,7 @@ export const LKG_MAX_AGE_CAP_SECONDS = 30;
 
 export const DEFAULTS = {
   ORIGIN_TIMEOUT_MS: 5000,
+  ORIGIN_SLOW_MS: "auto",
   BREAKER_FAILURE_THRESHOLD: 5,
   BREAKER_OPEN_MS: 5000,
   BREAKER_OPEN_MAX_MS: 60000,
@@ -89,6 +95,7 @@ const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const KNOWN_VARS = new Set([
   "ORIGINS",
   "ORIGIN_TIMEOUT_MS",
+  "ORIGIN_SLOW_MS",
   "BREAKER_FAILURE_THRESHOLD",
   "BREAKER_OPEN_MS",
   "BREAKER_OPEN_MAX_MS",
@@ -121,6 +128,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
 
   const origins = readOrigins(vars["ORIGINS"], problems);
   const originTimeoutMs = reader.int("ORIGIN_TIMEOUT_MS", DEFAULTS.ORIGIN_TIMEOUT_MS, 1, 120_000);
+  const originSlow = readOriginSlow(vars["ORIGIN_SLOW_MS"], originTimeoutMs, problems);
   const failureThreshold = reader.int("BREAKER_FAILURE_THRESHOLD", DEFAULTS.BREAKER_FAILURE_THRESHOLD, 1, 1000);
   const openMs = reader.int("BREAKER_OPEN_MS", DEFAULTS.BREAKER_OPEN_MS, 100, 3_600_000);
   const openMaxMs = reader.int("BREAKER_OPEN_MAX_MS", DEFAULTS.BREAKER_OPEN_MAX_MS, 100, 3_600_000);
@@ -168,6 +176,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
   const config: Config = {
     origins,
     originTimeoutMs,
+    originSlow,
     breaker: { failureThreshold, openMs, openMaxMs, backoffMultiplier, syncIntervalMs, objectTimeoutMs },
     lkg: { maxAgeSeconds, tiers, methods, routes, publicRoutes, maxBodyBytes, memoryMaxBytes, kvWriteIntervalMs },
     scrub: {
@@ -182,6 +191,18 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
 /** A typo in one of our own knobs must not silently fall back to a default. */
 function isOurPrefix(name: string): boolean {
   return /^(ORIGIN|BREAKER_|LKG_|PUBLIC_|SENSITIVE_|SECRET_|SESSION_)/.test(name);
+}
+
+function readOriginSlow(raw: unknown, timeoutMs: number, problems: string[]): Config["originSlow"] {
+  const value = raw === undefined || raw === "" ? DEFAULTS.ORIGIN_SLOW_MS : raw;
+  if (value === "auto") return { kind: "auto" };
+  if (value === "off") return { kind: "off" };
+  const ms = typeof value === "number" ? value : typeof value === "string" && /^\d+$/.test(value.trim()) ? Number(value) : NaN;
+  if (!Number.isInteger(ms) || ms < 1 || ms >= timeoutMs) {
+    problems.push(`ORIGIN_SLOW_MS must be "auto", "off" or whole ms from 1 to below ORIGIN_TIMEOUT_MS (${timeoutMs}), got ${JSON.stringify(raw)}`);
+    return { kind: "auto" };
+  }
+  return { kind: "fixed", ms };
 }
 
 /** Wrangler hands non-string [vars] over as parsed JSON; bindings are class instances and are not vars. */

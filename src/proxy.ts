@@ -8,7 +8,8 @@ import { captureBody } from "./lkg/capture.ts";
 import { CACHE_NAME, fromEntry, unavailable, type StaleCause } from "./lkg/respond.ts";
 import { requestPoint, type FailureClass, type RequestRecord } from "./metrics/schema.ts";
 import { emit } from "./metrics/writer.ts";
-import { fetchOrigin } from "./origin/client.ts";
+import { fetchOrigin, type OriginResult } from "./origin/client.ts";
+import type { LatencyTracker } from "./origin/latency.ts";
 import type { Runtime } from "./runtime.ts";
 import { scrubbedHeaders } from "./scrub/headers.ts";
 import { requestPolicy, responseVerdict, type RequestPolicy } from "./scrub/policy.ts";
@@ -26,7 +27,11 @@ interface Exchange {
   link: BreakerLink;
   policy: RequestPolicy;
   record: RequestRecord;
+  /** Injected clock: decides staleness and breaker timing. */
   started: number;
+  /** Wall time, for latency: the injected clock may stand still in tests. */
+  startedWall: number;
+  latency: LatencyTracker;
 }
 
 /** A request refused before reaching the origin still counts on the dashboard. */
@@ -80,6 +85,8 @@ export async function proxy(request: Request, url: URL, env: Env, ctx: Execution
     link: objectLink(env.BREAKER, runtime.config.breaker.objectTimeoutMs),
     policy,
     started,
+    startedWall: Date.now(),
+    latency: runtime.latency.get(origin.name)!,
     record: baseRecord(request, origin.name, view.state.kind, policy),
   };
   const response = await answer(x);
@@ -101,15 +108,68 @@ async function answer(x: Exchange): Promise<Response> {
   }
   x.record.probe = probe;
 
-  const result = await fetchOrigin(x.request, x.url, x.origin, x.runtime.config.originTimeoutMs, () => x.clock.now());
+  const { config } = x.runtime;
+  const fetching = fetchOrigin(x.request, x.url, x.origin, config.originTimeoutMs);
+  const slowAfter = x.latency.slowAfter(config.originSlow, config.originTimeoutMs);
+  const first = slowAfter === undefined ? await fetching : await beforeDeadline(fetching, slowAfter);
+  if (first === SLOW) return slowOrigin(x, probe, fetching);
+  return settle(x, probe, first, false);
+}
+
+const SLOW = Symbol("slow");
+
+async function beforeDeadline(work: Promise<OriginResult>, ms: number): Promise<OriginResult | typeof SLOW> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<typeof SLOW>((resolve) => {
+    timer = setTimeout(() => resolve(SLOW), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+/**
+ * The origin is far slower than it has recently been: count a failure now, and answer from the
+ * copy if there is one. The origin's eventual answer still refreshes the copy.
+ */
+async function slowOrigin(x: Exchange, probe: boolean, fetching: Promise<OriginResult>): Promise<Response> {
+  x.view.record("failure", probe, x.clock.now());
+  x.record.failure = "slow";
+  const served = await fromStore(x, "origin-slow");
+  if (served) {
+    x.ctx.waitUntil(fetching.then((late) => lateAnswer(x, late)));
+    return served;
+  }
+  return settle(x, probe, await fetching, true);
+}
+
+/** An answer that arrived after the client was served from the copy. */
+async function lateAnswer(x: Exchange, result: OriginResult): Promise<void> {
+  x.record.originMs = result.ms;
+  if (result.kind !== "response") return;
+  if (result.failure) {
+    await result.response.body?.cancel();
+    return;
+  }
+  x.latency.record(result.ms);
+  const verdict = x.policy.lkg ? responseVerdict(x.request.method, result.response, x.runtime.config) : undefined;
+  if (x.policy.lkg && verdict?.store) await store(x, x.policy.key, result.response, result.response.body, x.clock.now());
+  else await result.response.body?.cancel();
+}
+
+/** `counted`: the breaker already heard about this request (it was slow). */
+function settle(x: Exchange, probe: boolean, result: OriginResult, counted: boolean): Promise<Response> | Response {
   x.record.originMs = result.ms;
   const now = x.clock.now();
   if (result.kind === "response" && !result.failure) {
-    x.view.record("success", probe, now);
+    if (!counted) x.view.record("success", probe, now);
+    x.latency.record(result.ms);
     x.record.originStatus = result.response.status;
     return healthy(x, result.response, now);
   }
-  x.view.record("failure", probe, now);
+  if (!counted) x.view.record("failure", probe, now);
   x.record.failure = result.failure;
   if (result.kind === "response") {
     x.record.originStatus = result.response.status;
@@ -213,7 +273,7 @@ function retryAfterSeconds(x: Exchange): number {
 function finish(x: Exchange, response: Response): void {
   const now = x.clock.now();
   x.record.status = response.status;
-  x.record.latencyMs = now - x.started;
+  x.record.latencyMs = Date.now() - x.startedWall;
   x.record.breaker = x.view.state.kind;
   const work = x.view.background(x.link, now);
   if (work) x.ctx.waitUntil(work);

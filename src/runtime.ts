@@ -7,6 +7,7 @@ import type { Env } from "./env.ts";
 import { CacheTier, LKG_CACHE_NAME } from "./lkg/cache-tier.ts";
 import { KV_GC_TTL_SECONDS, KvTier } from "./lkg/kv-tier.ts";
 import { MemoryTier } from "./lkg/memory.ts";
+import { LatencyTracker } from "./origin/latency.ts";
 import { LkgStore, newCounters } from "./lkg/store.ts";
 import { transitionPoint } from "./metrics/schema.ts";
 import { emit, type MetricsSink } from "./metrics/writer.ts";
@@ -22,6 +23,7 @@ export interface Runtime {
   digest: string;
   store: LkgStore;
   views: Map<string, BreakerView>;
+  latency: Map<string, LatencyTracker>;
   /** The sink of the latest request, so isolate-only breaker transitions can be reported. */
   sink: MetricsSink | undefined;
 }
@@ -69,9 +71,10 @@ export class Runtimes {
       },
       config.lkg.tiers,
     );
-    const runtime: Runtime = { config, digest, store: new LkgStore(tiers, newCounters()), views: new Map(), sink: undefined };
+    const runtime: Runtime = { config, digest, store: new LkgStore(tiers, newCounters()), views: new Map(), latency: new Map(), sink: undefined };
     const policy = breakerPolicy(config);
     for (const origin of config.origins) {
+      runtime.latency.set(origin.name, new LatencyTracker());
       runtime.views.set(
         origin.name,
         new BreakerView(origin.name, policy, {

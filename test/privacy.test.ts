@@ -266,6 +266,8 @@ describe("stored copies carry no credentials", () => {
     const expectedStored: [string, string][] = [
       ["content-type", "application/json"],
       ["x-kept", "yes"],
+      ["x-origin-seq", expect.any(String)],
+      ["x-origin-served-at", expect.any(String)],
       ["x-origin-user", "anonymous"],
     ];
     const key = keyFor(s, "/page");
@@ -293,6 +295,8 @@ describe("stored copies carry no credentials", () => {
       ["cache-status", "edge-fallback; hit; detail=stale-origin-5xx"],
       ["content-type", "application/json"],
       ["x-kept", "yes"],
+      ["x-origin-seq", expect.any(String)],
+      ["x-origin-served-at", expect.any(String)],
       ["x-origin-user", "anonymous"],
     ]);
     expect(await fallback.json()).toEqual(original);
@@ -332,6 +336,8 @@ describe("PUBLIC_ROUTES", () => {
     const key = keyFor(s, "/pub/doc?v=2");
     const expectedStored: [string, string][] = [
       ["content-type", "application/json"],
+      ["x-origin-seq", expect.any(String)],
+      ["x-origin-served-at", expect.any(String)],
       ["x-origin-user", "auth:A"],
     ];
     const cached = await cacheCopy(key);
@@ -437,6 +443,8 @@ describe("responses the origin marks as not shareable", () => {
     expect(cached.headers).toEqual([
       ["content-type", "application/json"],
       ["vary", "Accept-Encoding"],
+      ["x-origin-seq", expect.any(String)],
+      ["x-origin-served-at", expect.any(String)],
       ["x-origin-user", "anonymous"],
     ]);
 

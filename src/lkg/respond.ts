@@ -4,7 +4,7 @@ import { isNullBodyStatus, type LkgEntry } from "./entry.ts";
 /** The name we give ourselves in Cache-Status (RFC 9211). */
 export const CACHE_NAME = "edge-fallback";
 
-export type StaleCause = "origin-5xx" | "origin-timeout" | "origin-unreachable" | "breaker-open";
+export type StaleCause = "origin-5xx" | "origin-timeout" | "origin-unreachable" | "origin-slow" | "breaker-open";
 
 export function fromEntry(entry: LkgEntry, ageMs: number, cause: StaleCause, method: string): Response {
   const headers = new Headers(entry.headers);

@@ -14,7 +14,7 @@ export type Outcome =
   /** The request was refused before reaching the origin (bad request, bad configuration). */
   | "rejected";
 
-export type FailureClass = "http_5xx" | "timeout" | "connection" | "breaker_open";
+export type FailureClass = "http_5xx" | "timeout" | "connection" | "slow" | "breaker_open";
 export type LookupOutcome = "none" | "hit" | "miss" | "expired";
 
 export interface RequestRecord {

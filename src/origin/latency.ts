@@ -1,0 +1,45 @@
+/**
+ * Recent origin latency, to tell "slow" from "unreachable" long before the hard timeout: a
+ * partition that drops packets looks like a hang, and waiting the full timeout for every
+ * request in flight would break the p99 promise for the first seconds of every outage.
+ */
+import type { Config } from "../config.ts";
+
+/** Below this, "slow" would fire on ordinary jitter. */
+export const SLOW_FLOOR_MS = 25;
+/** A request this many times slower than the recent p99 is treated as a failure. */
+export const SLOW_P99_MULTIPLIER = 4;
+const WINDOW = 256;
+/** Until this many answers were seen there is no baseline, and nothing counts as slow. */
+const MIN_SAMPLES = 32;
+const RECOMPUTE_EVERY = 32;
+
+export class LatencyTracker {
+  private readonly samples = new Float64Array(WINDOW);
+  private count = 0;
+  private sinceRecompute = 0;
+  private p99: number | undefined;
+
+  record(ms: number): void {
+    this.samples[this.count % WINDOW] = ms;
+    this.count++;
+    if (++this.sinceRecompute >= RECOMPUTE_EVERY && this.count >= MIN_SAMPLES) {
+      this.sinceRecompute = 0;
+      const window = Array.from(this.samples.subarray(0, Math.min(this.count, WINDOW))).sort((a, b) => a - b);
+      this.p99 = window[Math.min(window.length - 1, Math.floor(window.length * 0.99))];
+    }
+  }
+
+  recentP99(): number | undefined {
+    return this.p99;
+  }
+
+  /** Ms after which a request counts as slow, or undefined when it never does. */
+  slowAfter(setting: Config["originSlow"], timeoutMs: number): number | undefined {
+    if (setting.kind === "off") return undefined;
+    if (setting.kind === "fixed") return setting.ms;
+    if (this.p99 === undefined) return undefined;
+    const ms = Math.max(SLOW_FLOOR_MS, Math.ceil(this.p99 * SLOW_P99_MULTIPLIER));
+    return ms < timeoutMs ? ms : undefined;
+  }
+}
