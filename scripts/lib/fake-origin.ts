@@ -43,7 +43,11 @@ interface Seen {
 interface ScenarioState {
   setting: Setting;
   seq: number;
+  /** The latest requests in detail (bounded), for tests. */
   requests: Seen[];
+  /** Requests received per epoch second, for drills counting what reached the origin. */
+  perSecond: Map<number, number>;
+  total: number;
 }
 
 export interface FakeOrigin {
@@ -59,7 +63,7 @@ export async function startFakeOrigin(port = 0, host = "127.0.0.1"): Promise<Fak
   const state = (name: string): ScenarioState => {
     let s = scenarios.get(name);
     if (!s) {
-      s = { setting: { mode: "healthy" }, seq: 0, requests: [] };
+      s = { setting: { mode: "healthy" }, seq: 0, requests: [], perSecond: new Map(), total: 0 };
       scenarios.set(name, s);
     }
     return s;
@@ -85,8 +89,12 @@ export async function startFakeOrigin(port = 0, host = "127.0.0.1"): Promise<Fak
     const match = /^\/s\/([\w-]+)(\/.*)?$/.exec(url.pathname);
     const name = match ? match[1]! : "default";
     const s = state(name);
-    s.requests.push({ method: req.method ?? "GET", path: url.pathname + url.search, headers: req.headers, at: Date.now() });
-    if (s.requests.length > 10_000) s.requests.splice(0, 5_000);
+    const at = Date.now();
+    s.total++;
+    const second = Math.floor(at / 1000);
+    s.perSecond.set(second, (s.perSecond.get(second) ?? 0) + 1);
+    s.requests.push({ method: req.method ?? "GET", path: url.pathname + url.search, headers: req.headers, at });
+    if (s.requests.length > 2_000) s.requests.splice(0, 1_000);
     const body = await readBody(req);
     const setting = s.setting;
 
@@ -127,7 +135,14 @@ export async function startFakeOrigin(port = 0, host = "127.0.0.1"): Promise<Fak
   function handleControl(name: string, req: IncomingMessage, res: ServerResponse): void {
     const s = state(name);
     if (req.method === "GET") {
-      sendJson(res, 200, { scenario: name, setting: s.setting, count: s.requests.length, requests: s.requests });
+      const full = new URL(req.url ?? "/", "http://origin.local").searchParams.get("detail") !== "0";
+      sendJson(res, 200, {
+        scenario: name,
+        setting: s.setting,
+        count: s.total,
+        perSecond: Object.fromEntries(s.perSecond),
+        requests: full ? s.requests : [],
+      });
       return;
     }
     let raw = "";

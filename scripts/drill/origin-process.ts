@@ -1,0 +1,63 @@
+/**
+ * The drill's second process: the fake origins and the collector of the worker's data points.
+ * Kept apart from the load generator so each gets its own core and event loop. Prints one
+ * "ready <json>" line with its ports, and exits when its parent closes stdin.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { startFakeOrigin, type FakeOrigin } from "../lib/fake-origin.ts";
+
+interface Batch {
+  points: unknown[];
+  counters: Record<string, number>;
+}
+
+const names = process.argv.slice(2);
+if (names.length === 0) {
+  console.error("usage: origin-process.ts <origin name>...");
+  process.exit(2);
+}
+
+const origins: Record<string, FakeOrigin> = {};
+for (const name of names) origins[name] = await startFakeOrigin(0);
+
+const points: unknown[] = [];
+const counters: { at: number; counters: Record<string, number> }[] = [];
+
+const collector = createServer((req: IncomingMessage, res: ServerResponse) => {
+  if (req.method === "GET" && req.url === "/points") {
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ points, counters }));
+    return;
+  }
+  const chunks: Buffer[] = [];
+  req.on("data", (c: Buffer) => chunks.push(c));
+  req.on("end", () => {
+    try {
+      const batch = JSON.parse(Buffer.concat(chunks).toString()) as Batch;
+      for (const p of batch.points) points.push(p);
+      counters.push({ at: Date.now(), counters: batch.counters });
+      res.end("ok");
+    } catch (err) {
+      res.writeHead(400);
+      res.end(String(err));
+    }
+  });
+});
+await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+
+const ready = {
+  origins: Object.fromEntries(Object.entries(origins).map(([name, o]) => [name, o.url])),
+  collector: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+};
+console.log(`ready ${JSON.stringify(ready)}`);
+
+const shutdown = async () => {
+  collector.close();
+  await Promise.all(Object.values(origins).map((o) => o.close()));
+  process.exit(0);
+};
+process.stdin.on("end", () => void shutdown());
+process.stdin.on("close", () => void shutdown());
+process.stdin.resume();
+process.on("SIGTERM", () => void shutdown());

@@ -1,0 +1,115 @@
+/**
+ * Drill-only instrumentation, outside the product: a metrics sink that keeps every data point,
+ * and counters of calls to the Durable Object, KV and Cache API bindings. Batches are shipped to
+ * the drill's collector in waitUntil, so the request path only pays for an array push.
+ */
+export interface Counters {
+  doCalls: number;
+  kvReads: number;
+  kvWrites: number;
+  cacheReads: number;
+  cacheWrites: number;
+  requests: number;
+}
+
+type Point = AnalyticsEngineDataPoint & { timestamp: number };
+
+export class Tap {
+  points: Point[] = [];
+  counters: Counters = { doCalls: 0, kvReads: 0, kvWrites: 0, cacheReads: 0, cacheWrites: 0, requests: 0 };
+  private lastFlush = 0;
+  private readonly wrappedEnvs = new WeakMap<object, Record<string, unknown>>();
+
+  writeDataPoint(point: AnalyticsEngineDataPoint): void {
+    this.points.push({ ...point, timestamp: Date.now() });
+  }
+
+  /** Ships what was gathered, at most every 250 ms or 500 points, or now when forced. */
+  flush(collectorUrl: string, force: boolean): Promise<void> | undefined {
+    const now = Date.now();
+    if (!force && this.points.length < 500 && now - this.lastFlush < 250) return undefined;
+    this.lastFlush = now;
+    const batch = { points: this.points, counters: { ...this.counters } };
+    this.points = [];
+    return fetch(collectorUrl, { method: "POST", body: JSON.stringify(batch), headers: { "content-type": "application/json" } }).then(
+      (res) => res.body?.cancel(),
+      () => {
+        // The collector is gone (the drill is ending); the points are lost with it.
+      },
+    );
+  }
+
+  /** The env the product sees: same bindings, but counted, and METRICS captured here. */
+  wrapEnv<E extends object>(env: E): E {
+    let wrapped = this.wrappedEnvs.get(env);
+    if (!wrapped) {
+      const source = env as unknown as Record<string, unknown>;
+      wrapped = { ...source, METRICS: this };
+      if (source["BREAKER"]) wrapped["BREAKER"] = this.countNamespace(source["BREAKER"] as DurableObjectNamespace);
+      if (source["LKG_KV"]) wrapped["LKG_KV"] = this.countKv(source["LKG_KV"] as KVNamespace);
+      this.wrappedEnvs.set(env, wrapped);
+    }
+    return wrapped as unknown as E;
+  }
+
+  countCaches(storage: CacheStorage): CacheStorage {
+    const counters = this.counters;
+    return {
+      open: async (name: string) => {
+        const cache = await storage.open(name);
+        return {
+          match: (...args: Parameters<Cache["match"]>) => {
+            counters.cacheReads++;
+            return cache.match(...args);
+          },
+          put: (...args: Parameters<Cache["put"]>) => {
+            counters.cacheWrites++;
+            return cache.put(...args);
+          },
+          delete: (...args: Parameters<Cache["delete"]>) => cache.delete(...args),
+        } as Cache;
+      },
+      get default() {
+        return storage.default;
+      },
+    } as CacheStorage;
+  }
+
+  private countNamespace(namespace: DurableObjectNamespace): DurableObjectNamespace {
+    const counters = this.counters;
+    return new Proxy(namespace, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (prop !== "get" || typeof value !== "function") return typeof value === "function" ? value.bind(target) : value;
+        return (id: DurableObjectId) => {
+          const stub = (value as (id: DurableObjectId) => object).call(target, id);
+          return new Proxy(stub, {
+            get(s, method) {
+              const fn = Reflect.get(s, method, s) as unknown;
+              if (typeof fn !== "function" || method === "then") return fn;
+              return (...args: unknown[]) => {
+                counters.doCalls++;
+                return (fn as (...a: unknown[]) => unknown).apply(s, args);
+              };
+            },
+          });
+        };
+      },
+    });
+  }
+
+  private countKv(kv: KVNamespace): KVNamespace {
+    const counters = this.counters;
+    return new Proxy(kv, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target) as unknown;
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (prop === "put" || prop === "delete") counters.kvWrites++;
+          else counters.kvReads++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  }
+}
