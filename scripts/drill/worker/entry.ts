@@ -7,7 +7,7 @@ import { createApp } from "../../../src/app.ts";
 import { BreakerObject as ProductBreakerObject } from "../../../src/breaker/object.ts";
 import { systemClock } from "../../../src/clock.ts";
 import type { Env } from "../../../src/env.ts";
-import { Tap } from "./tap.ts";
+import { shipPoints, Tap } from "./tap.ts";
 
 /** One tap per isolate: the worker and its Durable Objects share it when they share the isolate. */
 const tap = new Tap();
@@ -15,18 +15,29 @@ const app = createApp({ clock: systemClock, caches: tap.countCaches(caches) });
 
 type DrillEnv = Env & { DRILL_COLLECTOR_URL: string };
 
+/**
+ * The object may live in an isolate of its own, whose tap no request would ever flush:
+ * transitions are rare, so each is shipped as it happens.
+ */
 export class BreakerObject extends ProductBreakerObject {
-  constructor(ctx: DurableObjectState, env: Env) {
-    super(ctx, { ...env, METRICS: tap as unknown as AnalyticsEngineDataset });
+  constructor(ctx: DurableObjectState, env: DrillEnv) {
+    const sink = {
+      writeDataPoint(point: AnalyticsEngineDataPoint) {
+        ctx.waitUntil(shipPoints(env.DRILL_COLLECTOR_URL, [{ ...point, timestamp: Date.now() }]));
+      },
+    };
+    super(ctx, { ...env, METRICS: sink as unknown as AnalyticsEngineDataset });
   }
 }
 
 export default {
   async fetch(request, env, ctx) {
-    if (new URL(request.url).pathname === "/__drill/flush") {
+    const path = new URL(request.url).pathname;
+    if (path === "/__drill/flush") {
       await tap.flush(env.DRILL_COLLECTOR_URL, true);
       return new Response("flushed\n");
     }
+    if (path === "/__drill/state") return Response.json({ breaker: tap.lastBreaker, counters: tap.counters });
     tap.counters.requests++;
     const response = await app.fetch(request, tap.wrapEnv(env), ctx);
     const shipping = tap.flush(env.DRILL_COLLECTOR_URL, false);

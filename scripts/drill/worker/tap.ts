@@ -14,13 +14,27 @@ export interface Counters {
 
 type Point = AnalyticsEngineDataPoint & { timestamp: number };
 
+/** Posts points (and the counters, when given) to the drill's collector. */
+export function shipPoints(collectorUrl: string, points: Point[], counters?: Counters): Promise<void> {
+  return fetch(collectorUrl, { method: "POST", body: JSON.stringify({ points, counters }), headers: { "content-type": "application/json" } }).then(
+    (res) => res.body?.cancel(),
+    () => {
+      // The collector is gone (the drill is ending); the points are lost with it.
+    },
+  );
+}
+
 export class Tap {
   points: Point[] = [];
   counters: Counters = { doCalls: 0, kvReads: 0, kvWrites: 0, cacheReads: 0, cacheWrites: 0, requests: 0 };
   private lastFlush = 0;
   private readonly wrappedEnvs = new WeakMap<object, Record<string, unknown>>();
 
+  /** The breaker state the last request saw, for the drill's live line (no call to the object). */
+  lastBreaker = "closed";
+
   writeDataPoint(point: AnalyticsEngineDataPoint): void {
+    if (point.blobs?.[0] === "request") this.lastBreaker = String(point.blobs[3]);
     this.points.push({ ...point, timestamp: Date.now() });
   }
 
@@ -29,14 +43,9 @@ export class Tap {
     const now = Date.now();
     if (!force && this.points.length < 500 && now - this.lastFlush < 250) return undefined;
     this.lastFlush = now;
-    const batch = { points: this.points, counters: { ...this.counters } };
+    const points = this.points;
     this.points = [];
-    return fetch(collectorUrl, { method: "POST", body: JSON.stringify(batch), headers: { "content-type": "application/json" } }).then(
-      (res) => res.body?.cancel(),
-      () => {
-        // The collector is gone (the drill is ending); the points are lost with it.
-      },
-    );
+    return shipPoints(collectorUrl, points, { ...this.counters });
   }
 
   /** The env the product sees: same bindings, but counted, and METRICS captured here. */

@@ -1,0 +1,281 @@
+/** The drill's targets, each computed from raw results: requests as the client saw them, the worker's data points, the origin's counts. */
+import type { Plan, RequestResult, TargetResult } from "./types.ts";
+
+export interface DataPoint {
+  timestamp: number;
+  indexes?: string[];
+  blobs?: string[];
+  doubles?: number[];
+}
+
+export interface CounterSample {
+  at: number;
+  counters: Record<string, number>;
+}
+
+export interface DrillData {
+  plan: Plan;
+  /** Epoch ms when the load started; RequestResult times are relative to it. */
+  startedAt: number;
+  /** Phase boundaries in ms since start: phase i runs from bounds[i] to bounds[i + 1]. */
+  bounds: number[];
+  results: RequestResult[];
+  points: DataPoint[];
+  counters: CounterSample[];
+  /** Requests each origin received, per epoch second. */
+  originPerSecond: Record<string, Record<string, number>>;
+  settings: { maxAgeS: number; threshold: number; openMaxMs: number; timeoutMs: number };
+}
+
+export interface Interval {
+  from: number;
+  to: number;
+}
+
+/** Epoch-ms intervals during which the breaker object held the origin open (or half-open). */
+export function openIntervals(points: DataPoint[], end: number): Interval[] {
+  const transitions = points.filter((p) => p.blobs?.[0] === "breaker" && p.blobs?.[4] === "object").sort((a, b) => a.timestamp - b.timestamp);
+  const out: Interval[] = [];
+  let openedAt: number | undefined;
+  for (const t of transitions) {
+    const to = t.blobs?.[2];
+    if (to !== "closed" && openedAt === undefined) openedAt = t.timestamp;
+    if (to === "closed" && openedAt !== undefined) {
+      out.push({ from: openedAt, to: t.timestamp });
+      openedAt = undefined;
+    }
+  }
+  if (openedAt !== undefined) out.push({ from: openedAt, to: end });
+  return out;
+}
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+
+export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Record<string, number | string> } {
+  const targets: TargetResult[] = [];
+  const phases = d.plan.phases;
+  const inPhase = (r: RequestResult, pred: (i: number) => boolean) => pred(r.phase);
+  const sent = d.results.filter((r) => r.error !== "unsent");
+  const faultResults = sent.filter((r) => inPhase(r, (i) => phases[i]!.fault));
+  const baselineResults = sent.filter((r) => inPhase(r, (i) => phases[i]!.baseline === true));
+  const end = d.startedAt + d.bounds[d.bounds.length - 1]!;
+
+  // 0. The load itself: a drill that did not deliver its schedule proves nothing.
+  const unsent = d.results.filter((r) => r.error === "unsent").length;
+  const late = sent.filter((r) => r.sendDelayMs > 5).length;
+  targets.push({
+    name: "load delivered on schedule",
+    target: "0 unsent, < 1 % sent more than 5 ms late",
+    measured: `${unsent} unsent, ${late} late of ${d.results.length} (${((100 * late) / Math.max(1, d.results.length)).toFixed(2)} %)`,
+    pass: unsent === 0 && late < 0.01 * d.results.length,
+  });
+
+  // 1. Latency during the faults, measured from the intended send time.
+  const faultP99 = percentile(faultResults.map((r) => r.latencyMs), 99);
+  targets.push({ name: "p99 during fault phases", target: "< 50 ms", measured: fmt(faultP99), pass: faultResults.length > 0 && faultP99 < 50 });
+  const baseP95 = percentile(baselineResults.map((r) => r.latencyMs), 95);
+  const faultP95 = percentile(faultResults.map((r) => r.latencyMs), 95);
+  // 1 ms floor: at sub-millisecond baselines 25 % is below the timer's resolution.
+  const p95Limit = Math.max(baseP95 * 1.25, baseP95 + 1);
+  targets.push({
+    name: "p95 during faults vs healthy baseline",
+    target: `<= 1.25 x baseline p95 (${fmt(baseP95)}; 1 ms floor)`,
+    measured: `${fmt(faultP95)} (${(faultP95 / Math.max(baseP95, 0.001)).toFixed(2)} x)`,
+    pass: faultP95 <= p95Limit,
+  });
+
+  // 2. No failed answer for a key whose copy was still within the age cap.
+  const maxAgeMs = d.settings.maxAgeS * 1000;
+  const lastFresh = new Map<string, number>();
+  const ordered = [...sent].sort((a, b) => a.intendedAt + a.latencyMs - (b.intendedAt + b.latencyMs));
+  let covered = 0;
+  let coveredFailed = 0;
+  const failedExamples: string[] = [];
+  for (const r of ordered) {
+    const doneAt = r.intendedAt + r.latencyMs;
+    const phase = phases[r.phase]!;
+    if (phase.fault && r.method === "GET" && r.user === "anonymous") {
+      const fresh = lastFresh.get(r.key);
+      // 1 s margin: the copy is stored in the background just after the answer the client saw.
+      if (fresh !== undefined && r.intendedAt - fresh <= maxAgeMs - 1000 && r.intendedAt - fresh >= 1000) {
+        covered++;
+        if (r.status < 200 || r.status >= 400) {
+          coveredFailed++;
+          if (failedExamples.length < 3) failedExamples.push(`${r.key} at ${(r.intendedAt / 1000).toFixed(1)} s: ${r.status || r.error}`);
+        }
+      }
+    }
+    if (r.status === 200 && r.cacheStatus.includes("fwd=bypass") && r.cacheStatus.includes("stored")) lastFresh.set(r.key, doneAt);
+  }
+  targets.push({
+    name: "no failed answer for keys with a copy <= 30 s old",
+    target: "0 failed",
+    measured: `${coveredFailed} failed of ${covered} covered requests${failedExamples.length ? ` (${failedExamples.join("; ")})` : ""}`,
+    pass: coveredFailed === 0,
+  });
+
+  // 3. Nothing older than the cap: from Age, and independently from the origin's own stamp.
+  let tooOld = 0;
+  let maxAge = 0;
+  let maxStampAge = 0;
+  for (const r of sent) {
+    if (r.status === 0) continue;
+    if (r.age > maxAge) maxAge = r.age;
+    if (r.age > d.settings.maxAgeS) tooOld++;
+    if (r.originServedAt > 0 && r.cacheStatus.includes("; hit")) {
+      const stampAge = d.startedAt + r.intendedAt + r.latencyMs - r.originServedAt;
+      if (stampAge > maxStampAge) maxStampAge = stampAge;
+      if (stampAge > maxAgeMs + 1000) tooOld++;
+    }
+  }
+  targets.push({
+    name: "no answer older than 30 s",
+    target: "Age <= 30 and origin stamp <= 31 s old",
+    measured: `${tooOld} too old; max Age ${maxAge} s, max stamp age ${(maxStampAge / 1000).toFixed(1)} s`,
+    pass: tooOld === 0,
+  });
+
+  // 4. Privacy: every answer carrying a user marker went to that user.
+  let leaks = 0;
+  let marked = 0;
+  for (const r of sent) {
+    if (!r.originUser) continue;
+    marked++;
+    if (r.originUser !== r.user) leaks++;
+  }
+  targets.push({ name: "no user's answer seen by another user", target: "0 leaks", measured: `${leaks} leaks in ${marked} marked answers`, pass: leaks === 0 });
+
+  // 5. The breaker opens promptly once failures start, and leaves the origin alone while open.
+  const requestPoints = d.points.filter((p) => p.blobs?.[0] === "request").sort((a, b) => a.timestamp - b.timestamp);
+  const transitions = d.points.filter((p) => p.blobs?.[0] === "breaker" && p.blobs?.[4] === "object").sort((a, b) => a.timestamp - b.timestamp);
+  const openings: string[] = [];
+  let openingOk = true;
+  phases.forEach((phase, i) => {
+    if (!phase.fault || (i > 0 && phases[i - 1]!.fault)) return;
+    const from = d.startedAt + d.bounds[i]!;
+    const failures = requestPoints.filter((p) => p.timestamp >= from && ["http_5xx", "timeout", "connection", "slow"].includes(p.blobs?.[2] ?? ""));
+    const nth = failures[d.settings.threshold - 1];
+    if (!nth) return;
+    const opened = transitions.find((t) => t.timestamp >= from && t.blobs?.[2] === "open");
+    const delay = opened ? opened.timestamp - nth.timestamp : Infinity;
+    openings.push(`${phase.name}: ${Number.isFinite(delay) ? `${Math.max(0, delay)} ms` : "never"}`);
+    if (!(delay <= 1000)) openingOk = false;
+  });
+  targets.push({
+    name: `breaker opens within ${d.settings.threshold} failures + 1 s`,
+    target: "<= 1000 ms after the threshold-th failure",
+    measured: openings.length ? openings.join(", ") : "no fault produced failures",
+    pass: openingOk,
+  });
+
+  const intervals = openIntervals(d.points, end);
+  const probes = requestPoints.filter((p) => p.blobs?.[11] === "probe");
+  let originWhileOpen = 0;
+  let probesWhileOpen = 0;
+  for (const iv of intervals) {
+    // Whole seconds strictly inside the interval: the origin counts by the second.
+    for (let s = Math.ceil(iv.from / 1000) + 1; (s + 1) * 1000 <= iv.to; s++) {
+      for (const perSecond of Object.values(d.originPerSecond)) originWhileOpen += perSecond[String(s)] ?? 0;
+      probesWhileOpen += probes.filter((p) => p.timestamp >= s * 1000 && p.timestamp < (s + 1) * 1000).length;
+    }
+  }
+  targets.push({
+    name: "while open, the origin gets only probes",
+    target: "origin requests <= probes sent",
+    measured: `${originWhileOpen} origin requests, ${probesWhileOpen} probes in ${intervals.length} open interval(s)`,
+    pass: originWhileOpen <= probesWhileOpen,
+  });
+
+  // 6. Bursts of 5xx, and recovery after the origin heals.
+  const perSecond5xx = new Map<number, { total: number; bad: number }>();
+  for (const r of sent) {
+    const s = Math.floor(r.intendedAt / 1000);
+    const e = perSecond5xx.get(s) ?? { total: 0, bad: 0 };
+    e.total++;
+    if (r.status >= 500 || r.status === 0) e.bad++;
+    perSecond5xx.set(s, e);
+  }
+  let longest = 0;
+  let run = 0;
+  const lastSecond = Math.ceil(d.bounds[d.bounds.length - 1]! / 1000);
+  for (let s = 0; s <= lastSecond; s++) {
+    const e = perSecond5xx.get(s);
+    run = e && e.bad > 0.5 * e.total ? run + 1 : 0;
+    longest = Math.max(longest, run);
+  }
+  targets.push({ name: "no 5xx burst longer than 60 s", target: "<= 60 s with most answers 5xx", measured: `${longest} s longest`, pass: longest <= 60 });
+
+  const recoveryLimit = d.settings.openMaxMs + d.settings.timeoutMs + 1000 + 2000;
+  const recoveries: string[] = [];
+  let recoveryOk = true;
+  phases.forEach((phase, i) => {
+    if (phase.fault || i === 0 || !phases[i - 1]!.fault) return;
+    const healedAt = d.startedAt + d.bounds[i]!;
+    const stillOpen = intervals.find((iv) => iv.from < healedAt && iv.to >= healedAt);
+    if (!stillOpen) {
+      recoveries.push(`${phase.name}: already closed`);
+      return;
+    }
+    const took = stillOpen.to - healedAt;
+    const closed = stillOpen.to < end;
+    recoveries.push(`${phase.name}: ${closed ? `${(took / 1000).toFixed(1)} s` : "still open at the end"}`);
+    if (!closed || took > recoveryLimit) recoveryOk = false;
+  });
+  targets.push({
+    name: "breaker closes after the origin heals",
+    target: `<= ${(recoveryLimit / 1000).toFixed(0)} s (max open period + probe lease + 2 s)`,
+    measured: recoveries.join(", ") || "no recovery phase",
+    pass: recoveryOk,
+  });
+
+  // 7. The scale proxy: calls to the breaker object and KV per 1,000 requests.
+  const baselineIndex = phases.findIndex((p) => p.baseline);
+  const healthy = callsPer1000(d.counters, d.startedAt + d.bounds[baselineIndex]! + 1000, d.startedAt + d.bounds[baselineIndex + 1]!);
+  const openCalls = intervals.length > 0 ? callsPer1000(d.counters, intervals[0]!.from + 1000, intervals[0]!.to) : undefined;
+  targets.push({
+    name: "breaker object calls per 1,000 requests, healthy",
+    target: "0",
+    measured: healthy ? `${healthy.doCalls.toFixed(2)} (KV reads ${healthy.kvReads.toFixed(2)}, KV writes ${healthy.kvWrites.toFixed(1)}, over ${healthy.requests} requests)` : "no samples",
+    pass: healthy !== undefined && healthy.doCalls === 0,
+  });
+  targets.push({
+    name: "breaker object calls per 1,000 requests, open",
+    target: "<= 10",
+    measured: openCalls ? `${openCalls.doCalls.toFixed(2)} (KV reads ${openCalls.kvReads.toFixed(2)}, over ${openCalls.requests} requests)` : "breaker never open",
+    pass: openCalls === undefined ? !phases.some((p) => p.fault) : openCalls.doCalls <= 10,
+  });
+
+  const fallback = sent.filter((r) => r.cacheStatus.includes("; hit")).length;
+  const totals: Record<string, number | string> = {
+    requests: d.results.length,
+    answered: sent.filter((r) => r.status > 0).length,
+    "fallback answers": fallback,
+    "2xx": sent.filter((r) => r.status >= 200 && r.status < 300).length,
+    "5xx": sent.filter((r) => r.status >= 500).length,
+    "no answer": sent.filter((r) => r.status === 0).length,
+    "data points": d.points.length,
+    "breaker transitions": transitions.length,
+    "baseline p50 ms": +percentile(baselineResults.map((r) => r.latencyMs), 50).toFixed(2),
+    "baseline p95 ms": +baseP95.toFixed(2),
+    "fault p50 ms": +percentile(faultResults.map((r) => r.latencyMs), 50).toFixed(2),
+    "fault p99 ms": +faultP99.toFixed(2),
+  };
+  return { targets, totals };
+}
+
+/** Counter deltas between two times, per 1,000 requests the worker handled in between. */
+function callsPer1000(samples: CounterSample[], from: number, to: number) {
+  const before = [...samples].reverse().find((s) => s.at <= from) ?? samples[0];
+  const after = [...samples].reverse().find((s) => s.at <= to);
+  if (!before || !after || after === before) return undefined;
+  const requests = (after.counters["requests"] ?? 0) - (before.counters["requests"] ?? 0);
+  if (requests <= 0) return undefined;
+  const per = (k: string) => ((after.counters[k] ?? 0) - (before.counters[k] ?? 0)) * (1000 / requests);
+  return { requests, doCalls: per("doCalls"), kvReads: per("kvReads"), kvWrites: per("kvWrites") };
+}

@@ -1,0 +1,322 @@
+/**
+ * Writes a drill's report: report.json (everything measured, plus pass), report.md (for
+ * people: command, plan, phases, targets, totals, environment, charts) and three SVG charts
+ * (latency, status mix, breaker and fault timeline) under charts/.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Plan, SecondStats, TargetResult } from "./types.ts";
+import { BREAKER_COLORS, STATUS_COLORS, formatNumber, lineChart, stackedBars, stateTimeline, type Band, type TimelineSegment } from "./svg.ts";
+
+export interface PhaseWindow {
+  name: string;
+  fromS: number;
+  toS: number;
+  fault: boolean;
+  origins: Record<string, unknown>;
+}
+
+export interface ReportInput {
+  plan: Plan;
+  /** ISO time the run started. */
+  startedAt: string;
+  durationS: number;
+  command: string;
+  seconds: SecondStats[];
+  targets: TargetResult[];
+  phaseWindows: PhaseWindow[];
+  /** Free-form: requests, answered, fallback answers, DO calls per 1000, ... */
+  totals: Record<string, number | string>;
+  /** node/workerd versions, cores, runtime path, ... */
+  environment: Record<string, string>;
+  notes: string[];
+  /** Relative name of the captured Analytics Engine points file, linked from the report. */
+  dataPointsFile?: string;
+}
+
+/** The p99 latency target while the origin fails (DESIGN.md), drawn on the latency chart. */
+export const LATENCY_TARGET_MS = 50;
+
+const CHART_NAMES = ["latency", "status", "breaker"] as const;
+
+/** Escapes a value for one markdown table cell. */
+function cell(v: string): string {
+  // Escape what would start an HTML tag (not a bare "< 50 ms"), pipes and line breaks.
+  return v.replace(/\\/g, "\\\\").replace(/<(?=[A-Za-z/!?])/g, "&lt;").replace(/\|/g, "\\|").replace(/\r?\n/g, "<br>");
+}
+
+function fmtValue(v: number | string): string {
+  if (typeof v === "string") return v;
+  if (!Number.isFinite(v)) return String(v);
+  return Number.isInteger(v) ? String(v) : String(Number(v.toFixed(3)));
+}
+
+/** The targets as a markdown table (also printed on the console after a drill). */
+export function formatTargetsTable(targets: TargetResult[]): string {
+  const lines = ["| target | required | measured | result |", "|---|---|---|---|"];
+  for (const t of targets) lines.push(`| ${cell(t.name)} | ${cell(t.target)} | ${cell(t.measured)} | ${t.pass ? "✅ pass" : "❌ fail"} |`);
+  if (targets.length === 0) lines.push("| (no targets) | | | |");
+  return lines.join("\n");
+}
+
+/** Short label for what an origin does in a phase, for the timeline ("HTTP 503", "flaky 30% 503"). */
+export function faultLabel(setting: unknown): string {
+  const s = (setting ?? {}) as { mode?: string; status?: number; latencyMs?: number; jitterMs?: number; failRate?: number };
+  const slow = s.latencyMs ? ` +${s.latencyMs}${s.jitterMs ? `±${s.jitterMs}` : ""} ms` : "";
+  switch (s.mode) {
+    case "healthy":
+      return slow ? `slow${slow}` : "healthy";
+    case "status":
+      return `HTTP ${s.status ?? "?"}${slow}`;
+    case "blackhole":
+      return "blackhole";
+    case "reset":
+      return "conn reset";
+    case "truncate":
+      return "truncated body";
+    case "stall-body":
+      return "stalled body";
+    case "flaky":
+      return `flaky ${Math.round((s.failRate ?? 0) * 100)}% ${s.status ?? 500}`;
+    default:
+      return s.mode ?? "unknown";
+  }
+}
+
+/** Longer description for the phase table. */
+function faultDescription(setting: unknown): string {
+  const s = (setting ?? {}) as { mode?: string; status?: number; latencyMs?: number; jitterMs?: number; failRate?: number };
+  const latency = s.latencyMs ? `, ${s.latencyMs}${s.jitterMs ? ` ± ${s.jitterMs}` : ""} ms` : "";
+  switch (s.mode) {
+    case "healthy":
+      return `healthy${latency}`;
+    case "status":
+      return `answers ${s.status ?? "?"}${latency}`;
+    case "blackhole":
+      return "blackhole (accepts, never answers)";
+    case "reset":
+      return "resets connections";
+    case "truncate":
+      return "truncates bodies";
+    case "stall-body":
+      return "stalls mid-body";
+    case "flaky":
+      return `flaky: ${Math.round((s.failRate ?? 0) * 100)} % answer ${s.status ?? 500}${latency}`;
+    default:
+      return JSON.stringify(setting);
+  }
+}
+
+function mix(a: string, b: string, t: number): string {
+  const pa = parseInt(a.slice(1), 16);
+  const pb = parseInt(b.slice(1), 16);
+  const ch = [16, 8, 0].map((sh) => Math.round(((pa >> sh) & 255) * (1 - t) + ((pb >> sh) & 255) * t));
+  return `#${ch.map((c) => c.toString(16).padStart(2, "0")).join("")}`;
+}
+
+/** Colour of a fault state on the timeline; never one of the breaker colours. */
+function faultColor(setting: unknown): string {
+  const s = (setting ?? {}) as { mode?: string; status?: number; latencyMs?: number; failRate?: number };
+  switch (s.mode) {
+    case "healthy":
+      return s.latencyMs ? "#b39ddb" : "#d5dde5";
+    case "status":
+      return (s.status ?? 500) >= 500 ? "#8e24aa" : "#ab47bc";
+    case "blackhole":
+      return "#263238";
+    case "reset":
+      return "#6d4c41";
+    case "truncate":
+      return "#00838f";
+    case "stall-body":
+      return "#546e7a";
+    case "flaky":
+      return mix("#f8bbd0", "#880e4f", Math.min(1, Math.max(0, s.failRate ?? 0.5)));
+    default:
+      return "#9e9e9e";
+  }
+}
+
+/** Names of every origin the plan's phases mention, in first-seen order. */
+function originNames(windows: PhaseWindow[]): string[] {
+  const names: string[] = [];
+  for (const w of windows) for (const n of Object.keys(w.origins)) if (!names.includes(n)) names.push(n);
+  return names;
+}
+
+function faultBands(windows: PhaseWindow[]): Band[] {
+  return windows.filter((w) => w.fault).map((w) => ({ from: w.fromS, to: w.toS, label: w.name }));
+}
+
+function msTick(v: number): string {
+  return v >= 1000 ? `${formatNumber(v / 1000)} s` : `${formatNumber(v)} ms`;
+}
+
+/** The three charts as SVG strings, keyed by file stem. */
+export function renderCharts(input: ReportInput): Record<(typeof CHART_NAMES)[number], string> {
+  const bands = faultBands(input.phaseWindows);
+  const xDomain: [number, number] = [0, Math.max(input.durationS, ...input.seconds.map((s) => s.second + 1))];
+  const xLabel = "time since start (s)";
+  const measured = (v: number): number => (Number.isFinite(v) && v > 0 ? v : NaN);
+  const series = (["p50", "p95", "p99"] as const).map((k, i) => ({
+    name: k,
+    color: ["#4c78a8", "#f58518", "#d62728"][i]!,
+    points: input.seconds.map((s): [number, number] => [s.second + 0.5, measured(s[k])]),
+  }));
+  const latency = lineChart({
+    title: `${input.plan.name}: latency per second (from intended send time, log scale)`,
+    xLabel,
+    yLabel: "latency",
+    series,
+    bands,
+    yLog: true,
+    horizontalLines: [{ y: LATENCY_TARGET_MS, label: `p99 target ${LATENCY_TARGET_MS} ms`, color: "#555555" }],
+    xDomain,
+    yTickFormat: msTick,
+  });
+
+  const cats = { ok: "2xx from origin", fallback: "fallback (LKG)", c4: "4xx", c5: "5xx", err: "no answer" };
+  const colors: Record<string, string> = {
+    [cats.ok]: STATUS_COLORS["2xx"]!,
+    [cats.fallback]: STATUS_COLORS.fallback!,
+    [cats.c4]: STATUS_COLORS["4xx"]!,
+    [cats.c5]: STATUS_COLORS["5xx"]!,
+    [cats.err]: STATUS_COLORS.err!,
+  };
+  const anyOrigin = input.seconds.some((s) => s.originRequests > 0);
+  const status = stackedBars({
+    title: `${input.plan.name}: answers per second by kind`,
+    xLabel,
+    yLabel: "requests / s",
+    categories: Object.values(cats),
+    colors,
+    rows: input.seconds.map((s) => {
+      const ok = s.statuses["2xx"] ?? 0;
+      // Fallback answers are 2xx on the wire; show them apart from the origin's own 2xx.
+      return {
+        x: s.second,
+        values: {
+          [cats.ok]: Math.max(0, ok - s.fallback),
+          [cats.fallback]: s.fallback,
+          [cats.c4]: s.statuses["4xx"] ?? 0,
+          [cats.c5]: s.statuses["5xx"] ?? 0,
+          [cats.err]: s.statuses.err ?? 0,
+        },
+      };
+    }),
+    lines: anyOrigin ? [{ name: "origin requests/s", color: "#111111", dashed: true, points: input.seconds.map((s): [number, number] => [s.second + 0.5, s.originRequests]) }] : [],
+    bands,
+    xDomain,
+  });
+
+  const breakerSegs: TimelineSegment[] = input.seconds.map((s) => ({ from: s.second, to: s.second + 1, state: s.breaker || "unknown" }));
+  const timelineColors: Record<string, string> = { ...BREAKER_COLORS, unknown: "#bdbdbd" };
+  const rows = [{ label: "breaker", segments: breakerSegs }];
+  for (const origin of originNames(input.phaseWindows)) {
+    let current: unknown = { mode: "healthy" };
+    const segments: TimelineSegment[] = [];
+    for (const w of input.phaseWindows) {
+      if (origin in w.origins) current = w.origins[origin];
+      const state = faultLabel(current);
+      timelineColors[state] ??= faultColor(current);
+      segments.push({ from: w.fromS, to: w.toS, state });
+    }
+    rows.push({ label: `origin ${origin}`, segments });
+  }
+  const breaker = stateTimeline({
+    title: `${input.plan.name}: breaker state and origin faults`,
+    xLabel,
+    rows,
+    colors: timelineColors,
+    bands,
+    xDomain,
+  });
+  return { latency, status, breaker };
+}
+
+function phaseTable(input: ReportInput): string {
+  const lines = ["| # | phase | from (s) | to (s) | rate (req/s) | fault | origins |", "|---|---|---|---|---|---|---|"];
+  input.phaseWindows.forEach((w, i) => {
+    const phase = input.plan.phases.find((p) => p.name === w.name) ?? input.plan.phases[i];
+    const origins = Object.entries(w.origins).map(([n, s]) => `${n}: ${faultDescription(s)}`).join("; ") || "(unchanged)";
+    const rate = phase ? String(phase.rate) : "";
+    const tags = [w.fault ? "yes" : "no", phase?.baseline ? "(baseline)" : ""].filter(Boolean).join(" ");
+    lines.push(`| ${i + 1} | ${cell(w.name)} | ${fmtValue(w.fromS)} | ${fmtValue(w.toS)} | ${rate} | ${tags} | ${cell(origins)} |`);
+  });
+  return lines.join("\n");
+}
+
+function keyValueTable(head: [string, string], rec: Record<string, number | string>): string {
+  const entries = Object.entries(rec);
+  if (entries.length === 0) return "(none)";
+  return [`| ${head[0]} | ${head[1]} |`, "|---|---|", ...entries.map(([k, v]) => `| ${cell(k)} | ${cell(fmtValue(v))} |`)].join("\n");
+}
+
+function secondsTable(seconds: SecondStats[], windows: PhaseWindow[]): string {
+  const lines = [
+    "| s | phase | sent | answered | 2xx | fallback | 4xx | 5xx | err | p50 ms | p95 ms | p99 ms | max ms | breaker | origin req | late | unsent |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+  ];
+  const ms = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : "");
+  for (const s of seconds) {
+    const phase = windows[s.phase]?.name ?? String(s.phase);
+    lines.push(
+      `| ${s.second} | ${cell(phase)} | ${s.sent} | ${s.answered} | ${s.statuses["2xx"] ?? 0} | ${s.fallback} | ${s.statuses["4xx"] ?? 0} | ${s.statuses["5xx"] ?? 0} | ${s.statuses.err ?? 0} | ${ms(s.p50)} | ${ms(s.p95)} | ${ms(s.p99)} | ${ms(s.max)} | ${cell(s.breaker)} | ${s.originRequests} | ${s.late} | ${s.unsent} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function renderMarkdown(input: ReportInput, pass: boolean): string {
+  const passed = input.targets.filter((t) => t.pass).length;
+  const out: string[] = [];
+  out.push(`# Drill \`${input.plan.name}\`: ${pass ? "PASS ✅" : "FAIL ❌"}`);
+  out.push("");
+  out.push(`Started ${input.startedAt}, ${fmtValue(input.durationS)} s of load; ${passed} of ${input.targets.length} targets met.`);
+  out.push("");
+  out.push("```sh", input.command, "```");
+  out.push("");
+  out.push("## Plan", "", input.plan.description, "");
+  const m = input.plan.mix;
+  out.push(
+    `Mix: ${m.hotKeys} hot keys (${Math.round(m.hotShare * 100)} % of reads), ${m.coldKeys} cold keys, ${Math.round(m.credentialedShare * 100)} % credentialed requests from ${m.users} users, ${Math.round(m.writeShare * 100)} % writes.`,
+  );
+  if (input.plan.vars && Object.keys(input.plan.vars).length > 0) {
+    out.push("", `Worker vars for this plan: ${Object.entries(input.plan.vars).map(([k, v]) => `\`${k}=${v}\``).join(", ")}.`);
+  }
+  out.push("", "### Phases", "", phaseTable(input), "");
+  out.push("## Targets", "", formatTargetsTable(input.targets), "");
+  out.push("## Charts", "");
+  out.push("Shaded bands are the fault phases. Latency is measured from each request's intended send time.", "");
+  out.push("![latency per second](charts/latency.svg)", "");
+  out.push("![answers per second by kind](charts/status.svg)", "");
+  out.push("![breaker state and origin faults](charts/breaker.svg)", "");
+  out.push("## Totals", "", keyValueTable(["metric", "value"], input.totals), "");
+  out.push("## Environment", "", keyValueTable(["what", "value"], input.environment), "");
+  if (input.notes.length > 0) out.push("## Notes", "", ...input.notes.map((n) => `- ${n}`), "");
+  out.push("## Data", "");
+  out.push("- [report.json](report.json): this report as data (plan, per-second series, targets, totals, environment)");
+  if (input.dataPointsFile) out.push(`- [${input.dataPointsFile}](${encodeURI(input.dataPointsFile)}): the Analytics Engine data points the worker wrote during the run`);
+  out.push("- charts: [latency.svg](charts/latency.svg), [status.svg](charts/status.svg), [breaker.svg](charts/breaker.svg)");
+  out.push("");
+  out.push("<details><summary>Per-second series</summary>", "", secondsTable(input.seconds, input.phaseWindows), "", "</details>", "");
+  return out.join("\n");
+}
+
+/** Writes report.json, report.md and charts/{latency,status,breaker}.svg into `dir`. */
+export async function writeReport(dir: string, input: ReportInput): Promise<{ json: string; md: string; charts: string[] }> {
+  const pass = input.targets.every((t) => t.pass);
+  await mkdir(join(dir, "charts"), { recursive: true });
+  const svgs = renderCharts(input);
+  const charts: string[] = [];
+  for (const name of CHART_NAMES) {
+    const path = join(dir, "charts", `${name}.svg`);
+    await writeFile(path, svgs[name]);
+    charts.push(path);
+  }
+  const json = join(dir, "report.json");
+  await writeFile(json, `${JSON.stringify({ pass, ...input }, null, 2)}\n`);
+  const md = join(dir, "report.md");
+  await writeFile(md, renderMarkdown(input, pass));
+  return { json, md, charts };
+}

@@ -1,0 +1,241 @@
+/**
+ * `npm run drill [-- <plan>]`: starts the worker in workerd with its real bindings, the fake
+ * origins and a collector, runs the plan's fixed-rate load with its faults on a timeline,
+ * prints one line a second, checks the targets from the raw results, writes the report, and
+ * exits non-zero when a target fails. Loopback only; everything stops by itself.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { cpus } from "node:os";
+import { dirname, join, relative } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { evaluate, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
+import { runLoad, summarizeSeconds, type LivePoint, type RequestSpec } from "./load.ts";
+import { DEFAULT_PLAN, listPlans, loadPlan } from "./plan.ts";
+import { formatTargetsTable, writeReport } from "./report.ts";
+import { startWorker, type RunningWorker } from "./runtime.ts";
+import type { Plan, SecondStats } from "./types.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** The worker settings the drills run with unless a plan overrides them (as in wrangler.toml). */
+const BASE_VARS: Record<string, string> = {
+  ORIGIN_TIMEOUT_MS: "5000",
+  BREAKER_FAILURE_THRESHOLD: "5",
+  BREAKER_OPEN_MS: "5000",
+  BREAKER_OPEN_MAX_MS: "60000",
+  LKG_MAX_AGE_SECONDS: "30",
+  LKG_TIERS: '["memory","cache","kv"]',
+  SENSITIVE_HEADERS: '["x-api-key"]',
+};
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface OriginProcess {
+  child: ChildProcess;
+  origins: Record<string, string>;
+  collector: string;
+}
+
+export async function startOrigins(names: string[]): Promise<OriginProcess> {
+  const child = spawn(process.execPath, [join(root, "scripts/drill/origin-process.ts"), ...names], { stdio: ["pipe", "pipe", "inherit"] });
+  const lines = createInterface({ input: child.stdout! });
+  const ready = await new Promise<{ origins: Record<string, string>; collector: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the origin process did not start within 10 s")), 10_000);
+    lines.on("line", (line) => {
+      if (line.startsWith("ready ")) {
+        clearTimeout(timer);
+        resolve(JSON.parse(line.slice(6)) as { origins: Record<string, string>; collector: string });
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`the origin process exited with ${code}`)));
+  });
+  return { child, ...ready };
+}
+
+async function setFault(originUrl: string, setting: unknown): Promise<void> {
+  const res = await fetch(`${originUrl}/__control/default`, { method: "POST", body: JSON.stringify(setting) });
+  if (res.status !== 200) throw new Error(`origin refused fault ${JSON.stringify(setting)}: ${await res.text()}`);
+}
+
+/** A deterministic request mix: hot and cold keys, some credentialed users, a few writes. */
+function requestMaker(plan: Plan): (seq: number) => RequestSpec {
+  const { hotKeys, coldKeys, hotShare, credentialedShare, users, writeShare } = plan.mix;
+  let state = 0x2545f491;
+  const random = () => {
+    // xorshift32: cheap, and the same sequence every run.
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 0x100000000;
+  };
+  return () => {
+    const credentialed = random() < credentialedShare;
+    const user = credentialed ? `auth:user-${Math.floor(random() * users)}` : "anonymous";
+    const headers: Record<string, string> = credentialed ? { authorization: `Bearer ${user.slice(5)}` } : {};
+    if (random() < writeShare) {
+      return { method: "POST", path: `/orders`, headers: { ...headers, "content-type": "application/json" }, body: '{"qty":1}', key: "POST /orders", user };
+    }
+    const key = random() < hotShare ? `/hot/${Math.floor(random() * hotKeys)}` : `/cold/${Math.floor(random() * coldKeys)}`;
+    return { method: "GET", path: key, headers, key, user };
+  };
+}
+
+function liveLine(p: LivePoint, plan: Plan, breaker: string): string {
+  const phase = plan.phases[p.phase]?.name ?? "drain";
+  const mix = Object.entries(p.statuses)
+    .filter(([, n]) => n > 0)
+    .map(([k, n]) => `${k}=${n}`)
+    .join(" ");
+  return `t=${String(p.second).padStart(3)}s ${phase.padEnd(12)} sent=${p.sent} answered=${p.answered} ${mix} p99=${p.p99.toFixed(1)}ms breaker=${breaker} fallback=${p.fallback} late=${p.late} unsent=${p.unsent} in-flight=${p.inFlight}`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const name = argv.find((a) => !a.startsWith("-")) ?? DEFAULT_PLAN;
+  if (argv.includes("--help") || argv.includes("-h")) {
+    console.log(`usage: npm run drill [-- <plan>]   plans: ${(await listPlans()).join(", ")} (default ${DEFAULT_PLAN})`);
+    return 0;
+  }
+  const plan = await loadPlan(name);
+  const originNames = [...new Set(plan.phases.flatMap((p) => Object.keys(p.origins)))];
+  const vars = { ...BASE_VARS, ...plan.vars };
+  const started = new Date();
+  const command = `npm run drill -- ${plan.name}`;
+  console.log(`drill ${plan.name}: ${plan.description}`);
+
+  const origins = await startOrigins(originNames);
+  let worker: RunningWorker | undefined;
+  try {
+    const port = await freePort();
+    worker = await startWorker({
+      entry: "scripts/drill/worker/entry.ts",
+      port,
+      productBindings: true,
+      vars: {
+        ...vars,
+        ORIGINS: JSON.stringify(originNames.map((n) => ({ name: n, url: origins.origins[n], weight: 1 }))),
+        DRILL_COLLECTOR_URL: origins.collector,
+      },
+    });
+    console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);
+
+    const phaseSettings = plan.phases.map((p) => p.origins);
+    const maker = requestMaker(plan);
+    let breaker = "closed";
+    const stateTimer = setInterval(() => {
+      fetch(`${worker!.url}/__drill/state`)
+        .then((r) => r.json() as Promise<{ breaker: string }>)
+        .then((s) => (breaker = s.breaker))
+        .catch(() => {});
+    }, 1000);
+    const run = await runLoad({
+      baseUrl: worker.url,
+      phases: plan.phases.map((p) => ({ rate: p.rate, durationS: p.durationS })),
+      makeRequest: (seq) => maker(seq),
+      onPhaseStart: async (i) => {
+        for (const [originName, setting] of Object.entries(phaseSettings[i] ?? {})) await setFault(origins.origins[originName]!, setting);
+      },
+      onSecond: (p) => console.log(liveLine(p, plan, breaker)),
+    });
+    clearInterval(stateTimer);
+
+    // Ship the worker's last points, then read everything the collector and origins saw.
+    await fetch(`${worker.url}/__drill/flush`).then((r) => r.text());
+    const collected = (await (await fetch(`${origins.collector}/points`)).json()) as { points: DataPoint[]; counters: CounterSample[] };
+    const originPerSecond: Record<string, Record<string, number>> = {};
+    for (const [originName, url] of Object.entries(origins.origins)) {
+      const log = (await (await fetch(`${url}/__control/default?detail=0`)).json()) as { perSecond: Record<string, number> };
+      originPerSecond[originName] = log.perSecond;
+    }
+
+    const bounds = [0];
+    for (const p of plan.phases) bounds.push(bounds[bounds.length - 1]! + p.durationS * 1000);
+    const data = {
+      plan,
+      startedAt: run.startedAtEpochMs,
+      bounds,
+      results: run.results,
+      points: collected.points,
+      counters: collected.counters,
+      originPerSecond,
+      settings: {
+        maxAgeS: Number(vars.LKG_MAX_AGE_SECONDS),
+        threshold: Number(vars.BREAKER_FAILURE_THRESHOLD),
+        openMaxMs: Number(vars.BREAKER_OPEN_MAX_MS),
+        timeoutMs: Number(vars.ORIGIN_TIMEOUT_MS),
+      },
+    };
+    const { targets, totals } = evaluate(data);
+    const seconds = annotateSeconds(summarizeSeconds(run.results, bounds.slice(0, -1)), data.startedAt, collected.points, originPerSecond, bounds);
+
+    const stamp = started.toISOString().replace(/[:.]/g, "-");
+    const dir = join(root, "reports", `${plan.name}-${stamp}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "datapoints.json"), JSON.stringify(collected.points));
+    const written = await writeReport(dir, {
+      plan,
+      startedAt: started.toISOString(),
+      durationS: bounds[bounds.length - 1]! / 1000,
+      command,
+      seconds,
+      targets,
+      phaseWindows: plan.phases.map((p, i) => ({ name: p.name, fromS: bounds[i]! / 1000, toS: bounds[i + 1]! / 1000, fault: p.fault, origins: p.origins })),
+      totals,
+      environment: {
+        node: process.version,
+        cores: String(cpus().length),
+        runtime: "workerd via Miniflare (unsafeDirectSockets), real Durable Object (SQLite), KV and Cache API",
+        "load generator": "open loop, constant arrival rate, latency from intended send time (undici, HdrHistogram)",
+        vars: JSON.stringify(vars),
+      },
+      notes: [],
+      dataPointsFile: "datapoints.json",
+    });
+    console.log(`\n${formatTargetsTable(targets)}\n`);
+    console.log(`report: ${relative(process.cwd(), written.md)}`);
+    const pass = targets.every((t) => t.pass);
+    console.log(pass ? `drill ${plan.name}: PASS` : `drill ${plan.name}: FAIL (${targets.filter((t) => !t.pass).map((t) => t.name).join("; ")})`);
+    return pass ? 0 : 1;
+  } finally {
+    await worker?.dispose();
+    origins.child.stdin?.end();
+    origins.child.kill("SIGTERM");
+  }
+}
+
+/** Adds the breaker state (from the object's transitions) and the origin's request counts to each second. */
+function annotateSeconds(seconds: SecondStats[], startedAt: number, points: DataPoint[], originPerSecond: Record<string, Record<string, number>>, bounds: number[]): SecondStats[] {
+  const end = startedAt + bounds[bounds.length - 1]!;
+  const intervals = openIntervals(points, end);
+  const halfOpen = points.filter((p) => p.blobs?.[0] === "breaker" && p.blobs?.[2] === "half-open").map((p) => p.timestamp);
+  return seconds.map((s) => {
+    const from = startedAt + s.second * 1000;
+    const to = from + 1000;
+    const open = intervals.some((iv) => iv.from < to && iv.to > from);
+    const probing = halfOpen.some((t) => t >= from && t < to);
+    let originRequests = 0;
+    for (const perSecond of Object.values(originPerSecond)) originRequests += perSecond[String(Math.floor(from / 1000))] ?? 0;
+    return { ...s, breaker: probing ? "half-open" : open ? "open" : "closed", originRequests };
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`drill: ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(2);
+    },
+  );
+}
