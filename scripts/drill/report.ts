@@ -155,7 +155,7 @@ function msTick(v: number): string {
 /** The three charts as SVG strings, keyed by file stem. */
 export function renderCharts(input: ReportInput): Record<(typeof CHART_NAMES)[number], string> {
   const bands = faultBands(input.phaseWindows);
-  const xDomain: [number, number] = [0, Math.max(input.durationS, ...input.seconds.map((s) => s.second + 1))];
+  const xDomain: [number, number] = [0, Math.max(1, input.durationS, ...input.seconds.map((s) => s.second + 1))];
   const xLabel = "time since start (s)";
   const measured = (v: number): number => (Number.isFinite(v) && v > 0 ? v : NaN);
   const series = (["p50", "p95", "p99"] as const).map((k, i) => ({
