@@ -98,7 +98,9 @@ export class Tap {
               if (typeof fn !== "function" || method === "then") return fn;
               return (...args: unknown[]) => {
                 counters.doCalls++;
-                return (fn as (...a: unknown[]) => unknown).apply(s, args);
+                // Reflect.apply, not fn.apply: on an RPC stub every property, `apply` included,
+                // is a remote method, so fn.apply(...) would call a method named "apply" on the object.
+                return Reflect.apply(fn as (...a: unknown[]) => unknown, s, args);
               };
             },
           });
@@ -116,7 +118,7 @@ export class Tap {
         return (...args: unknown[]) => {
           if (prop === "put" || prop === "delete") counters.kvWrites++;
           else counters.kvReads++;
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
+          return Reflect.apply(value as (...a: unknown[]) => unknown, target, args);
         };
       },
     });
