@@ -109,10 +109,11 @@ async function answer(x: Exchange): Promise<Response> {
   x.record.probe = probe;
 
   const { config } = x.runtime;
+  const sequence = x.latency.begin();
   const fetching = fetchOrigin(x.request, x.url, x.origin, config.originTimeoutMs);
   const slowAfter = x.latency.slowAfter(config.originSlow, config.originTimeoutMs);
   const first = slowAfter === undefined ? await fetching : await beforeDeadline(fetching, slowAfter);
-  if (first === SLOW) return slowOrigin(x, probe, fetching);
+  if (first === SLOW) return slowOrigin(x, probe, sequence, fetching);
   return settle(x, probe, first, false);
 }
 
@@ -131,18 +132,20 @@ async function beforeDeadline(work: Promise<OriginResult>, ms: number): Promise<
 }
 
 /**
- * The origin is far slower than it has recently been: count a failure now, and answer from the
- * copy if there is one. The origin's eventual answer still refreshes the copy.
+ * The origin is far slower than it has recently been: count a failure now (once per stall, see
+ * LatencyTracker.claimSlow; a probe always counts), and answer from the copy if there is one.
+ * The origin's eventual answer still refreshes the copy.
  */
-async function slowOrigin(x: Exchange, probe: boolean, fetching: Promise<OriginResult>): Promise<Response> {
-  x.view.record("failure", probe, x.clock.now());
+async function slowOrigin(x: Exchange, probe: boolean, sequence: number, fetching: Promise<OriginResult>): Promise<Response> {
+  const counted = probe || x.latency.claimSlow(sequence);
+  if (counted) x.view.record("failure", probe, x.clock.now());
   x.record.failure = "slow";
   const served = await fromStore(x, "origin-slow");
   if (served) {
     x.ctx.waitUntil(fetching.then((late) => lateAnswer(x, late)));
     return served;
   }
-  return settle(x, probe, await fetching, true);
+  return settle(x, probe, await fetching, counted);
 }
 
 /** An answer that arrived after the client was served from the copy. */

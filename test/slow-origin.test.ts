@@ -1,7 +1,7 @@
 import { waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config.ts";
-import { harness, scenario, type Harness } from "./helpers.ts";
+import { harness, requestPoints, scenario, type Harness } from "./helpers.ts";
 
 // vitest.config.ts: ORIGIN_TIMEOUT_MS=1000. A warm isolate has seen 32+ fast answers (~ms on loopback),
 // so "slow" is the 25 ms floor; the slow origin below answers after 600 ms.
@@ -70,6 +70,26 @@ describe("slow origin", () => {
     expect((await s.log()).count).toBe(count);
     const points = h.metrics.points.filter((p) => p.blobs?.[0] === "request" && p.blobs?.[2] === "slow");
     expect(points).toHaveLength(5);
+  });
+
+  it("one slow spell that catches ten requests in flight is one failure: the breaker stays closed", async () => {
+    const h = harness();
+    const s = scenario("slow-stall");
+    await warm(h, s, "/s");
+    await s.set({ mode: "healthy", latencyMs: 600 });
+    // Ten requests already in flight when the slowness is noticed, as in an origin's GC pause.
+    const sent = await Promise.all(Array.from({ length: 10 }, () => h.send(s.url("/s"))));
+    for (const { response } of sent) expect(response.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-slow");
+    await Promise.all(sent.map(({ ctx }) => waitOnExecutionContext(ctx)));
+    expect(requestPoints(h.metrics).filter((p) => p.blobs?.[2] === "slow")).toHaveLength(10);
+    // Ten slow answers, but one stall: the next request still goes to the (healed) origin.
+    await s.set({ mode: "healthy" });
+    const next = await h.fetch(s.url("/s"));
+    expect(next.headers.get("cache-status")).toBe("edge-fallback; fwd=bypass; fwd-status=200; stored");
+    const health = (await (await h.fetch("http://edge.test/__edge/health")).json()) as { origins: { breaker: { isolate: unknown; object: unknown } }[] };
+    expect(health.origins[0]!.breaker.isolate).toEqual({ kind: "closed", failures: 0 });
+    // The object heard of exactly one failure, then the success that cleared it.
+    expect(health.origins[0]!.breaker.object).toMatchObject({ kind: "closed", failures: 0 });
   });
 
   it("a slow request with no copy still waits for the origin's answer", async () => {

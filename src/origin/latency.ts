@@ -19,6 +19,28 @@ export class LatencyTracker {
   private count = 0;
   private sinceRecompute = 0;
   private p99: number | undefined;
+  /** Requests started so far; each request's number orders it against slowness already counted. */
+  private started = 0;
+  /** Requests numbered below this were already in flight when the last slow failure was counted. */
+  private slowCountedBefore = 0;
+
+  /** A number for a request that is about to go to the origin. */
+  begin(): number {
+    return this.started++;
+  }
+
+  /**
+   * Whether a request found slow should count as a breaker failure. One stall (a GC pause at
+   * the origin, a busy isolate) makes every request in flight slow at once; those are one
+   * failure, not fifty, or a 30 ms hiccup would open the breaker on a healthy origin. So only
+   * a request sent after the last counted slowness was noticed counts again: the threshold of
+   * consecutive failures then needs slowness that lasts, as a partition does.
+   */
+  claimSlow(request: number): boolean {
+    if (request < this.slowCountedBefore) return false;
+    this.slowCountedBefore = this.started;
+    return true;
+  }
 
   record(ms: number): void {
     this.samples[this.count % WINDOW] = ms;
