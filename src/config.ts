@@ -35,6 +35,7 @@ export interface Config {
     maxBodyBytes: number;
     memoryMaxBytes: number;
     kvWriteIntervalMs: number;
+    cacheWriteIntervalMs: number;
   };
   scrub: {
     sensitiveHeaders: string[];
@@ -54,7 +55,7 @@ export const DEFAULTS = {
   ORIGIN_SLOW_MS: "auto",
   BREAKER_FAILURE_THRESHOLD: 5,
   BREAKER_OPEN_MS: 5000,
-  BREAKER_OPEN_MAX_MS: 60000,
+  BREAKER_OPEN_MAX_MS: 10000,
   BREAKER_BACKOFF_MULTIPLIER: 2,
   BREAKER_SYNC_INTERVAL_MS: 1000,
   BREAKER_OBJECT_TIMEOUT_MS: 250,
@@ -66,6 +67,7 @@ export const DEFAULTS = {
   LKG_MAX_BODY_BYTES: 1024 * 1024,
   LKG_MEMORY_MAX_BYTES: 32 * 1024 * 1024,
   LKG_KV_WRITE_INTERVAL_MS: 2000,
+  LKG_CACHE_WRITE_INTERVAL_MS: 1000,
   SENSITIVE_HEADERS: [] as string[],
   SECRET_QUERY_PARAMS: [] as string[],
   SESSION_COOKIES: ["*"],
@@ -110,6 +112,7 @@ const KNOWN_VARS = new Set([
   "LKG_MAX_BODY_BYTES",
   "LKG_MEMORY_MAX_BYTES",
   "LKG_KV_WRITE_INTERVAL_MS",
+  "LKG_CACHE_WRITE_INTERVAL_MS",
   "SENSITIVE_HEADERS",
   "SECRET_QUERY_PARAMS",
   "SESSION_COOKIES",
@@ -153,6 +156,8 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
   const memoryMaxBytes = reader.int("LKG_MEMORY_MAX_BYTES", DEFAULTS.LKG_MEMORY_MAX_BYTES, 0, 96 * 1024 * 1024);
   // KV rejects more than one write per second to a key; stay clearly below that.
   const kvWriteIntervalMs = reader.int("LKG_KV_WRITE_INTERVAL_MS", DEFAULTS.LKG_KV_WRITE_INTERVAL_MS, 1000, 30_000);
+  // 0 writes every answer; above the age cap the cache copy would be older than anything served.
+  const cacheWriteIntervalMs = reader.int("LKG_CACHE_WRITE_INTERVAL_MS", DEFAULTS.LKG_CACHE_WRITE_INTERVAL_MS, 0, 10_000);
 
   const sensitiveHeaders = reader
     .list("SENSITIVE_HEADERS", DEFAULTS.SENSITIVE_HEADERS, (v) => HEADER_NAME.test(v), "an HTTP header name")
@@ -178,7 +183,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
     originTimeoutMs,
     originSlow,
     breaker: { failureThreshold, openMs, openMaxMs, backoffMultiplier, syncIntervalMs, objectTimeoutMs },
-    lkg: { maxAgeSeconds, tiers, methods, routes, publicRoutes, maxBodyBytes, memoryMaxBytes, kvWriteIntervalMs },
+    lkg: { maxAgeSeconds, tiers, methods, routes, publicRoutes, maxBodyBytes, memoryMaxBytes, kvWriteIntervalMs, cacheWriteIntervalMs },
     scrub: {
       sensitiveHeaders,
       secretQueryParams: [...new Set([...BUILTIN_SECRET_QUERY_PARAMS, ...secretQueryParams])],

@@ -66,7 +66,7 @@ export class Runtimes {
     const tiers = LkgStore.enabledTiers(
       {
         memory: new MemoryTier(config.lkg.memoryMaxBytes),
-        cache: new CacheTier(() => caches.open(LKG_CACHE_NAME), KV_GC_TTL_SECONDS),
+        cache: new CacheTier(() => caches.open(LKG_CACHE_NAME), KV_GC_TTL_SECONDS, config.lkg.cacheWriteIntervalMs),
         kv: undefined,
       },
       config.lkg.tiers,

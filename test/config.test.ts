@@ -36,7 +36,7 @@ describe("resolveConfig: the shipped configuration", () => {
     expect(config.breaker).toEqual({
       failureThreshold: 5,
       openMs: 5000,
-      openMaxMs: 60000,
+      openMaxMs: 10000,
       backoffMultiplier: 2,
       syncIntervalMs: 1000,
       objectTimeoutMs: 250,
@@ -50,6 +50,7 @@ describe("resolveConfig: the shipped configuration", () => {
       maxBodyBytes: 1024 * 1024,
       memoryMaxBytes: 32 * 1024 * 1024,
       kvWriteIntervalMs: 2000,
+      cacheWriteIntervalMs: 1000,
     });
     expect(config.scrub).toEqual({
       sensitiveHeaders: ["x-api-key"],

@@ -1,5 +1,6 @@
 /** L3: Workers KV, global and eventually consistent; storedAt rides in the metadata. */
 import type { LkgEntry } from "./entry.ts";
+import { WriteThrottle } from "./throttle.ts";
 
 interface KvMetadata {
   v: 1;
@@ -11,15 +12,13 @@ interface KvMetadata {
 export const KV_GC_TTL_SECONDS = 60;
 
 export class KvTier {
-  /** Last write per key in this isolate: KV allows one write per second per key. */
-  private readonly lastWrite = new Map<string, number>();
-
   private readonly kv: KVNamespace;
-  private readonly writeIntervalMs: number;
+  /** KV allows one write per second per key. */
+  private readonly throttle: WriteThrottle;
 
   constructor(kv: KVNamespace, writeIntervalMs: number) {
     this.kv = kv;
-    this.writeIntervalMs = writeIntervalMs;
+    this.throttle = new WriteThrottle(writeIntervalMs);
   }
 
   async get(key: string): Promise<LkgEntry | undefined> {
@@ -30,22 +29,11 @@ export class KvTier {
   }
 
   /** False when this key was written too recently here; the newer copy waits for the next success. */
-  shouldWrite(key: string, now: number): boolean {
-    const last = this.lastWrite.get(key);
-    return last === undefined || now - last >= this.writeIntervalMs;
-  }
-
   async put(entry: LkgEntry, now: number): Promise<boolean> {
-    if (!this.shouldWrite(entry.key, now)) return false;
-    this.lastWrite.set(entry.key, now);
-    if (this.lastWrite.size > 10_000) this.forgetOldWrites(now);
+    if (!this.throttle.claim(entry.key, now)) return false;
     const metadata: KvMetadata = { v: 1, storedAt: entry.storedAt, status: entry.status };
     await this.kv.put(await kvKey(entry.key), encodeEnvelope(entry), { expirationTtl: KV_GC_TTL_SECONDS, metadata });
     return true;
-  }
-
-  private forgetOldWrites(now: number): void {
-    for (const [key, at] of this.lastWrite) if (now - at >= this.writeIntervalMs) this.lastWrite.delete(key);
   }
 }
 

@@ -93,8 +93,9 @@ export class LkgStore {
     const { cache, kv } = this.tiers;
     if (cache) {
       writes.push(
-        cache.put(entry).then(
-          () => {
+        cache.put(entry, now).then(
+          (written) => {
+            if (!written) return this.skip("cache-throttled");
             this.counters.stores.cache++;
             saved.push("cache");
           },
