@@ -59,6 +59,7 @@ function baseRecord(request: Request, origin: string, breaker: RequestRecord["br
     colo: typeof request.cf?.colo === "string" ? request.cf.colo : "",
     version: VERSION,
     probe: false,
+    breakerHeard: "",
     latencyMs: 0,
     originStatus: 0,
     staleAgeSeconds: 0,
@@ -138,7 +139,7 @@ async function beforeDeadline(work: Promise<OriginResult>, ms: number): Promise<
  */
 async function slowOrigin(x: Exchange, probe: boolean, sequence: number, fetching: Promise<OriginResult>): Promise<Response> {
   const counted = probe || x.latency.claimSlow(sequence);
-  if (counted) x.view.record("failure", probe, x.clock.now());
+  if (counted) tellBreaker(x, "failure", probe, x.clock.now());
   x.record.failure = "slow";
   const served = await fromStore(x, "origin-slow");
   if (served) {
@@ -162,17 +163,22 @@ async function lateAnswer(x: Exchange, result: OriginResult): Promise<void> {
   else await result.response.body?.cancel();
 }
 
+function tellBreaker(x: Exchange, outcome: "failure" | "success", probe: boolean, now: number): void {
+  x.view.record(outcome, probe, now);
+  x.record.breakerHeard = outcome;
+}
+
 /** `counted`: the breaker already heard about this request (it was slow). */
 function settle(x: Exchange, probe: boolean, result: OriginResult, counted: boolean): Promise<Response> | Response {
   x.record.originMs = result.ms;
   const now = x.clock.now();
   if (result.kind === "response" && !result.failure) {
-    if (!counted) x.view.record("success", probe, now);
+    if (!counted) tellBreaker(x, "success", probe, now);
     x.latency.record(result.ms);
     x.record.originStatus = result.response.status;
     return healthy(x, result.response, now);
   }
-  if (!counted) x.view.record("failure", probe, now);
+  if (!counted) tellBreaker(x, "failure", probe, now);
   x.record.failure = result.failure;
   if (result.kind === "response") {
     x.record.originStatus = result.response.status;

@@ -57,7 +57,7 @@ describe("request data points", () => {
     expect((await h.fetch(s.url("/page"))).status).toBe(200);
     expect(onlyNewRequestPoint(h, 0)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "origin_ok", "", "closed", "", "none", "stored", "GET", "/", "", VERSION, ""],
+      blobs: ["request", "origin_ok", "", "closed", "", "none", "stored", "GET", "/", "", VERSION, "", "success"],
       doubles: [WALL_MS, 200, 0, WALL_MS, 200],
     });
   });
@@ -72,7 +72,7 @@ describe("request data points", () => {
     expect(res.status).toBe(200);
     expect(onlyNewRequestPoint(h, 1)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "lkg_served", "http_5xx", "closed", "memory", "hit", "", "GET", "/", "", VERSION, ""],
+      blobs: ["request", "lkg_served", "http_5xx", "closed", "memory", "hit", "", "GET", "/", "", VERSION, "", "failure"],
       doubles: [WALL_MS, 502, 7.5, WALL_MS, 200],
     });
   });
@@ -84,7 +84,7 @@ describe("request data points", () => {
     expect((await h.fetch(s.url("/never-stored"))).status).toBe(502);
     expect(onlyNewRequestPoint(h, 0)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "no_lkg", "http_5xx", "closed", "", "miss", "", "GET", "/", "", VERSION, ""],
+      blobs: ["request", "no_lkg", "http_5xx", "closed", "", "miss", "", "GET", "/", "", VERSION, "", "failure"],
       doubles: [WALL_MS, 502, 0, WALL_MS, 502],
     });
   });
@@ -108,7 +108,7 @@ describe("request data points", () => {
     expect((await h.fetch(s.url("/submit"), { method: "POST", body: "x=1" })).status).toBe(500);
     expect(onlyNewRequestPoint(h, 0)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "origin_error", "http_5xx", "closed", "", "none", "skip:method", "POST", "/", "", VERSION, ""],
+      blobs: ["request", "origin_error", "http_5xx", "closed", "", "none", "skip:method", "POST", "/", "", VERSION, "", "failure"],
       doubles: [WALL_MS, 500, 0, WALL_MS, 500],
     });
   });
@@ -124,14 +124,14 @@ describe("request data points", () => {
     expect((await h.fetch(s.url("/kept"))).status).toBe(200);
     expect(onlyNewRequestPoint(h, 1)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "lkg_served", "breaker_open", "open", "memory", "hit", "", "GET", "/", "", VERSION, ""],
+      blobs: ["request", "lkg_served", "breaker_open", "open", "memory", "hit", "", "GET", "/", "", VERSION, "", ""],
       doubles: [WALL_MS, 0, 2, 0, 200],
     });
 
     expect((await h.fetch(s.url("/not-kept"))).status).toBe(503);
     expect(onlyNewRequestPoint(h, 2)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "no_lkg", "breaker_open", "open", "", "miss", "", "GET", "/", "", VERSION, ""],
+      blobs: ["request", "no_lkg", "breaker_open", "open", "", "miss", "", "GET", "/", "", VERSION, "", ""],
       doubles: [WALL_MS, 0, 0, 0, 503],
     });
     expect((await s.log()).count).toBe(1);
@@ -161,7 +161,7 @@ describe("request data points", () => {
       expect(res.status).toBe(status);
       expect(onlyNewRequestPoint(h, before)).toEqual({
         indexes: [h.originName],
-        blobs: ["request", "rejected", "", "closed", "", "none", "", init.method ?? "GET", "", "", VERSION, ""],
+        blobs: ["request", "rejected", "", "closed", "", "none", "", init.method ?? "GET", "", "", VERSION, "", ""],
         doubles: [WALL_MS, 0, 0, 0, status],
       });
     }
@@ -190,6 +190,8 @@ describe("breaker transition points", () => {
     expect(rejected.headers.get("retry-after")).toBe("4");
     expect(breakerPoints(h)).toHaveLength(1);
     expect(requestPoints(h.metrics).at(-1)!.blobs!.slice(1, 4)).toEqual(["no_lkg", "breaker_open", "open"]);
+    // Rejected while open: the breaker heard nothing from it.
+    expect(requestPoints(h.metrics).at(-1)!.blobs![12]).toBe("");
 
     await s.set({ mode: "healthy" });
     h.clock.advance(4_000);
@@ -200,7 +202,7 @@ describe("breaker transition points", () => {
     ]);
     expect(requestPoints(h.metrics).at(-1)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "origin_ok", "", "closed", "", "none", "stored", "GET", "/", "", VERSION, "probe"],
+      blobs: ["request", "origin_ok", "", "closed", "", "none", "stored", "GET", "/", "", VERSION, "probe", "success"],
       doubles: [WALL_MS, 200, 0, WALL_MS, 200],
     });
     expect(requestPoints(h.metrics)).toHaveLength(4);

@@ -81,7 +81,11 @@ describe("slow origin", () => {
     const sent = await Promise.all(Array.from({ length: 10 }, () => h.send(s.url("/s"))));
     for (const { response } of sent) expect(response.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-slow");
     await Promise.all(sent.map(({ ctx }) => waitOnExecutionContext(ctx)));
-    expect(requestPoints(h.metrics).filter((p) => p.blobs?.[2] === "slow")).toHaveLength(10);
+    const slow = requestPoints(h.metrics).filter((p) => p.blobs?.[2] === "slow");
+    expect(slow).toHaveLength(10);
+    // blob13 says which of them the breaker counted: exactly one.
+    expect(slow.filter((p) => p.blobs?.[12] === "failure")).toHaveLength(1);
+    expect(slow.filter((p) => p.blobs?.[12] === "")).toHaveLength(9);
     // Ten slow answers, but one stall: the next request still goes to the (healed) origin.
     await s.set({ mode: "healthy" });
     const next = await h.fetch(s.url("/s"));

@@ -20,11 +20,11 @@
  * Loopback only, bounded in count and time (about 50 s in all, 30 s with --no-max).
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { performance } from "node:perf_hooks";
+import { procCpuMs } from "../lib/proc-cpu.ts";
 import { Pool } from "undici";
 import { startFakeOrigin } from "../lib/fake-origin.ts";
 import { percentiles, runLoad, wasSent, type LoadRun, type RequestSpec } from "./load.ts";
@@ -78,16 +78,6 @@ interface Measured {
 }
 
 let originPid = 0;
-
-/** CPU time (ms) a process has used, from /proc (Linux); NaN elsewhere. */
-function procCpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, USER_HZ = 100
-  } catch {
-    return NaN;
-  }
-}
 
 /** Busy CPU time (ms) of the whole machine, summed over cores. */
 function machineBusyMs(): number {

@@ -11,6 +11,7 @@ import { cpus } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { DEFAULTS } from "../../src/config.ts";
 import { evaluate, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
 import { runLoad, summarizeSeconds, type LivePoint, type RequestSpec } from "./load.ts";
 import { DEFAULT_PLAN, listPlans, loadPlan } from "./plan.ts";
@@ -20,16 +21,18 @@ import type { Plan, SecondStats } from "./types.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** The worker settings the drills run with unless a plan overrides them (as in wrangler.toml). */
+/**
+ * The drill runs the product's own defaults (src/config.ts, as deployed from wrangler.toml)
+ * unless a plan overrides them; only what the drill's traffic needs is added here.
+ */
 const BASE_VARS: Record<string, string> = {
-  ORIGIN_TIMEOUT_MS: "5000",
-  BREAKER_FAILURE_THRESHOLD: "5",
-  BREAKER_OPEN_MS: "5000",
-  BREAKER_OPEN_MAX_MS: "60000",
-  LKG_MAX_AGE_SECONDS: "30",
-  LKG_TIERS: '["memory","cache","kv"]',
   SENSITIVE_HEADERS: '["x-api-key"]',
 };
+
+/** A numeric setting as the worker will see it: the plan's var, else the product default. */
+function setting(vars: Record<string, string>, name: keyof typeof DEFAULTS): number {
+  return Number(vars[name] ?? DEFAULTS[name]);
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -170,10 +173,10 @@ export async function main(argv: string[]): Promise<number> {
       counters: collected.counters,
       originPerSecond,
       settings: {
-        maxAgeS: Number(vars.LKG_MAX_AGE_SECONDS),
-        threshold: Number(vars.BREAKER_FAILURE_THRESHOLD),
-        openMaxMs: Number(vars.BREAKER_OPEN_MAX_MS),
-        timeoutMs: Number(vars.ORIGIN_TIMEOUT_MS),
+        maxAgeS: setting(vars, "LKG_MAX_AGE_SECONDS"),
+        threshold: setting(vars, "BREAKER_FAILURE_THRESHOLD"),
+        openMaxMs: setting(vars, "BREAKER_OPEN_MAX_MS"),
+        timeoutMs: setting(vars, "ORIGIN_TIMEOUT_MS"),
       },
     };
     const { targets, totals } = evaluate(data);

@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { pidsMatching } from "../lib/proc-cpu.ts";
 import { convertV4MiniflareOptions, Log, LogLevel, Miniflare } from "miniflare";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -17,6 +18,8 @@ export const COMPATIBILITY_DATE = "2026-10-01";
 export interface RunningWorker {
   url: string;
   port: number;
+  /** The workerd process(es) this instance started, for CPU accounting. */
+  pids: number[];
   dispose(): Promise<void>;
 }
 
@@ -58,6 +61,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         cacheAPI: true,
       }
     : {};
+  const workerdBefore = new Set(pidsMatching("workerd"));
   const mf = new Miniflare(
     convertV4MiniflareOptions({
       log: new Log(options.logLevel ?? LogLevel.WARN),
@@ -80,6 +84,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   return {
     url,
     port: options.port,
+    // Started one at a time, so the new workerd processes are this instance's.
+    pids: pidsMatching("workerd").filter((pid) => !workerdBefore.has(pid)),
     async dispose() {
       await mf.dispose();
       await rm(dir, { recursive: true, force: true });

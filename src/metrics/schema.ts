@@ -31,6 +31,8 @@ export interface RequestRecord {
   colo: string;
   version: string;
   probe: boolean;
+  /** What this request told the breaker: a failure, a success, or nothing (rejected while open, or slow within a stall already counted). */
+  breakerHeard: "failure" | "success" | "";
   latencyMs: number;
   originStatus: number;
   staleAgeSeconds: number;
@@ -84,6 +86,7 @@ export function requestPoint(r: RequestRecord): AnalyticsEngineDataPoint {
       r.colo, // blob10
       r.version, // blob11
       r.probe ? "probe" : "", // blob12
+      r.breakerHeard, // blob13
     ],
     doubles: [
       r.latencyMs, // double1

@@ -5,6 +5,8 @@
  */
 export interface Counters {
   doCalls: number;
+  /** Calls to the breaker object that failed: isolates then decide alone, and the drill says so. */
+  doErrors: number;
   kvReads: number;
   kvWrites: number;
   cacheReads: number;
@@ -26,7 +28,7 @@ export function shipPoints(collectorUrl: string, points: Point[], counters?: Cou
 
 export class Tap {
   points: Point[] = [];
-  counters: Counters = { doCalls: 0, kvReads: 0, kvWrites: 0, cacheReads: 0, cacheWrites: 0, requests: 0 };
+  counters: Counters = { doCalls: 0, doErrors: 0, kvReads: 0, kvWrites: 0, cacheReads: 0, cacheWrites: 0, requests: 0 };
   private lastFlush = 0;
   private readonly wrappedEnvs = new WeakMap<object, Record<string, unknown>>();
 
@@ -100,7 +102,11 @@ export class Tap {
                 counters.doCalls++;
                 // Reflect.apply, not fn.apply: on an RPC stub every property, `apply` included,
                 // is a remote method, so fn.apply(...) would call a method named "apply" on the object.
-                return Reflect.apply(fn as (...a: unknown[]) => unknown, s, args);
+                const result = Reflect.apply(fn as (...a: unknown[]) => unknown, s, args) as Promise<unknown>;
+                return Promise.resolve(result).catch((err: unknown) => {
+                  counters.doErrors++;
+                  throw err;
+                });
               };
             },
           });
