@@ -1,3 +1,4 @@
+import { waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { harness, scenario } from "./helpers.ts";
 
@@ -83,6 +84,26 @@ describe("origin faults", () => {
     const bare = await h.fetch(s.url("/r2"));
     expect(bare.status).toBe(503);
     expect(await bare.json()).toMatchObject({ cause: "origin-unreachable" });
+  });
+
+  it("a client that reads slowly is not mistaken for a stalled origin: the whole body arrives", async () => {
+    const h = harness();
+    const s = scenario("slow-reader");
+    // A POST is passed through without a stored branch, so only the client pulls the body.
+    await s.set({ mode: "healthy", bodyBytes: 4 * 1024 * 1024 });
+    const { response, ctx } = await h.send(s.url("/download"), { method: "POST", body: "{}" });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    let bytes = (await reader.read()).value!.byteLength;
+    // Longer than ORIGIN_TIMEOUT_MS (1000 ms here) without asking for more.
+    await new Promise((r) => setTimeout(r, 1300));
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      bytes += value.byteLength;
+    }
+    expect(bytes).toBeGreaterThan(4 * 1024 * 1024);
+    await waitOnExecutionContext(ctx);
   });
 
   it("does NOT store a truncated body, and keeps serving the last complete copy", async () => {

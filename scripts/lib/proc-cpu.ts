@@ -36,7 +36,8 @@ export function pidsMatching(needle: string): number[] {
 
 /** Starts measuring the named processes; `stop()` returns each one's CPU in % of one core. */
 export function cpuMeter(processes: Record<string, number[]>): { stop(): Record<string, number> } {
-  const sum = (pids: number[]) => pids.reduce((n, pid) => n + procCpuMs(pid), 0);
+  // A process that ended meanwhile (nginx's cache loader exits after its first minute) adds nothing.
+  const sum = (pids: number[]) => pids.reduce((n, pid) => n + (procCpuMs(pid) || 0), 0);
   const t0 = performance.now();
   const before = Object.fromEntries(Object.entries(processes).map(([name, pids]) => [name, sum(pids)]));
   return {
