@@ -113,23 +113,46 @@ async function answer(x: Exchange): Promise<Response> {
   const sequence = x.latency.begin();
   const fetching = fetchOrigin(x.request, x.url, x.origin, config.originTimeoutMs);
   const slowAfter = x.latency.slowAfter(config.originSlow, config.originTimeoutMs);
-  const first = slowAfter === undefined ? await fetching : await beforeDeadline(fetching, slowAfter);
+  // The probe is what decides whether the breaker stays open; every other request stops waiting
+  // on the origin the moment the breaker opens (rule 7: a fast answer, never the full timeout).
+  const first = await waitForOrigin(fetching, slowAfter, probe ? undefined : x.view);
+  if (first === OPENED) return releasedByBreaker(x, fetching);
   if (first === SLOW) return slowOrigin(x, probe, sequence, fetching);
   return settle(x, probe, first, false);
 }
 
 const SLOW = Symbol("slow");
+const OPENED = Symbol("opened");
 
-async function beforeDeadline(work: Promise<OriginResult>, ms: number): Promise<OriginResult | typeof SLOW> {
+/** The origin's result, or SLOW once `slowAfterMs` passed, or OPENED once `view`'s breaker opened. */
+async function waitForOrigin(
+  work: Promise<OriginResult>,
+  slowAfterMs: number | undefined,
+  view: BreakerView | undefined,
+): Promise<OriginResult | typeof SLOW | typeof OPENED> {
+  if (slowAfterMs === undefined && view === undefined) return work;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<typeof SLOW>((resolve) => {
-    timer = setTimeout(() => resolve(SLOW), ms);
+  let unsubscribe: (() => void) | undefined;
+  const signal = new Promise<typeof SLOW | typeof OPENED>((resolve) => {
+    if (slowAfterMs !== undefined) timer = setTimeout(() => resolve(SLOW), slowAfterMs);
+    if (view) unsubscribe = view.onOpen(() => resolve(OPENED));
   });
   try {
-    return await Promise.race([work, deadline]);
+    return await Promise.race([work, signal]);
   } finally {
     if (timer !== undefined) clearTimeout(timer);
+    unsubscribe?.();
   }
+}
+
+/**
+ * The breaker opened while this request waited on the origin: answer as an open breaker would
+ * (the copy, or a fast 503). The origin's late answer, if it comes, still refreshes the copy.
+ */
+function releasedByBreaker(x: Exchange, fetching: Promise<OriginResult>): Promise<Response> {
+  x.ctx.waitUntil(fetching.then((late) => lateAnswer(x, late)));
+  const decision = x.view.decide(x.clock.now());
+  return breakerOpen(x, decision.kind === "reject" ? decision.retryAfterMs : 1000);
 }
 
 /**
@@ -146,7 +169,10 @@ async function slowOrigin(x: Exchange, probe: boolean, sequence: number, fetchin
     x.ctx.waitUntil(fetching.then((late) => lateAnswer(x, late)));
     return served;
   }
-  return settle(x, probe, await fetching, counted);
+  // No copy: keep waiting for the origin, unless the breaker opens first.
+  const late = await waitForOrigin(fetching, undefined, probe ? undefined : x.view);
+  if (late === OPENED) return releasedByBreaker(x, fetching);
+  return settle(x, probe, late as OriginResult, counted);
 }
 
 /** An answer that arrived after the client was served from the copy. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env.ts";
-import { FakeClock, harness, scenario, uniqueOriginName, unreachableBreaker } from "./helpers.ts";
+import { FakeClock, harness, requestPoints, scenario, uniqueOriginName, unreachableBreaker } from "./helpers.ts";
 
 // wrangler.toml: threshold 5, open 5000 ms doubling; vitest.config.ts: origin timeout 1000 ms.
 
@@ -32,6 +32,38 @@ describe("breaker in front of the origin", () => {
     const reopened = (await (await h.object()).snapshot(h.originName)).state;
     expect(reopened).toMatchObject({ kind: "open", attempt: 2 });
     expect(reopened.kind === "open" && reopened.until - reopened.openedAt).toBe(10_000);
+  });
+
+  it("requests waiting on a hung origin are answered the moment the breaker opens: the copy, or a fast 503, not the timeout", async () => {
+    const h = harness();
+    await h.object();
+    const hung = scenario("hung");
+    const failing = scenario("failing");
+    expect((await h.fetch(hung.url("/with-copy"))).status).toBe(200);
+    await hung.set({ mode: "blackhole" });
+    // Two requests stuck on the hung origin (ORIGIN_TIMEOUT_MS is 1000 ms here): one key has a copy, one has none.
+    const started = Date.now();
+    const waiting = [h.send(hung.url("/with-copy")), h.send(hung.url("/no-copy")), h.send(hung.url("/post"), { method: "POST", body: "{}" })];
+    await new Promise((r) => setTimeout(r, 50));
+    // Meanwhile five fast 502s from the same origin open its breaker.
+    await failing.set({ mode: "status", status: 502 });
+    for (let i = 0; i < 5; i++) expect((await h.fetch(failing.url("/x"))).status).toBe(502);
+    const [withCopy, noCopy, post] = await Promise.all(waiting);
+    expect(Date.now() - started).toBeLessThan(700);
+    expect(withCopy!.response.status).toBe(200);
+    expect(withCopy!.response.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-breaker-open");
+    for (const { response } of [noCopy!, post!]) {
+      expect(response.status).toBe(503);
+      expect(response.headers.get("retry-after")).toBe("5");
+      expect(await response.json()).toMatchObject({ cause: "breaker-open" });
+    }
+    // The breaker heard nothing from the released requests: it was already open.
+    const released = requestPoints(h.metrics).filter((p) => p.blobs?.[2] === "breaker_open");
+    expect(released.map((p) => [p.blobs?.[1], p.blobs?.[12]]).sort()).toEqual([
+      ["lkg_served", ""],
+      ["no_lkg", ""],
+      ["no_lkg", ""],
+    ]);
   });
 
   it("a successful probe closes the breaker and traffic flows again", async () => {

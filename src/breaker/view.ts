@@ -36,6 +36,8 @@ export class BreakerView {
   private acquiring = false;
   private flushing = false;
   private queue: OutcomeRun[] = [];
+  /** Requests waiting on the origin, to be released the moment the breaker opens. */
+  private readonly openListeners = new Set<() => void>();
   private lastQueued: "failure" | "success" | undefined;
 
   readonly origin: string;
@@ -54,6 +56,17 @@ export class BreakerView {
     if (s.kind === "open" && now < s.until) return { kind: "reject", retryAfterMs: s.until - now };
     if (s.kind === "half-open" && now < s.probeLeaseUntil) return { kind: "reject", retryAfterMs: s.probeLeaseUntil - now };
     return { kind: "try-probe" };
+  }
+
+  /**
+   * Calls `listener` once when this view's breaker next opens (from here or from the object);
+   * returns the unsubscribe. A set of listeners, not a shared promise: racing thousands of
+   * requests against one long-pending promise would pile reactions onto it for as long as the
+   * breaker stays closed.
+   */
+  onOpen(listener: () => void): () => void {
+    this.openListeners.add(listener);
+    return () => this.openListeners.delete(listener);
   }
 
   /** Only reached while the breaker is open: asks the object for the fleet-wide lease, else decides alone. */
@@ -158,15 +171,25 @@ export class BreakerView {
     const now = this.options.clock.now();
     this.objectSnapshot = { ...snapshot, receivedAt: now };
     this.objectError = undefined;
-    this.state = snapshot.state;
+    this.setState(snapshot.state);
   }
 
   private setLocal(after: BreakerState, cause: string, now: number): void {
     const before = this.state;
-    this.state = after;
+    this.setState(after);
     // While the object is reachable it reports the fleet's transitions; ours are only news when we decide alone.
     if (before.kind !== after.kind && !this.objectReachable(now)) {
       this.options.onTransition(transitionRecord(this.origin, before, after, cause, "isolate", now));
+    }
+  }
+
+  private setState(after: BreakerState): void {
+    const before = this.state;
+    this.state = after;
+    if (after.kind === "open" && before.kind !== "open" && this.openListeners.size > 0) {
+      const listeners = [...this.openListeners];
+      this.openListeners.clear();
+      for (const listener of listeners) listener();
     }
   }
 
