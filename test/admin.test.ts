@@ -134,16 +134,37 @@ describe("GET /__edge/health", () => {
     expect(d.lkg.maxAgeSeconds).toBe(20);
   });
 
-  it("shows a failure counted in both the isolate and the object after one origin 502", async () => {
+  it("keeps one or two failures in the isolate; the third in a row reaches the object as a run of three", async () => {
     const h = harness();
     const s = scenario("health-fail");
     await s.set({ mode: "status", status: 502 });
+    for (let i = 0; i < 2; i++) expect((await h.fetch(s.url("/x"))).status).toBe(502);
+    expect((await health(h)).origins[0]!.breaker).toEqual({
+      isolate: { kind: "closed", failures: 2 },
+      object: { kind: "closed", failures: 0 },
+      objectCalls: { snapshot: 0, report: 0, acquireProbe: 0, errors: 0 },
+      lastObjectError: null,
+    });
     expect((await h.fetch(s.url("/x"))).status).toBe(502);
-    const body = await health(h);
-    expect(body.origins[0]!.breaker).toEqual({
-      isolate: { kind: "closed", failures: 1 },
-      object: { kind: "closed", failures: 1 },
+    expect((await health(h)).origins[0]!.breaker).toEqual({
+      isolate: { kind: "closed", failures: 3 },
+      object: { kind: "closed", failures: 3 },
       objectCalls: { snapshot: 0, report: 1, acquireProbe: 0, errors: 0 },
+      lastObjectError: null,
+    });
+  });
+
+  it("a blip of two failures followed by a success never reaches the object", async () => {
+    const h = harness();
+    const s = scenario("health-blip");
+    await s.set({ mode: "status", status: 503 });
+    for (let i = 0; i < 2; i++) expect((await h.fetch(s.url("/b"))).status).toBe(503);
+    await s.set({ mode: "healthy" });
+    for (let i = 0; i < 3; i++) expect((await h.fetch(s.url("/b"))).status).toBe(200);
+    expect((await health(h)).origins[0]!.breaker).toEqual({
+      isolate: { kind: "closed", failures: 0 },
+      object: { kind: "closed", failures: 0 },
+      objectCalls: { snapshot: 0, report: 0, acquireProbe: 0, errors: 0 },
       lastObjectError: null,
     });
   });
@@ -210,10 +231,10 @@ describe("GET /__edge/health", () => {
     const h = harness({ BREAKER: unreachableBreaker() });
     const s = scenario("health-objerr");
     await s.set({ mode: "status", status: 503 });
-    expect((await h.fetch(s.url("/x"))).status).toBe(503);
+    for (let i = 0; i < 3; i++) expect((await h.fetch(s.url("/x"))).status).toBe(503);
     const body = await health(h);
     expect(body.origins[0]!.breaker).toEqual({
-      isolate: { kind: "closed", failures: 1 },
+      isolate: { kind: "closed", failures: 3 },
       object: { error: "Durable Object is unreachable (test)" },
       objectCalls: { snapshot: 0, report: 1, acquireProbe: 0, errors: 1 },
       lastObjectError: "Error: Durable Object is unreachable (test)",
@@ -288,12 +309,12 @@ describe("POST /__edge/admin/breakers/:origin/:action", () => {
     expect(after.origins[0]!.breaker.object).toEqual(CLOSED);
   });
 
-  it("reset clears a counted failure in both isolate and object", async () => {
+  it("reset clears counted failures in both isolate and object", async () => {
     const h = harness();
     const s = scenario("admin-reset");
     await s.set({ mode: "status", status: 500 });
-    expect((await h.fetch(s.url("/"))).status).toBe(500);
-    expect((await health(h)).origins[0]!.breaker.object).toEqual({ kind: "closed", failures: 1 });
+    for (let i = 0; i < 3; i++) expect((await h.fetch(s.url("/"))).status).toBe(500);
+    expect((await health(h)).origins[0]!.breaker.object).toEqual({ kind: "closed", failures: 3 });
 
     const res = await admin(h, "reset");
     expect(res.status).toBe(200);

@@ -176,11 +176,12 @@ describe("breaker transition points", () => {
     const s = scenario("m-trans");
     await s.set({ mode: "status", status: 502 });
     expect((await h.fetch(s.url("/x"))).status).toBe(502);
-    // The first failure went to the object (and failed); nothing changed state yet.
+    // The first failure stays in the isolate (a blip so far); nothing changed state yet.
     expect(breakerPoints(h)).toHaveLength(0);
 
     expect((await h.fetch(s.url("/x"))).status).toBe(502);
     expect(breakerPoints(h)).toEqual([
+      // Opened here as the report of the run found the object unreachable: the isolate writes it.
       { indexes: [h.originName], blobs: ["breaker", "closed", "open", "failure", "isolate"], doubles: [1, expect.any(Number), 5000] }, // double2: see the next test
     ]);
 

@@ -15,6 +15,13 @@ export type Decision = { kind: "forward" } | { kind: "try-probe" } | { kind: "re
 const OBJECT_BACKOFF_MS = 5000;
 /** Keep syncing with the object this long after the last failure seen here. */
 const TROUBLE_WINDOW_MS = 30_000;
+/**
+ * Failures in a row an isolate keeps to itself before telling the object (or the threshold, if
+ * lower). One or two failures followed by a success are a blip on a healthy origin (a GC pause,
+ * a lost packet); reporting each would have a healthy fleet calling the object all day. A real
+ * outage reaches three within milliseconds under any traffic, and the whole run is reported.
+ */
+const REPORT_AFTER_FAILURES = 3;
 
 export interface ViewOptions {
   syncIntervalMs: number;
@@ -39,6 +46,10 @@ export class BreakerView {
   /** Requests waiting on the origin, to be released the moment the breaker opens. */
   private readonly openListeners = new Set<() => void>();
   private lastQueued: "failure" | "success" | undefined;
+  /** Failures in a row seen here that the object has not heard of (a blip, so far). */
+  private heldFailures = 0;
+  /** A local transition left to the object to report; written here if the object turns out unreachable. */
+  private unreported: TransitionRecord | undefined;
 
   readonly origin: string;
   private readonly policy: BreakerPolicy;
@@ -95,15 +106,24 @@ export class BreakerView {
 
   record(outcome: "failure" | "success", probe: boolean, now: number): void {
     const before = this.state;
-    this.setLocal(next(before, { type: outcome, probe }, now, this.policy), probe ? `probe-${outcome}` : outcome, now);
-    if (outcome === "failure") {
-      this.lastTroubleAt = now;
-      // Failures that land while we already hold the breaker open are stragglers the object ignores.
-      if (probe || before.kind === "closed") this.enqueue(outcome, probe);
-    } else if (probe || this.lastQueued === "failure") {
-      // The object hears only the first success after a failure.
-      this.enqueue(outcome, probe);
+    const after = next(before, { type: outcome, probe }, now, this.policy);
+    this.setLocal(after, probe ? `probe-${outcome}` : outcome, now);
+    if (outcome === "success") {
+      this.heldFailures = 0;
+      // The object hears only the first success after a failure it heard of.
+      if (probe || this.lastQueued === "failure") this.enqueue(outcome, probe, 1);
+      return;
     }
+    const reportAfter = Math.min(REPORT_AFTER_FAILURES, this.policy.failureThreshold);
+    const blip = !probe && before.kind === "closed" && after.kind === "closed" && this.lastQueued !== "failure" && this.heldFailures + 1 < reportAfter;
+    if (blip) {
+      this.heldFailures++;
+      return;
+    }
+    this.lastTroubleAt = now;
+    // Failures that land while we already hold the breaker open are stragglers the object ignores.
+    if (probe || before.kind === "closed") this.enqueue(outcome, probe, this.heldFailures + 1);
+    this.heldFailures = 0;
   }
 
   /** Work for ctx.waitUntil, or undefined when there is none (the healthy case). */
@@ -118,7 +138,8 @@ export class BreakerView {
     if (this.syncing || this.flushing || now - this.lastSyncAt < this.options.syncIntervalMs) return false;
     if (!this.objectReachable(now)) return false;
     const s = this.state;
-    return s.kind !== "closed" || s.failures > 0 || now - this.lastTroubleAt < TROUBLE_WINDOW_MS;
+    // A blip kept in this isolate (heldFailures) is no reason to ask: the object knows nothing of it.
+    return s.kind !== "closed" || this.lastQueued === "failure" || now - this.lastTroubleAt < TROUBLE_WINDOW_MS;
   }
 
   private async sync(link: BreakerLink, now: number): Promise<void> {
@@ -155,11 +176,11 @@ export class BreakerView {
     }
   }
 
-  private enqueue(outcome: "failure" | "success", probe: boolean): void {
+  private enqueue(outcome: "failure" | "success", probe: boolean, count: number): void {
     this.lastQueued = outcome;
     const last = this.queue[this.queue.length - 1];
-    if (last && last.outcome === outcome && last.probe === probe) last.count++;
-    else this.queue.push({ outcome, count: 1, probe });
+    if (last && last.outcome === outcome && last.probe === probe) last.count += count;
+    else this.queue.push({ outcome, count, probe });
   }
 
   /** Take the object's word, e.g. after an operator forced the breaker. */
@@ -171,16 +192,18 @@ export class BreakerView {
     const now = this.options.clock.now();
     this.objectSnapshot = { ...snapshot, receivedAt: now };
     this.objectError = undefined;
+    this.unreported = undefined;
     this.setState(snapshot.state);
   }
 
   private setLocal(after: BreakerState, cause: string, now: number): void {
     const before = this.state;
     this.setState(after);
+    if (before.kind === after.kind) return;
     // While the object is reachable it reports the fleet's transitions; ours are only news when we decide alone.
-    if (before.kind !== after.kind && !this.objectReachable(now)) {
-      this.options.onTransition(transitionRecord(this.origin, before, after, cause, "isolate", now));
-    }
+    const record = transitionRecord(this.origin, before, after, cause, "isolate", now);
+    if (this.objectReachable(now)) this.unreported = record;
+    else this.options.onTransition(record);
   }
 
   private setState(after: BreakerState): void {
@@ -202,5 +225,8 @@ export class BreakerView {
     this.objectError = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
     // Overloaded or not, retrying right away would only add load; decide locally for a while.
     this.objectDownUntil = now + OBJECT_BACKOFF_MS;
+    // We counted on the object to report our last transition; it will not.
+    if (this.unreported) this.options.onTransition(this.unreported);
+    this.unreported = undefined;
   }
 }
