@@ -165,7 +165,7 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
     if (!nth) return;
     const opened = transitions.find((t) => t.timestamp >= from && t.blobs?.[2] === "open");
     const delay = opened ? opened.timestamp - nth.timestamp : Infinity;
-    const sinceFault = opened ? ` (${opened.timestamp - from} ms after the fault began)` : "";
+    const sinceFault = opened ? ` (${Math.round(opened.timestamp - from)} ms after the fault began)` : "";
     openings.push(`${phase.name}: ${Number.isFinite(delay) ? `${Math.max(0, delay)} ms${sinceFault}` : "never"}`);
     if (!(delay <= 1000)) openingOk = false;
   });

@@ -7,7 +7,7 @@ import type { FaultSetting, Phase, Plan } from "./types.ts";
 export const PLANS_DIR = join(dirname(fileURLToPath(import.meta.url)), "plans");
 export const DEFAULT_PLAN = "partition";
 /** Bounds that keep every drill finite and loopback-sized on a 2-core machine. */
-const MAX_RATE = 20_000;
+export const MAX_RATE = 20_000;
 const MAX_TOTAL_S = 300;
 
 export async function listPlans(): Promise<string[]> {

@@ -11,10 +11,11 @@ import { cpus } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
 import { DEFAULTS } from "../../src/config.ts";
 import { evaluate, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
 import { runLoad, summarizeSeconds, type LivePoint, type RequestSpec } from "./load.ts";
-import { DEFAULT_PLAN, listPlans, loadPlan } from "./plan.ts";
+import { DEFAULT_PLAN, listPlans, loadPlan, MAX_RATE } from "./plan.ts";
 import { formatTargetsTable, writeReport } from "./report.ts";
 import { startWorker, type RunningWorker } from "./runtime.ts";
 import type { Plan, SecondStats } from "./types.ts";
@@ -104,17 +105,30 @@ function liveLine(p: LivePoint, plan: Plan, breaker: string): string {
   return `t=${String(p.second).padStart(3)}s ${phase.padEnd(12)} sent=${p.sent} answered=${p.answered} ${mix} p99=${p.p99.toFixed(1)}ms breaker=${breaker} fallback=${p.fallback} late=${p.late} unsent=${p.unsent} in-flight=${p.inFlight}`;
 }
 
+const USAGE = "usage: npm run drill [-- <plan | path/to/plan.json>] [--rate <req/s>]";
+
 export async function main(argv: string[]): Promise<number> {
-  const name = argv.find((a) => !a.startsWith("-")) ?? DEFAULT_PLAN;
-  if (argv.includes("--help") || argv.includes("-h")) {
-    console.log(`usage: npm run drill [-- <plan>]   plans: ${(await listPlans()).join(", ")} (default ${DEFAULT_PLAN})`);
+  let args: { values: { rate?: string; help?: boolean }; positionals: string[] };
+  try {
+    args = parseArgs({ args: argv, options: { rate: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n${USAGE}`);
+  }
+  if (args.values.help) {
+    console.log(`${USAGE}\n  plans: ${(await listPlans()).join(", ")} (default ${DEFAULT_PLAN})\n  --rate  run every phase at this many requests per second instead of the plan's rates`);
     return 0;
   }
-  const plan = await loadPlan(name);
+  if (args.positionals.length > 1) throw new Error(`one plan at a time, got ${args.positionals.join(", ")}\n${USAGE}`);
+  const plan = await loadPlan(args.positionals[0] ?? DEFAULT_PLAN);
+  if (args.values.rate !== undefined) {
+    const rate = Number(args.values.rate);
+    if (!Number.isInteger(rate) || rate < 1 || rate > MAX_RATE) throw new Error(`--rate must be a whole number from 1 to ${MAX_RATE} req/s, got ${JSON.stringify(args.values.rate)}`);
+    for (const phase of plan.phases) phase.rate = rate;
+  }
   const originNames = [...new Set(plan.phases.flatMap((p) => Object.keys(p.origins)))];
   const vars = { ...BASE_VARS, ...plan.vars };
   const started = new Date();
-  const command = `npm run drill -- ${plan.name}`;
+  const command = `npm run drill -- ${plan.name}${args.values.rate !== undefined ? ` --rate ${args.values.rate}` : ""}`;
   console.log(`drill ${plan.name}: ${plan.description}`);
 
   const origins = await startOrigins(originNames);
