@@ -213,13 +213,17 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
 
   const intervals = openIntervals(d.points, end);
   const probes = requestPoints.filter((p) => p.blobs?.[11] === "probe");
+  // The origin counts a request when it arrives; a point is stamped when the answer is ready.
+  // Line them up by when the probe was sent (double1 is its latency), or a probe that straddles
+  // a second boundary looks like an unexplained origin request.
+  const probeSentAt = (p: DataPoint) => p.timestamp - (p.doubles?.[0] ?? 0);
   let originWhileOpen = 0;
   let probesWhileOpen = 0;
   for (const iv of intervals) {
     // Whole seconds strictly inside the interval: the origin counts by the second.
     for (let s = Math.ceil(iv.from / 1000) + 1; (s + 1) * 1000 <= iv.to; s++) {
       for (const perSecond of Object.values(d.originPerSecond)) originWhileOpen += perSecond[String(s)] ?? 0;
-      probesWhileOpen += probes.filter((p) => p.timestamp >= s * 1000 && p.timestamp < (s + 1) * 1000).length;
+      probesWhileOpen += probes.filter((p) => probeSentAt(p) >= s * 1000 && probeSentAt(p) < (s + 1) * 1000).length;
     }
   }
   targets.push({
