@@ -60,6 +60,7 @@ function baseRecord(request: Request, origin: string, breaker: RequestRecord["br
     version: VERSION,
     probe: false,
     breakerHeard: "",
+    breakerHeardMs: 0,
     latencyMs: 0,
     originStatus: 0,
     staleAgeSeconds: 0,
@@ -192,6 +193,7 @@ async function lateAnswer(x: Exchange, result: OriginResult): Promise<void> {
 function tellBreaker(x: Exchange, outcome: "failure" | "success", probe: boolean, now: number): void {
   x.view.record(outcome, probe, now);
   x.record.breakerHeard = outcome;
+  x.record.breakerHeardMs = Date.now() - x.startedWall;
 }
 
 /** `counted`: the breaker already heard about this request (it was slow). */

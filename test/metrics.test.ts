@@ -8,6 +8,8 @@ import { harness, requestPoints, scenario, unreachableBreaker, type Harness } fr
 
 /** Latencies are wall-clock measurements: only their presence is asserted here. */
 const WALL_MS = expect.any(Number);
+/** double6, ms until the breaker heard the request: wall time too. */
+const HEARD_MS = expect.any(Number);
 
 const TOKEN = "test-admin-secret";
 
@@ -58,7 +60,7 @@ describe("request data points", () => {
     expect(onlyNewRequestPoint(h, 0)).toEqual({
       indexes: [h.originName],
       blobs: ["request", "origin_ok", "", "closed", "", "none", "stored", "GET", "/", "", VERSION, "", "success"],
-      doubles: [WALL_MS, 200, 0, WALL_MS, 200],
+      doubles: [WALL_MS, 200, 0, WALL_MS, 200, HEARD_MS],
     });
   });
 
@@ -73,7 +75,7 @@ describe("request data points", () => {
     expect(onlyNewRequestPoint(h, 1)).toEqual({
       indexes: [h.originName],
       blobs: ["request", "lkg_served", "http_5xx", "closed", "memory", "hit", "", "GET", "/", "", VERSION, "", "failure"],
-      doubles: [WALL_MS, 502, 7.5, WALL_MS, 200],
+      doubles: [WALL_MS, 502, 7.5, WALL_MS, 200, HEARD_MS],
     });
   });
 
@@ -85,7 +87,7 @@ describe("request data points", () => {
     expect(onlyNewRequestPoint(h, 0)).toEqual({
       indexes: [h.originName],
       blobs: ["request", "no_lkg", "http_5xx", "closed", "", "miss", "", "GET", "/", "", VERSION, "", "failure"],
-      doubles: [WALL_MS, 502, 0, WALL_MS, 502],
+      doubles: [WALL_MS, 502, 0, WALL_MS, 502, HEARD_MS],
     });
   });
 
@@ -98,7 +100,7 @@ describe("request data points", () => {
     expect((await h.fetch(s.url("/page"))).status).toBe(503);
     const p = onlyNewRequestPoint(h, 1);
     expect(p.blobs!.slice(1, 7)).toEqual(["no_lkg", "http_5xx", "closed", "", "expired", ""]);
-    expect(p.doubles).toEqual([WALL_MS, 503, 0, WALL_MS, 503]);
+    expect(p.doubles).toEqual([WALL_MS, 503, 0, WALL_MS, 503, HEARD_MS]);
   });
 
   it("records a failing POST as origin_error with store skip:method and no lookup", async () => {
@@ -109,7 +111,7 @@ describe("request data points", () => {
     expect(onlyNewRequestPoint(h, 0)).toEqual({
       indexes: [h.originName],
       blobs: ["request", "origin_error", "http_5xx", "closed", "", "none", "skip:method", "POST", "/", "", VERSION, "", "failure"],
-      doubles: [WALL_MS, 500, 0, WALL_MS, 500],
+      doubles: [WALL_MS, 500, 0, WALL_MS, 500, HEARD_MS],
     });
   });
 
@@ -125,14 +127,14 @@ describe("request data points", () => {
     expect(onlyNewRequestPoint(h, 1)).toEqual({
       indexes: [h.originName],
       blobs: ["request", "lkg_served", "breaker_open", "open", "memory", "hit", "", "GET", "/", "", VERSION, "", ""],
-      doubles: [WALL_MS, 0, 2, 0, 200],
+      doubles: [WALL_MS, 0, 2, 0, 200, 0],
     });
 
     expect((await h.fetch(s.url("/not-kept"))).status).toBe(503);
     expect(onlyNewRequestPoint(h, 2)).toEqual({
       indexes: [h.originName],
       blobs: ["request", "no_lkg", "breaker_open", "open", "", "miss", "", "GET", "/", "", VERSION, "", ""],
-      doubles: [WALL_MS, 0, 0, 0, 503],
+      doubles: [WALL_MS, 0, 0, 0, 503, 0],
     });
     expect((await s.log()).count).toBe(1);
   });
@@ -162,7 +164,7 @@ describe("request data points", () => {
       expect(onlyNewRequestPoint(h, before)).toEqual({
         indexes: [h.originName],
         blobs: ["request", "rejected", "", "closed", "", "none", "", init.method ?? "GET", "", "", VERSION, "", ""],
-        doubles: [WALL_MS, 0, 0, 0, status],
+        doubles: [WALL_MS, 0, 0, 0, status, 0],
       });
     }
     expect(h.metrics.points).toHaveLength(cases.length);
@@ -204,7 +206,7 @@ describe("breaker transition points", () => {
     expect(requestPoints(h.metrics).at(-1)).toEqual({
       indexes: [h.originName],
       blobs: ["request", "origin_ok", "", "closed", "", "none", "stored", "GET", "/", "", VERSION, "probe", "success"],
-      doubles: [WALL_MS, 200, 0, WALL_MS, 200],
+      doubles: [WALL_MS, 200, 0, WALL_MS, 200, HEARD_MS],
     });
     expect(requestPoints(h.metrics)).toHaveLength(4);
     expect((await s.log()).count).toBe(3);

@@ -125,6 +125,22 @@ describe("drill targets", () => {
     expect(opening).toMatchObject({ pass: true, measured: "fault: 380 ms (4500 ms after the fault began)" });
   });
 
+  it("orders failures by when the breaker heard them, not by when their answers were ready", () => {
+    const d = cleanRun();
+    // Three slow failures heard at 10.01-10.07 s; two more heard at 10.10 and 10.13 s but answered
+    // (released by the opening) only at 10.20 s: point time 10.20 s, latency 150 ms, heard after 50 and 80 ms.
+    const early = [10_010, 10_040, 10_070].map((at) => requestPoint(at, "failure"));
+    const released = [50, 80].map((heardAfter) => ({ ...requestPoint(10_200, "failure"), doubles: [150, 0, 0, 0, 503, heardAfter] }));
+    d.points = [...early, ...released, transition(10_131, "closed", "open"), transition(21_000, "open", "half-open"), transition(21_010, "half-open", "closed")];
+    expect(evaluate(d).targets.find((t) => t.name.startsWith("breaker opens"))!).toMatchObject({ pass: true, measured: "fault: 1 ms (131 ms after the fault began)" });
+  });
+
+  it("a breaker that opened without a run of failures the drill can see fails: the drill cannot explain it", () => {
+    const d = cleanRun();
+    d.points = d.points.filter((p) => p.blobs?.[0] !== "request");
+    expect(failing(d)).toEqual(["breaker opens within 5 failures + 1 s"]);
+  });
+
   it("answers the origin produced are reported apart from the edge's own latency", () => {
     const d = cleanRun();
     // A slow origin still answering during the fault: 80 ms, passed through.

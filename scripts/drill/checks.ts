@@ -32,6 +32,14 @@ export interface Interval {
   to: number;
 }
 
+/**
+ * When the breaker heard a request's outcome: its start (the point's time minus double1, the
+ * latency) plus double6 (ms from start to the breaker hearing it).
+ */
+export function heardAt(p: DataPoint): number {
+  return p.timestamp - (p.doubles?.[0] ?? 0) + (p.doubles?.[5] ?? 0);
+}
+
 /** Epoch-ms intervals during which the breaker object held the origin open (or half-open). */
 export function openIntervals(points: DataPoint[], end: number): Interval[] {
   const transitions = points.filter((p) => p.blobs?.[0] === "breaker" && p.blobs?.[4] === "object").sort((a, b) => a.timestamp - b.timestamp);
@@ -182,24 +190,31 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
     const from = d.startedAt + d.bounds[i]!;
     const to = d.startedAt + d.bounds[last + 1]!;
     // The moment the threshold-th failure in a row was counted (blob13: what the breaker heard;
-    // a success resets the run, and a stall that slows fifty requests counts once).
+    // a success resets the run, and a stall that slows fifty requests counts once), in the order
+    // the breaker heard them: a point is stamped when its answer is ready, which for a request
+    // released by the opening comes after the opening it caused; double6 says when it was heard.
+    const heard = requestPoints
+      .filter((p) => p.blobs?.[12] === "failure" || p.blobs?.[12] === "success")
+      .map((p) => ({ outcome: p.blobs![12]!, at: heardAt(p) }))
+      .filter((e) => e.at >= from && e.at < to)
+      .sort((a, b) => a.at - b.at);
     let run = 0;
-    let nth: DataPoint | undefined;
-    for (const p of requestPoints) {
-      if (p.timestamp < from || p.timestamp >= to) continue;
-      const heard = p.blobs?.[12];
-      if (heard === "success") run = 0;
-      else if (heard === "failure" && ++run === d.settings.threshold) {
-        nth = p;
+    let nth: number | undefined;
+    for (const e of heard) {
+      if (e.outcome === "success") run = 0;
+      else if (++run === d.settings.threshold) {
+        nth = e.at;
         break;
       }
     }
-    if (!nth) {
-      openings.push(`${phase.name}: never ${d.settings.threshold} failures in a row`);
+    const opened = transitions.find((t) => t.timestamp >= from && t.timestamp < to && t.blobs?.[2] === "open");
+    if (nth === undefined) {
+      openings.push(`${phase.name}: never ${d.settings.threshold} failures in a row${opened ? ", yet the breaker opened" : ""}`);
+      // Opening without a run of failures means the drill cannot explain the breaker: fail.
+      if (opened) openingOk = false;
       return;
     }
-    const opened = transitions.find((t) => t.timestamp >= from && t.blobs?.[2] === "open");
-    const delay = opened ? opened.timestamp - nth.timestamp : Infinity;
+    const delay = opened ? opened.timestamp - nth : Infinity;
     const sinceFault = opened ? ` (${Math.round(opened.timestamp - from)} ms after the fault began)` : "";
     openings.push(`${phase.name}: ${Number.isFinite(delay) ? `${Math.max(0, Math.round(delay))} ms${sinceFault}` : "never"}`);
     if (!(delay <= 1000)) openingOk = false;
@@ -330,4 +345,33 @@ function callsPer1000(samples: CounterSample[], from: number, to: number) {
   if (requests <= 0) return undefined;
   const per = (k: string) => ((after.counters[k] ?? 0) - (before.counters[k] ?? 0)) * (1000 / requests);
   return { requests, doCalls: per("doCalls"), kvReads: per("kvReads"), kvWrites: per("kvWrites") };
+}
+
+/**
+ * The fallback numbers as the clients saw them, for comparison with the dashboard's SQL over the
+ * worker's own data points. A lookup is an anonymous GET answered from the fallback path: a copy
+ * ("; hit" in Cache-Status) or no copy to give ("no-lkg"); credentialed requests and writes are
+ * never looked up.
+ */
+export function fallbackCounts(results: RequestResult[]): { served: number; lookups: number; misses: number; missRate: number } {
+  let served = 0;
+  let misses = 0;
+  for (const r of results) {
+    if (r.cacheStatus.includes("; hit")) served++;
+    else if (r.method === "GET" && r.user === "anonymous" && r.cacheStatus.includes("no-lkg")) misses++;
+  }
+  const lookups = served + misses;
+  return { served, lookups, misses, missRate: lookups === 0 ? 0 : misses / lookups };
+}
+
+/** The dashboard's totals (SQL on the captured points) against the drill's own count. */
+export function dashboardAgreement(fromResponses: ReturnType<typeof fallbackCounts>, sql: { lkg_served: number; lookups: number; lookup_misses: number }): TargetResult {
+  const sqlRate = sql.lookups === 0 ? 0 : sql.lookup_misses / sql.lookups;
+  const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
+  return {
+    name: "dashboard agrees with the drill",
+    target: "fallback answers and cache_miss_rate from SQL = counted from responses",
+    measured: `fallback answers ${sql.lkg_served} (SQL) vs ${fromResponses.served} (responses); cache_miss_rate ${pct(sqlRate)} (${sql.lookup_misses}/${sql.lookups}) vs ${pct(fromResponses.missRate)} (${fromResponses.misses}/${fromResponses.lookups})`,
+    pass: sql.lkg_served === fromResponses.served && sql.lookups === fromResponses.lookups && sql.lookup_misses === fromResponses.misses,
+  };
 }

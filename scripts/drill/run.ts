@@ -13,10 +13,12 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULTS } from "../../src/config.ts";
-import { evaluate, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
+import { CHDB_MISSING } from "../dashboard/engines/local.ts";
+import { drillDashboard } from "../dashboard/run.ts";
+import { dashboardAgreement, evaluate, fallbackCounts, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
 import { runLoad, summarizeSeconds, type LivePoint, type RequestSpec } from "./load.ts";
 import { DEFAULT_PLAN, listPlans, loadPlan, MAX_RATE } from "./plan.ts";
-import { formatTargetsTable, writeReport } from "./report.ts";
+import { formatTargetsTable, writeReport, type ReportInput } from "./report.ts";
 import { startWorker, type RunningWorker } from "./runtime.ts";
 import type { Plan, SecondStats } from "./types.ts";
 
@@ -200,7 +202,7 @@ export async function main(argv: string[]): Promise<number> {
     const dir = join(root, "reports", `${plan.name}-${stamp}`);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, "datapoints.json"), JSON.stringify(collected.points));
-    const written = await writeReport(dir, {
+    const reportInput: ReportInput = {
       plan,
       startedAt: started.toISOString(),
       durationS: bounds[bounds.length - 1]! / 1000,
@@ -216,9 +218,30 @@ export async function main(argv: string[]): Promise<number> {
         "load generator": "open loop, constant arrival rate, latency from intended send time (undici, HdrHistogram)",
         vars: JSON.stringify(vars),
       },
-      notes: [],
+      notes: [] as string[],
       dataPointsFile: "datapoints.json",
-    });
+    };
+    let written = await writeReport(dir, reportInput);
+    // The dashboard for this run, from the same data points through the same SQL as production;
+    // its numbers must match what the clients saw.
+    try {
+      const dashboard = await drillDashboard(dir);
+      const sqlTotals = { lkg_served: 0, lookups: 0, lookup_misses: 0 };
+      for (const r of dashboard.rows.totals) {
+        sqlTotals.lkg_served += Number(r["lkg_served"]);
+        sqlTotals.lookups += Number(r["lookups"]);
+        sqlTotals.lookup_misses += Number(r["lookup_misses"]);
+      }
+      targets.push(dashboardAgreement(fallbackCounts(run.results), sqlTotals));
+      reportInput.notes.push("Dashboard for this run (the production SQL on the captured data points): [dashboard.html](dashboard.html)");
+      written = await writeReport(dir, reportInput);
+      for (const line of dashboard.summary) console.log(`dashboard: ${line}`);
+    } catch (err) {
+      if ((err as Error).message !== CHDB_MISSING) throw err;
+      reportInput.notes.push(`No dashboard: ${CHDB_MISSING}.`);
+      written = await writeReport(dir, reportInput);
+      console.log(`note: no dashboard for this run: ${CHDB_MISSING}`);
+    }
     console.log(`\n${formatTargetsTable(targets)}\n`);
     console.log(`report: ${relative(process.cwd(), written.md)}`);
     const pass = targets.every((t) => t.pass);

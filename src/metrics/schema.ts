@@ -33,6 +33,8 @@ export interface RequestRecord {
   probe: boolean;
   /** What this request told the breaker: a failure, a success, or nothing (rejected while open, or slow within a stall already counted). */
   breakerHeard: "failure" | "success" | "";
+  /** Ms from the request's start to when the breaker heard its outcome (0 when it heard nothing). */
+  breakerHeardMs: number;
   latencyMs: number;
   originStatus: number;
   staleAgeSeconds: number;
@@ -94,6 +96,7 @@ export function requestPoint(r: RequestRecord): AnalyticsEngineDataPoint {
       r.staleAgeSeconds, // double3
       r.originMs, // double4
       r.status, // double5
+      r.breakerHeardMs, // double6
     ],
   };
 }

@@ -1,0 +1,12 @@
+-- edge_fallback_triggered: answers that needed the fallback path (from a copy, or none to give),
+-- and breaker openings, per step. Weighted by _sample_interval: AE samples at high volume.
+SELECT
+  toStartOfInterval(timestamp, INTERVAL '{{step}}' SECOND) AS t,
+  index1 AS origin,
+  sumIf(_sample_interval, blob1 = 'request' AND blob2 = 'lkg_served') AS fallback_answers,
+  sumIf(_sample_interval, blob1 = 'request' AND blob2 = 'no_lkg') AS fallback_misses,
+  sumIf(_sample_interval, blob1 = 'breaker' AND blob3 = 'open' AND blob2 = 'closed') AS breaker_trips
+FROM {{dataset}}
+WHERE timestamp >= toDateTime('{{from}}') AND timestamp < toDateTime('{{to}}')
+GROUP BY t, origin
+ORDER BY t, origin
