@@ -33,13 +33,14 @@ async function forceOpen(h: Harness): Promise<void> {
   expect(((await res.json()) as { state: unknown }).state).toEqual({ kind: "open", openedAt: h.clock.t, until: h.clock.t + 5000, attempt: 1 });
 }
 
-/** The two dashboard numbers, computed the way a SQL query over blob2 would. */
+/** The two dashboard numbers, as scripts/dashboard/queries/totals.sql computes them (blob2, blob6). */
 function fallbackStats(points: AnalyticsEngineDataPoint[], origin: string) {
-  const outcomes = points.filter((p) => p.blobs?.[0] === "request" && p.indexes?.[0] === origin).map((p) => p.blobs![1]);
-  const served = outcomes.filter((o) => o === "lkg_served").length;
-  const missed = outcomes.filter((o) => o === "no_lkg").length;
-  const triggered = served + missed;
-  return { edge_fallback_triggered: triggered, cache_miss_rate: triggered === 0 ? 0 : missed / triggered };
+  const requests = points.filter((p) => p.blobs?.[0] === "request" && p.indexes?.[0] === origin).map((p) => ({ outcome: p.blobs![1], lookup: p.blobs![5] }));
+  const served = requests.filter((r) => r.outcome === "lkg_served").length;
+  const noCopy = requests.filter((r) => r.outcome === "no_lkg").length;
+  // A lookup while falling back: a copy served, or none to serve after looking (credentialed requests are never looked up).
+  const missed = requests.filter((r) => r.outcome === "no_lkg" && (r.lookup === "miss" || r.lookup === "expired")).length;
+  return { edge_fallback_triggered: served + noCopy, cache_miss_rate: served + missed === 0 ? 0 : missed / (served + missed) };
 }
 
 describe("request data points", () => {

@@ -51,17 +51,26 @@ function fmtClock(windowFrom: number, stepS: number): (v: number) => string {
   };
 }
 
-function charts(input: PageInput, origin: string | undefined): string[] {
+interface Panel {
+  panel: PanelName;
+  /** Result rows behind this chart (for this origin): 0 means an empty panel. */
+  rows: number;
+  svg: string;
+}
+
+function charts(input: PageInput, origin: string | undefined): Panel[] {
   const { window: w, rows } = input;
   const bands = input.bands ?? [];
   const xDomain: [number, number] = [0, Math.max(w.stepS, (w.to - w.from) / 1000)];
   const xTickFormat = fmtClock(w.from, w.stepS);
   const perStep = `per ${w.stepS} s`;
   const common = { bands, xDomain, xTickFormat, xLabel: "time (UTC)" };
-  const out: string[] = [];
+  const out: Panel[] = [];
+  const count = (panel: PanelName) => rows[panel].filter((r) => origin === undefined || r["origin"] === origin).length;
+  const push = (panel: PanelName, svg: string) => out.push({ panel, rows: count(panel), svg });
 
   const triggered = byTime(rows.edge_fallback_triggered, w.from, origin, ["fallback_answers", "fallback_misses", "breaker_trips"]);
-  out.push(
+  push("edge_fallback_triggered",
     lineChart({
       ...common,
       title: "edge_fallback_triggered: answers that needed the fallback",
@@ -71,7 +80,7 @@ function charts(input: PageInput, origin: string | undefined): string[] {
   );
 
   const miss = byTime(rows.cache_miss_rate, w.from, origin, ["lookups", "misses"]);
-  out.push(
+  push("cache_miss_rate",
     lineChart({
       ...common,
       title: "cache_miss_rate: LKG lookups that found no usable copy",
@@ -84,7 +93,7 @@ function charts(input: PageInput, origin: string | undefined): string[] {
 
   const outcomes = ["origin_ok", "lkg_served", "no_lkg", "origin_error", "rejected"];
   const answers = byTime(rows.answers, w.from, origin, ["answers", ...outcomes]);
-  out.push(
+  push("answers",
     stackedBars({
       ...common,
       title: "Answers by outcome (fallback share = lkg_served / all)",
@@ -101,7 +110,7 @@ function charts(input: PageInput, origin: string | undefined): string[] {
     // Quantiles do not add up across origins: the overall view shows the worst origin's.
     for (const [x, v] of latency) for (const k of Object.keys(v)) v[k] = Math.max(...rows.latency.filter((r) => secondsFrom(w.from, r["t"]!) === x).map((r) => num(r[k])));
   }
-  out.push(
+  push("latency",
     lineChart({
       ...common,
       title: "Latency to the answer's headers (weighted quantiles)",
@@ -113,7 +122,7 @@ function charts(input: PageInput, origin: string | undefined): string[] {
   );
 
   const age = byTime(rows.stale_age, w.from, origin, ["p50_s", "p95_s", "max_s"]);
-  out.push(
+  push("stale_age",
     lineChart({
       ...common,
       title: "Age of the copies served",
@@ -126,7 +135,7 @@ function charts(input: PageInput, origin: string | undefined): string[] {
 
   const classes = ["timeout", "connection", "http_5xx", "slow", "breaker_open"];
   const errors = byTime(rows.errors, w.from, origin, [...classes, "no_lkg"]);
-  out.push(
+  push("errors",
     stackedBars({
       ...common,
       title: "Why the origin path failed (answers by failure class)",
@@ -142,7 +151,7 @@ function charts(input: PageInput, origin: string | undefined): string[] {
   const transitions = rows.breaker_transitions.filter((r) => origin === undefined || r["origin"] === origin);
   const origins = [...new Set(transitions.map((r) => String(r["origin"])))];
   if (origins.length === 0) origins.push(origin ?? "all");
-  out.push(
+  push("breaker_transitions",
     stateTimeline({
       ...common,
       title: "Breaker state (from its transitions)",
@@ -213,7 +222,7 @@ export function renderPage(input: PageInput): string {
 ${links ? `<p>${links}</p>` : ""}
 <h2>Totals</h2>
 ${totalsTable(rows.totals)}
-${sections.map((s) => `<h2 id="${s.id}">${escapeXml(s.heading)}</h2>\n${charts(input, s.origin).map((svg) => `<div class="panel">${svg}</div>`).join("\n")}`).join("\n")}
+${sections.map((s) => `<h2 id="${s.id}">${escapeXml(s.heading)}</h2>\n${charts(input, s.origin).map((p) => `<div class="panel" data-panel="${p.panel}" data-rows="${p.rows}">${p.svg}</div>`).join("\n")}`).join("\n")}
 <h2>Breaker transitions</h2>
 ${transitionsTable(rows.breaker_transitions)}
 </body>

@@ -47,7 +47,7 @@ interface DrillReport {
   dataPointsFile?: string;
 }
 
-async function latestReport(): Promise<string> {
+export async function latestReport(): Promise<string> {
   const dir = join(root, "reports");
   const entries = existsSync(dir) ? await readdir(dir) : [];
   const drills: { path: string; mtime: number }[] = [];

@@ -1,0 +1,150 @@
+/**
+ * The production path against a local stand-in for the Analytics Engine SQL API: the dashboard
+ * must send the same SQL text the local engine runs, to the right URL with the token, and turn
+ * every failure into one clear sentence.
+ */
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { sqlApiEngine } from "./engines/sql-api.ts";
+import { GRAFANA_FILE, grafanaDashboard } from "./grafana.ts";
+import { PANELS, panelSql, queryFiles, type Window } from "./queries.ts";
+import { main, runPanels } from "./run.ts";
+
+interface Seen {
+  method: string;
+  url: string;
+  authorization: string;
+  body: string;
+}
+
+let server: Server;
+let base: string;
+const seen: Seen[] = [];
+/** What the stand-in answers next, by token. */
+const answer = (token: string, body: string): { status: number; body: string } => {
+  if (token === "rejected") return { status: 403, body: JSON.stringify({ errors: [{ message: "Authentication error" }] }) };
+  if (token === "nodataset") return { status: 422, body: "unknown table: edge_fallbak" };
+  if (token === "empty") return { status: 200, body: JSON.stringify({ meta: [], data: [], rows: 0 }) };
+  // Quoted 64-bit integers, as ClickHouse's JSON output has them.
+  const totals = body.includes("AS edge_fallback_triggered");
+  return { status: 200, body: JSON.stringify({ meta: [], data: totals ? [{ origin: "primary", answers: "120", lkg_served: "30", lookups: "40", lookup_misses: "10", cache_miss_rate: 0.25 }] : [], rows: 1 }) };
+};
+
+async function read(req: IncomingMessage): Promise<string> {
+  let text = "";
+  for await (const chunk of req) text += chunk;
+  return text;
+}
+
+beforeAll(async () => {
+  server = createServer(async (req, res) => {
+    const body = await read(req);
+    const authorization = req.headers.authorization ?? "";
+    seen.push({ method: req.method ?? "", url: req.url ?? "", authorization, body });
+    const { status, body: out } = answer(authorization.replace(/^Bearer /, ""), body);
+    res.writeHead(status, { "content-type": "application/json" }).end(out);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/client/v4`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const w: Window = { dataset: "edge_fallback", from: Date.parse("2026-11-22T12:00:00Z"), to: Date.parse("2026-11-22T13:00:00Z"), stepS: 60 };
+
+describe("Analytics Engine SQL API", () => {
+  it("posts each panel's SQL, unchanged, with FORMAT JSON, to the account's endpoint with the bearer token", async () => {
+    seen.length = 0;
+    const rows = await runPanels(sqlApiEngine({ accountId: "acc123", token: "good-token", apiBase: base }), w);
+    expect(seen).toHaveLength(PANELS.length);
+    PANELS.forEach((panel, i) => {
+      expect(seen[i]).toEqual({
+        method: "POST",
+        url: "/client/v4/accounts/acc123/analytics_engine/sql",
+        authorization: "Bearer good-token",
+        body: `${panelSql(panel, w)}\nFORMAT JSON`,
+      });
+    });
+    expect(seen[0]!.body).toContain("FROM edge_fallback\nWHERE timestamp >= toDateTime('2026-11-22 12:00:00') AND timestamp < toDateTime('2026-11-22 13:00:00')");
+    expect(seen[0]!.body).toContain("sumIf(_sample_interval, blob1 = 'request' AND blob2 = 'lkg_served') AS lkg_served");
+    // Quoted integers come back as numbers.
+    expect(rows.totals).toEqual([{ origin: "primary", answers: 120, lkg_served: 30, lookups: 40, lookup_misses: 10, cache_miss_rate: 0.25 }]);
+  });
+
+  it("says what a rejected token needs", async () => {
+    const engine = sqlApiEngine({ accountId: "acc123", token: "rejected", apiBase: base });
+    await expect(engine.run("SELECT 1")).rejects.toThrow('the SQL API refused the token (HTTP 403): CLOUDFLARE_API_TOKEN needs the "Account Analytics Read" permission for account acc123');
+  });
+
+  it("says which dataset it did not know", async () => {
+    const engine = sqlApiEngine({ accountId: "acc123", token: "nodataset", apiBase: base });
+    await expect(engine.run("SELECT 1")).rejects.toThrow(/^the SQL API does not know that dataset: unknown table: edge_fallbak/);
+  });
+
+  it("says when the API cannot be reached at all", async () => {
+    const engine = sqlApiEngine({ accountId: "acc123", token: "good-token", apiBase: "http://127.0.0.1:9/client/v4", timeoutMs: 2000 });
+    await expect(engine.run("SELECT 1")).rejects.toThrow(/^could not reach the Analytics Engine SQL API at http:\/\/127\.0\.0\.1:9\/client\/v4: /);
+  });
+});
+
+describe("npm run dashboard (production)", () => {
+  function withEnv(env: Record<string, string | undefined>, fn: () => Promise<unknown>): Promise<unknown> {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    for (const [k, v] of Object.entries(env)) v === undefined ? delete process.env[k] : (process.env[k] = v);
+    return fn().finally(() => {
+      for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
+    });
+  }
+
+  it("lists every missing setting in one message", async () => {
+    await withEnv({ CLOUDFLARE_ACCOUNT_ID: undefined, CLOUDFLARE_API_TOKEN: undefined }, async () => {
+      const err = await main(["--since", "soon"]).catch((e: Error) => e);
+      expect(String((err as Error).message)).toMatch(
+        /^cannot query production:\n {2}- CLOUDFLARE_ACCOUNT_ID is not set .*\n {2}- CLOUDFLARE_API_TOKEN is not set .*\n {2}- --since must look like 30m, 6h or 2d, got "soon"\n/,
+      );
+    });
+  });
+
+  it("says so when the window holds no data points", async () => {
+    await withEnv({ CLOUDFLARE_ACCOUNT_ID: "acc123", CLOUDFLARE_API_TOKEN: "empty", CLOUDFLARE_API_BASE_URL: base }, async () => {
+      await expect(main(["--since", "30m"])).rejects.toThrow(/^no data points in edge_fallback between .* Try a longer --since\.$/);
+    });
+  });
+});
+
+describe("panel SQL", () => {
+  it("has one file per panel and fills every placeholder", () => {
+    expect(queryFiles()).toEqual([...PANELS].sort());
+    for (const panel of PANELS) {
+      const sql = panelSql(panel, w);
+      expect(sql).not.toMatch(/\{\{|\}\}/);
+      expect(sql).not.toContain("--");
+      expect(sql).toMatch(/^SELECT/);
+    }
+  });
+
+  it("refuses a bad window with every problem at once", () => {
+    expect(() => panelSql("totals", { dataset: "edge fallback; DROP", from: 2000, to: 1000, stepS: 0 })).toThrow(
+      "bad dashboard window: dataset must be a plain table name (letters, digits, _), got \"edge fallback; DROP\"; the window ends (1970-01-01T00:00:01.000Z) before it starts (1970-01-01T00:00:02.000Z); step must be whole seconds from 1 to 86400, got 0",
+    );
+  });
+});
+
+describe("Grafana dashboard", () => {
+  it("is generated from the same SQL files, and the committed file is up to date", () => {
+    const committed = JSON.parse(readFileSync(GRAFANA_FILE, "utf8")) as { panels: { targets: { query: string }[] }[] };
+    expect(committed).toEqual(JSON.parse(JSON.stringify(grafanaDashboard())));
+    expect(committed.panels).toHaveLength(PANELS.length);
+    PANELS.forEach((panel, i) => {
+      const query = committed.panels[i]!.targets[0]!.query;
+      expect(query).toContain("$timeFilter");
+      // Substituting the window back gives exactly the SQL the dashboard sends.
+      const back = query
+        .replace("$timeFilter", "timestamp >= toDateTime('2026-11-22 12:00:00') AND timestamp < toDateTime('2026-11-22 13:00:00')")
+        .replaceAll("'$interval'", "'60'")
+        .replaceAll("${dataset}", "edge_fallback");
+      expect(back).toBe(panelSql(panel, w));
+    });
+  });
+});
