@@ -20,7 +20,8 @@ import { renderPage, type PageInput, type PanelRows } from "./render.ts";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const DATASET = "edge_fallback";
 const USAGE = `usage: npm run dashboard -- <drill report dir | latest> [--step <s>]
-       npm run dashboard -- [--since <30m|6h|2d>] [--step <s>] [--dataset <name>] [--out <dir>]   (production: CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN)`;
+       npm run dashboard -- [--since <30m|6h|2d> | --from <ISO time> [--to <ISO time>]] [--step <s>] [--dataset <name>] [--out <dir>]
+         (production: CLOUDFLARE_ACCOUNT_ID, CLOUDFLARE_API_TOKEN)`;
 
 export async function runPanels(engine: Engine, w: Window): Promise<PanelRows> {
   const rows = {} as PanelRows;
@@ -99,37 +100,61 @@ function parseSince(text: string): number {
   return Number(m[1]) * { m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as "m" | "h" | "d"];
 }
 
-async function productionDashboard(values: { since?: string; step?: string; dataset?: string; out?: string }): Promise<{ html: string; summary: string[] }> {
+interface ProductionOptions {
+  since?: string;
+  from?: string;
+  to?: string;
+  step?: string;
+  dataset?: string;
+  out?: string;
+}
+
+/** The window asked for: --from/--to (ISO times, e.g. an incident's), else the last --since. */
+function productionWindow(values: ProductionOptions, problems: string[]): { from: number; to: number; label: string } {
+  const now = Date.now();
+  if (values.from !== undefined || values.to !== undefined) {
+    if (values.since !== undefined) problems.push("give either --since or --from/--to, not both");
+    const from = Date.parse(values.from ?? "");
+    const to = values.to === undefined ? now : Date.parse(values.to);
+    if (!Number.isFinite(from)) problems.push(`--from must be an ISO time such as 2026-11-22T12:00:00Z, got ${JSON.stringify(values.from)}`);
+    if (!Number.isFinite(to)) problems.push(`--to must be an ISO time such as 2026-11-22T13:00:00Z, got ${JSON.stringify(values.to)}`);
+    return { from, to, label: `${values.from} to ${values.to ?? "now"}` };
+  }
+  const sinceMs = parseSince(values.since ?? "1h");
+  if (!Number.isFinite(sinceMs) || sinceMs <= 0) problems.push(`--since must look like 30m, 6h or 2d, got ${JSON.stringify(values.since)}`);
+  return { from: now - sinceMs, to: now, label: `last ${values.since ?? "1h"}` };
+}
+
+async function productionDashboard(values: ProductionOptions): Promise<{ html: string; summary: string[] }> {
   const problems: string[] = [];
   const accountId = process.env["CLOUDFLARE_ACCOUNT_ID"] ?? "";
   const token = process.env["CLOUDFLARE_API_TOKEN"] ?? "";
   if (!accountId) problems.push("CLOUDFLARE_ACCOUNT_ID is not set (your account id, from the dashboard's sidebar or `wrangler whoami`)");
   if (!token) problems.push('CLOUDFLARE_API_TOKEN is not set (a token with the "Account Analytics Read" permission)');
-  const sinceMs = parseSince(values.since ?? "1h");
-  if (!Number.isFinite(sinceMs) || sinceMs <= 0) problems.push(`--since must look like 30m, 6h or 2d, got ${JSON.stringify(values.since)}`);
-  const to = Date.now();
-  const w: Window = { dataset: values.dataset ?? DATASET, from: to - sinceMs, to, stepS: Number(values.step ?? 60) };
-  if (Number.isFinite(sinceMs)) problems.push(...windowProblems(w));
+  const asked = productionWindow(values, problems);
+  const w: Window = { dataset: values.dataset ?? DATASET, from: asked.from, to: asked.to, stepS: Number(values.step ?? 60) };
+  if (Number.isFinite(w.from) && Number.isFinite(w.to)) problems.push(...windowProblems(w));
+  else problems.push(...windowProblems({ ...w, from: 0, to: 1 }));
   if (problems.length) throw new Error(`cannot query production:\n  - ${problems.join("\n  - ")}\n${USAGE}`);
   const engine = sqlApiEngine({ accountId, token, apiBase: process.env["CLOUDFLARE_API_BASE_URL"] ?? DEFAULT_API_BASE });
   const rows = await runPanels(engine, w);
   if (rows.totals.length === 0) {
-    throw new Error(`no data points in ${w.dataset} between ${new Date(w.from).toISOString()} and ${new Date(w.to).toISOString()}: is the worker deployed, receiving traffic, and bound to this dataset? Try a longer --since.`);
+    throw new Error(`no data points in ${w.dataset} between ${new Date(w.from).toISOString()} and ${new Date(w.to).toISOString()}: is the worker deployed, receiving traffic, and bound to this dataset? Try a longer window.`);
   }
-  const dir = resolve(values.out ?? join(root, "reports", `dashboard-${new Date(to).toISOString().replace(/[:.]/g, "-")}`));
+  const dir = resolve(values.out ?? join(root, "reports", `dashboard-${new Date(w.to).toISOString().replace(/[:.]/g, "-")}`));
   await mkdir(dir, { recursive: true });
   const html = join(dir, "dashboard.html");
-  await writeFile(html, renderPage({ title: `edge-fallback: last ${values.since ?? "1h"}`, source: engine.describe(), window: w, rows }));
+  await writeFile(html, renderPage({ title: `edge-fallback: ${asked.label}`, source: engine.describe(), window: w, rows }));
   await writeFile(join(dir, "dashboard.json"), JSON.stringify({ window: w, source: engine.describe(), rows }, null, 2));
   return { html, summary: summary(rows) };
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let args: { values: { since?: string; step?: string; dataset?: string; out?: string; help?: boolean }; positionals: string[] };
+  let args: { values: ProductionOptions & { help?: boolean }; positionals: string[] };
   try {
     args = parseArgs({
       args: argv,
-      options: { since: { type: "string" }, step: { type: "string" }, dataset: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
+      options: { since: { type: "string" }, from: { type: "string" }, to: { type: "string" }, step: { type: "string" }, dataset: { type: "string" }, out: { type: "string" }, help: { type: "boolean", short: "h" } },
       allowPositionals: true,
     });
   } catch (err) {

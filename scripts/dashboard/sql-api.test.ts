@@ -4,6 +4,9 @@
  * every failure into one clear sentence.
  */
 import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -106,9 +109,29 @@ describe("npm run dashboard (production)", () => {
     });
   });
 
+  it("takes an incident's absolute window, and names every problem with it", async () => {
+    await withEnv({ CLOUDFLARE_ACCOUNT_ID: "acc123", CLOUDFLARE_API_TOKEN: "good-token", CLOUDFLARE_API_BASE_URL: base }, async () => {
+      const err = (await main(["--since", "1h", "--from", "yesterday", "--to", "2026-11-22T13:00:00Z", "--step", "0"]).catch((e: Error) => e)) as Error;
+      expect(err.message.split("\n").slice(0, 5)).toEqual([
+        "cannot query production:",
+        "  - give either --since or --from/--to, not both",
+        '  - --from must be an ISO time such as 2026-11-22T12:00:00Z, got "yesterday"',
+        "  - step must be whole seconds from 1 to 86400, got 0",
+        expect.stringMatching(/^usage: /),
+      ]);
+      seen.length = 0;
+      const dir = await mkdtemp(join(tmpdir(), "edge-fallback-dash-test-"));
+      expect(await main(["--from", "2026-11-22T12:00:00Z", "--to", "2026-11-22T13:00:00Z", "--step", "60", "--out", dir])).toBe(0);
+      expect(seen[0]!.body).toContain("timestamp >= toDateTime('2026-11-22 12:00:00') AND timestamp < toDateTime('2026-11-22 13:00:00')");
+      const html = readFileSync(join(dir, "dashboard.html"), "utf8");
+      expect(html).toContain("<title>edge-fallback: 2026-11-22T12:00:00Z to 2026-11-22T13:00:00Z</title>");
+      await rm(dir, { recursive: true, force: true });
+    });
+  });
+
   it("says so when the window holds no data points", async () => {
     await withEnv({ CLOUDFLARE_ACCOUNT_ID: "acc123", CLOUDFLARE_API_TOKEN: "empty", CLOUDFLARE_API_BASE_URL: base }, async () => {
-      await expect(main(["--since", "30m"])).rejects.toThrow(/^no data points in edge_fallback between .* Try a longer --since\.$/);
+      await expect(main(["--since", "30m"])).rejects.toThrow(/^no data points in edge_fallback between .* Try a longer window\.$/);
     });
   });
 });
