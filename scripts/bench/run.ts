@@ -141,7 +141,7 @@ async function main(): Promise<void> {
       await warm(url);
       await setOrigin(originUrl, { mode: "blackhole" });
     };
-    const originPids = [origins.child.pid!];
+    const originPids = origins.pids;
     const targets: Target[] = [
       { name: "bare", what: "pass-through worker: fetch(origin), nothing else", url: bare.url, pids: bare.pids, prepare: () => setOrigin(originUrl, { mode: "healthy" }) },
       { name: "ours-healthy", what: "our worker, origin healthy, tiers memory + Cache API + KV (as deployed)", url: ours.url, pids: ours.pids, prepare: () => healthy(ours.url) },
@@ -275,8 +275,7 @@ async function main(): Promise<void> {
   } finally {
     for (const w of workers) await w.dispose();
     await nginx?.stop();
-    origins.child.stdin?.end();
-    origins.child.kill("SIGTERM");
+    origins.stop();
   }
 }
 

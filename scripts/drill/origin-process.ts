@@ -13,14 +13,20 @@ interface Batch {
   counters?: Record<string, number>;
 }
 
-const names = process.argv.slice(2);
-if (names.length === 0) {
-  console.error("usage: origin-process.ts <origin name>...");
+// --host <ip>: where the origins listen (a network namespace's address in --netns drills).
+// --no-collector: origins only (the collector must stay on the host, reachable through a partition).
+const args = process.argv.slice(2);
+const hostAt = args.indexOf("--host");
+const host = hostAt >= 0 ? args[hostAt + 1]! : "127.0.0.1";
+const withCollector = !args.includes("--no-collector");
+const names = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--host");
+if (names.length === 0 && !withCollector) {
+  console.error("usage: origin-process.ts [--host <ip>] [--no-collector] <origin name>...");
   process.exit(2);
 }
 
 const origins: Record<string, FakeOrigin> = {};
-for (const name of names) origins[name] = await startFakeOrigin(0);
+for (const name of names) origins[name] = await startFakeOrigin(0, host);
 
 const points: unknown[] = [];
 const counters: { at: number; counters: Record<string, number> }[] = [];
@@ -45,16 +51,16 @@ const collector = createServer((req: IncomingMessage, res: ServerResponse) => {
     }
   });
 });
-await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
+if (withCollector) await new Promise<void>((resolve) => collector.listen(0, "127.0.0.1", resolve));
 
 const ready = {
   origins: Object.fromEntries(Object.entries(origins).map(([name, o]) => [name, o.url])),
-  collector: `http://127.0.0.1:${(collector.address() as AddressInfo).port}`,
+  collector: withCollector ? `http://127.0.0.1:${(collector.address() as AddressInfo).port}` : "",
 };
 console.log(`ready ${JSON.stringify(ready)}`);
 
 const shutdown = async () => {
-  collector.close();
+  if (withCollector) collector.close();
   await Promise.all(Object.values(origins).map((o) => o.close()));
   process.exit(0);
 };

@@ -30,7 +30,7 @@ describe("drill plans", () => {
       "phases[0].durationS must be > 0, got 0",
       "phases[0].rate must be from 1 to 20000 req/s, got 50000",
       'phases[0].fault must be true or false, got "yes"',
-      'phases[0].origins.primary.mode must be one of healthy, status, blackhole, reset, truncate, stall-body, flaky, got "explode"',
+      'phases[0].origins.primary.mode must be one of healthy, status, blackhole, partition, reset, truncate, stall-body, flaky, got "explode"',
       "phases[1].origins.primary.failRate must be 0..1, got 3",
       "phases last 400 s in all; at most 300 s",
       'exactly one phase must be the baseline ("baseline": true), found 0',

@@ -34,7 +34,7 @@ export async function loadPlan(nameOrPath: string): Promise<Plan> {
   return raw as Plan;
 }
 
-const MODES = ["healthy", "status", "blackhole", "reset", "truncate", "stall-body", "flaky"];
+const MODES = ["healthy", "status", "blackhole", "partition", "reset", "truncate", "stall-body", "flaky"];
 
 export function validatePlan(raw: unknown): string[] {
   const problems: string[] = [];

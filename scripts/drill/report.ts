@@ -70,6 +70,8 @@ export function faultLabel(setting: unknown): string {
       return `HTTP ${s.status ?? "?"}${slow}`;
     case "blackhole":
       return "blackhole";
+    case "partition":
+      return "partition";
     case "reset":
       return "conn reset";
     case "truncate":
@@ -94,6 +96,8 @@ function faultDescription(setting: unknown): string {
       return `answers ${s.status ?? "?"}${latency}`;
     case "blackhole":
       return "blackhole (accepts, never answers)";
+    case "partition":
+      return "partition (replies dropped in a network namespace with --netns; else as blackhole)";
     case "reset":
       return "resets connections";
     case "truncate":
@@ -123,6 +127,7 @@ function faultColor(setting: unknown): string {
     case "status":
       return (s.status ?? 500) >= 500 ? "#8e24aa" : "#ab47bc";
     case "blackhole":
+    case "partition":
       return "#263238";
     case "reset":
       return "#6d4c41";

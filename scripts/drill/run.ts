@@ -17,10 +17,11 @@ import { CHDB_MISSING } from "../dashboard/engines/local.ts";
 import { drillDashboard } from "../dashboard/run.ts";
 import { dashboardAgreement, evaluate, fallbackCounts, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
 import { runLoad, summarizeSeconds, type LivePoint, type RequestSpec } from "./load.ts";
+import { createNetns, type Netns } from "./netns.ts";
 import { DEFAULT_PLAN, listPlans, loadPlan, MAX_RATE } from "./plan.ts";
 import { formatTargetsTable, writeReport, type ReportInput } from "./report.ts";
 import { startWorker, type RunningWorker } from "./runtime.ts";
-import type { Plan, SecondStats } from "./types.ts";
+import type { FaultSetting, Plan, SecondStats } from "./types.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -54,25 +55,74 @@ interface OriginProcess {
   collector: string;
 }
 
-export async function startOrigins(names: string[]): Promise<OriginProcess> {
-  const child = spawn(process.execPath, [join(root, "scripts/drill/origin-process.ts"), ...names], { stdio: ["pipe", "pipe", "inherit"] });
+function spawnOriginProcess(command: string[], args: string[]): Promise<OriginProcess> {
+  const child = spawn(command[0]!, [...command.slice(1), join(root, "scripts/drill/origin-process.ts"), ...args], { stdio: ["pipe", "pipe", "inherit"] });
   const lines = createInterface({ input: child.stdout! });
-  const ready = await new Promise<{ origins: Record<string, string>; collector: string }>((resolve, reject) => {
+  return new Promise<OriginProcess>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("the origin process did not start within 10 s")), 10_000);
     lines.on("line", (line) => {
       if (line.startsWith("ready ")) {
         clearTimeout(timer);
-        resolve(JSON.parse(line.slice(6)) as { origins: Record<string, string>; collector: string });
+        resolve({ child, ...(JSON.parse(line.slice(6)) as { origins: Record<string, string>; collector: string }) });
       }
     });
     child.once("exit", (code) => reject(new Error(`the origin process exited with ${code}`)));
   });
-  return { child, ...ready };
+}
+
+/**
+ * The fake origins and the collector of the worker's data points. With a network namespace the
+ * origins run inside it and the collector stays on the host, so a partition never cuts the drill
+ * off from its own data.
+ */
+export async function startOrigins(names: string[], netns?: Netns): Promise<{ origins: Record<string, string>; collector: string; pids: number[]; stop(): void }> {
+  if (!netns) {
+    const one = await spawnOriginProcess([process.execPath], names);
+    return { origins: one.origins, collector: one.collector, pids: [one.child.pid!], stop: () => stopProcess(one.child) };
+  }
+  const inside = await spawnOriginProcess([...netns.exec, process.execPath], ["--host", netns.originIp, "--no-collector", ...names]);
+  const collector = await spawnOriginProcess([process.execPath], []).catch((err: unknown) => {
+    stopProcess(inside.child);
+    throw err;
+  });
+  return {
+    origins: inside.origins,
+    collector: collector.collector,
+    // `ip netns exec` execs the program, so the child's pid is the origin process's own.
+    pids: [inside.child.pid!],
+    stop: () => {
+      stopProcess(inside.child);
+      stopProcess(collector.child);
+    },
+  };
+}
+
+function stopProcess(child: ChildProcess): void {
+  child.stdin?.end();
+  child.kill("SIGTERM");
 }
 
 async function setFault(originUrl: string, setting: unknown): Promise<void> {
   const res = await fetch(`${originUrl}/__control/default`, { method: "POST", body: JSON.stringify(setting) });
   if (res.status !== 200) throw new Error(`origin refused fault ${JSON.stringify(setting)}: ${await res.text()}`);
+}
+
+/**
+ * Applies one phase's fault to one origin. "partition" is a real one in a network namespace (the
+ * origin itself stays healthy, its replies are dropped), else the fake origin's blackhole. The
+ * control requests cross the same link, so a partition is healed before the origin is told
+ * anything and installed after.
+ */
+async function applyFault(originUrl: string, setting: FaultSetting, netns: Netns | undefined): Promise<void> {
+  if (setting.mode === "partition") {
+    if (!netns) return setFault(originUrl, { mode: "blackhole" });
+    netns.partition(false);
+    await setFault(originUrl, { mode: "healthy" });
+    netns.partition(true);
+    return;
+  }
+  netns?.partition(false);
+  await setFault(originUrl, setting);
 }
 
 /** A deterministic request mix: hot and cold keys, some credentialed users, a few writes. */
@@ -107,17 +157,19 @@ function liveLine(p: LivePoint, plan: Plan, breaker: string): string {
   return `t=${String(p.second).padStart(3)}s ${phase.padEnd(12)} sent=${p.sent} answered=${p.answered} ${mix} p99=${p.p99.toFixed(1)}ms breaker=${breaker} fallback=${p.fallback} late=${p.late} unsent=${p.unsent} in-flight=${p.inFlight}`;
 }
 
-const USAGE = "usage: npm run drill [-- <plan | path/to/plan.json>] [--rate <req/s>]";
+const USAGE = "usage: npm run drill [-- <plan | path/to/plan.json>] [--rate <req/s>] [--netns]";
 
 export async function main(argv: string[]): Promise<number> {
-  let args: { values: { rate?: string; help?: boolean }; positionals: string[] };
+  let args: { values: { rate?: string; netns?: boolean; help?: boolean }; positionals: string[] };
   try {
-    args = parseArgs({ args: argv, options: { rate: { type: "string" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
+    args = parseArgs({ args: argv, options: { rate: { type: "string" }, netns: { type: "boolean" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${USAGE}`);
   }
   if (args.values.help) {
-    console.log(`${USAGE}\n  plans: ${(await listPlans()).join(", ")} (default ${DEFAULT_PLAN})\n  --rate  run every phase at this many requests per second instead of the plan's rates`);
+    console.log(
+      `${USAGE}\n  plans: ${(await listPlans()).join(", ")} (default ${DEFAULT_PLAN})\n  --rate   run every phase at this many requests per second instead of the plan's rates\n  --netns  run the origins in a network namespace, where "partition" phases really drop their replies (root, iproute2)`,
+    );
     return 0;
   }
   if (args.positionals.length > 1) throw new Error(`one plan at a time, got ${args.positionals.join(", ")}\n${USAGE}`);
@@ -130,10 +182,24 @@ export async function main(argv: string[]): Promise<number> {
   const originNames = [...new Set(plan.phases.flatMap((p) => Object.keys(p.origins)))];
   const vars = { ...BASE_VARS, ...plan.vars };
   const started = new Date();
-  const command = `npm run drill -- ${plan.name}${args.values.rate !== undefined ? ` --rate ${args.values.rate}` : ""}`;
+  const command = `npm run drill -- ${plan.name}${args.values.rate !== undefined ? ` --rate ${args.values.rate}` : ""}${args.values.netns ? " --netns" : ""}`;
   console.log(`drill ${plan.name}: ${plan.description}`);
 
-  const origins = await startOrigins(originNames);
+  const netns = args.values.netns ? createNetns() : undefined;
+  let origins: Awaited<ReturnType<typeof startOrigins>>;
+  try {
+    origins = await startOrigins(originNames, netns);
+  } catch (err) {
+    netns?.dispose();
+    throw err;
+  }
+  // Ctrl-C must not leave a namespace behind.
+  const onSignal = () => {
+    origins.stop();
+    netns?.dispose();
+    process.exit(130);
+  };
+  process.once("SIGINT", onSignal);
   let worker: RunningWorker | undefined;
   try {
     const port = await freePort();
@@ -163,7 +229,7 @@ export async function main(argv: string[]): Promise<number> {
       phases: plan.phases.map((p) => ({ rate: p.rate, durationS: p.durationS })),
       makeRequest: (seq) => maker(seq),
       onPhaseStart: async (i) => {
-        for (const [originName, setting] of Object.entries(phaseSettings[i] ?? {})) await setFault(origins.origins[originName]!, setting);
+        for (const [originName, setting] of Object.entries(phaseSettings[i] ?? {})) await applyFault(origins.origins[originName]!, setting, netns);
       },
       onSecond: (p) => console.log(liveLine(p, plan, breaker)),
     });
@@ -248,9 +314,10 @@ export async function main(argv: string[]): Promise<number> {
     console.log(pass ? `drill ${plan.name}: PASS` : `drill ${plan.name}: FAIL (${targets.filter((t) => !t.pass).map((t) => t.name).join("; ")})`);
     return pass ? 0 : 1;
   } finally {
+    process.off("SIGINT", onSignal);
     await worker?.dispose();
-    origins.child.stdin?.end();
-    origins.child.kill("SIGTERM");
+    origins.stop();
+    netns?.dispose();
   }
 }
 

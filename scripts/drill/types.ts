@@ -5,6 +5,8 @@ export type FaultSetting =
   | { mode: "healthy"; latencyMs?: number; jitterMs?: number }
   | { mode: "status"; status: number; latencyMs?: number }
   | { mode: "blackhole" }
+  /** A network partition: with --netns the origin's replies are really dropped; else as blackhole. */
+  | { mode: "partition" }
   | { mode: "reset" }
   | { mode: "truncate" }
   | { mode: "stall-body" }
