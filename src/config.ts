@@ -156,7 +156,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
   const memoryMaxBytes = reader.int("LKG_MEMORY_MAX_BYTES", DEFAULTS.LKG_MEMORY_MAX_BYTES, 0, 96 * 1024 * 1024);
   // KV rejects more than one write per second to a key; stay clearly below that.
   const kvWriteIntervalMs = reader.int("LKG_KV_WRITE_INTERVAL_MS", DEFAULTS.LKG_KV_WRITE_INTERVAL_MS, 1000, 30_000);
-  // 0 writes every answer; above the age cap the cache copy would be older than anything served.
+  // 0 writes every answer; at most 10 s, so a copy in the shared tier keeps most of its 30 s of use.
   const cacheWriteIntervalMs = reader.int("LKG_CACHE_WRITE_INTERVAL_MS", DEFAULTS.LKG_CACHE_WRITE_INTERVAL_MS, 0, 10_000);
 
   const sensitiveHeaders = reader

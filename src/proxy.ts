@@ -103,8 +103,7 @@ async function answer(x: Exchange): Promise<Response> {
   if (decision.kind === "try-probe") {
     const verdict = await x.view.acquireProbe(x.link, x.started);
     if (verdict === "reject") {
-      const again = x.view.decide(x.clock.now());
-      return breakerOpen(x, again.kind === "reject" ? again.retryAfterMs : 1000);
+      return breakerOpen(x, retryAfterMs(x));
     }
     probe = verdict === "probe";
   }
@@ -152,8 +151,7 @@ async function waitForOrigin(
  */
 function releasedByBreaker(x: Exchange, fetching: Promise<OriginResult>): Promise<Response> {
   x.ctx.waitUntil(fetching.then((late) => lateAnswer(x, late)));
-  const decision = x.view.decide(x.clock.now());
-  return breakerOpen(x, decision.kind === "reject" ? decision.retryAfterMs : 1000);
+  return breakerOpen(x, retryAfterMs(x));
 }
 
 /**
@@ -300,10 +298,15 @@ async function fromStore(x: Exchange, cause: StaleCause): Promise<Response | und
   return fromEntry(found.entry, found.ageMs, cause, x.request.method);
 }
 
+/** When it is worth trying again: the rest of the open period, or a second when the breaker would let a request through. */
+function retryAfterMs(x: Exchange): number {
+  const decision = x.view.decide(x.clock.now());
+  return decision.kind === "reject" ? decision.retryAfterMs : 1000;
+}
+
 /** After a failure the breaker may have just opened; tell the client when it is worth trying again. */
 function retryAfterSeconds(x: Exchange): number {
-  const decision = x.view.decide(x.clock.now());
-  return decision.kind === "reject" ? Math.max(1, Math.ceil(decision.retryAfterMs / 1000)) : 1;
+  return Math.max(1, Math.ceil(retryAfterMs(x) / 1000));
 }
 
 /** Bookkeeping after the answer is ready: breaker reports and the metrics point, all off the client's path. */
