@@ -6,20 +6,15 @@
  *   '{{step}}'  ->  '$interval'     {{dataset}}  ->  ${dataset} (a dashboard variable)
  * A test checks that the committed file is what this script writes.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PANELS, QUERIES_DIR, type PanelName } from "./queries.ts";
+import { PANELS, panelTemplate, type PanelName } from "./queries.ts";
 
 export const GRAFANA_FILE = join(dirname(fileURLToPath(import.meta.url)), "grafana-dashboard.json");
 
 export function grafanaSql(panel: PanelName): string {
-  const template = readFileSync(join(QUERIES_DIR, `${panel}.sql`), "utf8");
-  const sql = template
-    .split("\n")
-    .filter((line) => !line.trimStart().startsWith("--"))
-    .join("\n")
-    .trim()
+  const sql = panelTemplate(panel)
     .replace("timestamp >= toDateTime('{{from}}') AND timestamp < toDateTime('{{to}}')", "$timeFilter")
     .replaceAll("'{{step}}'", "'$interval'")
     .replaceAll("{{dataset}}", "${dataset}");

@@ -37,22 +37,27 @@ export function sqlTime(ms: number): string {
   return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace("T", " ").slice(0, 19);
 }
 
-export function panelSql(panel: PanelName, w: Window): string {
-  const problems = windowProblems(w);
-  if (problems.length) throw new Error(`bad dashboard window: ${problems.join("; ")}`);
-  const template = readFileSync(join(QUERIES_DIR, `${panel}.sql`), "utf8");
-  const values: Record<string, string> = { dataset: w.dataset, from: sqlTime(w.from), to: sqlTime(w.to + 999), step: String(w.stepS) };
-  const sql = template.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
-    const value = values[key];
-    if (value === undefined) throw new Error(`${panel}.sql uses an unknown placeholder {{${key}}}`);
-    return value;
-  });
-  // Comments off: one statement per request, nothing for an API to trip on.
-  return sql
+/**
+ * A panel's SQL file with its comments off (one statement per request, nothing for an API to
+ * trip on) and its placeholders still in: what every way of running the panel starts from.
+ */
+export function panelTemplate(panel: PanelName): string {
+  return readFileSync(join(QUERIES_DIR, `${panel}.sql`), "utf8")
     .split("\n")
     .filter((line) => !line.trimStart().startsWith("--"))
     .join("\n")
     .trim();
+}
+
+export function panelSql(panel: PanelName, w: Window): string {
+  const problems = windowProblems(w);
+  if (problems.length) throw new Error(`bad dashboard window: ${problems.join("; ")}`);
+  const values: Record<string, string> = { dataset: w.dataset, from: sqlTime(w.from), to: sqlTime(w.to + 999), step: String(w.stepS) };
+  return panelTemplate(panel).replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
+    const value = values[key];
+    if (value === undefined) throw new Error(`${panel}.sql uses an unknown placeholder {{${key}}}`);
+    return value;
+  });
 }
 
 /** The SQL files on disk, so a test can check that every file is a panel and every panel a file. */
@@ -65,6 +70,17 @@ export function queryFiles(): string[] {
 
 /** One row of a panel's result: column name to value (numbers as numbers, times as strings). */
 export type Row = Record<string, string | number>;
+
+/** The totals panel over every origin: the counts add up; the miss rate is recomputed from them. */
+export function overallTotals(rows: Row[]): Row {
+  const all: Row = { origin: "all" };
+  for (const column of ["answers", "edge_fallback_triggered", "lkg_served", "no_lkg", "lookups", "lookup_misses", "breaker_trips"]) {
+    all[column] = rows.reduce((n, r) => n + Number(r[column] ?? 0), 0);
+  }
+  const lookups = all["lookups"] as number;
+  all["cache_miss_rate"] = lookups > 0 ? (all["lookup_misses"] as number) / lookups : 0;
+  return all;
+}
 
 export interface Engine {
   /** Where the numbers come from, for the page. */

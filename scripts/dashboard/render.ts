@@ -4,7 +4,7 @@
  * time chart. The same renderer serves production (SQL API) and local drill data.
  */
 import { BREAKER_COLORS, escapeXml, lineChart, stackedBars, stateTimeline, type Band, type LineSeries } from "../drill/svg.ts";
-import type { PanelName, Row, Window } from "./queries.ts";
+import { overallTotals, type PanelName, type Row, type Window } from "./queries.ts";
 
 export type PanelRows = Record<PanelName, Row[]>;
 
@@ -179,9 +179,7 @@ function segments(transitions: Row[], w: Window, end: number) {
 
 function totalsTable(rows: Row[]): string {
   const cols = ["origin", "answers", "edge_fallback_triggered", "lkg_served", "no_lkg", "cache_miss_rate", "breaker_trips"];
-  const all: Row = { origin: "all" };
-  for (const c of cols.slice(1)) all[c] = rows.reduce((n, r) => n + num(r[c]), 0);
-  all["cache_miss_rate"] = rows.reduce((n, r) => n + num(r["lookups"]), 0) > 0 ? rows.reduce((n, r) => n + num(r["lookup_misses"]), 0) / rows.reduce((n, r) => n + num(r["lookups"]), 0) : 0;
+  const all = overallTotals(rows);
   const cell = (c: string, v: unknown) => (c === "cache_miss_rate" ? `${(100 * num(v)).toFixed(1)} %` : escapeXml(String(v)));
   const body = [...rows, ...(rows.length > 1 ? [all] : [])].map((r) => `<tr>${cols.map((c) => `<td>${cell(c, r[c])}</td>`).join("")}</tr>`).join("\n");
   return `<table><thead><tr>${cols.map((c) => `<th>${c}</th>`).join("")}</tr></thead><tbody>\n${body}\n</tbody></table>`;

@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULTS } from "../../src/config.ts";
 import { CHDB_MISSING } from "../dashboard/engines/local.ts";
+import { overallTotals } from "../dashboard/queries.ts";
 import { drillDashboard } from "../dashboard/run.ts";
 import { dashboardAgreement, evaluate, fallbackCounts, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
 import { runLoad, summarizeSeconds, type LivePoint, type RequestSpec } from "./load.ts";
@@ -292,13 +293,10 @@ export async function main(argv: string[]): Promise<number> {
     // its numbers must match what the clients saw.
     try {
       const dashboard = await drillDashboard(dir);
-      const sqlTotals = { lkg_served: 0, lookups: 0, lookup_misses: 0 };
-      for (const r of dashboard.rows.totals) {
-        sqlTotals.lkg_served += Number(r["lkg_served"]);
-        sqlTotals.lookups += Number(r["lookups"]);
-        sqlTotals.lookup_misses += Number(r["lookup_misses"]);
-      }
-      targets.push(dashboardAgreement(fallbackCounts(run.results), sqlTotals));
+      const sql = overallTotals(dashboard.rows.totals);
+      targets.push(
+        dashboardAgreement(fallbackCounts(run.results), { lkg_served: Number(sql["lkg_served"]), lookups: Number(sql["lookups"]), lookup_misses: Number(sql["lookup_misses"]) }),
+      );
       reportInput.notes.push("Dashboard for this run (the production SQL on the captured data points): [dashboard.html](dashboard.html)");
       written = await writeReport(dir, reportInput);
       for (const line of dashboard.summary) console.log(`dashboard: ${line}`);
