@@ -1,6 +1,7 @@
 import { waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config.ts";
+import { LatencyTracker } from "../src/origin/latency.ts";
 import { harness, requestPoints, scenario, type Harness } from "./helpers.ts";
 
 // vitest.config.ts: ORIGIN_TIMEOUT_MS=1000. A warm isolate has seen 32+ fast answers (~ms on loopback),
@@ -19,6 +20,41 @@ async function timed(h: Harness, url: string): Promise<{ res: Response; ms: numb
   await waitOnExecutionContext(ctx);
   return { res: response, ms };
 }
+
+describe("the auto slow deadline", () => {
+  const auto = { kind: "auto" } as const;
+  function tracker(samples: number[]): LatencyTracker {
+    const t = new LatencyTracker();
+    for (const ms of samples) t.record(ms);
+    return t;
+  }
+
+  it("is max(25 ms, 4 x p90, 2 x p99) of the last 256 answers, and off until 32 answers were seen", () => {
+    expect(tracker(Array(31).fill(100)).slowAfter(auto, 5000)).toBeUndefined();
+    expect(tracker(Array(32).fill(100)).slowAfter(auto, 5000)).toBe(400);
+    expect(tracker(Array(256).fill(2)).slowAfter(auto, 5000)).toBe(25);
+    // An even spread: the p90 decides (4 x 40 ms, over 2 x 44 ms).
+    const spread = tracker(Array.from({ length: 256 }, (_, i) => 5 + Math.floor(i / 6.4)));
+    expect(spread.recent()).toEqual({ p90: 40, p99: 44 });
+    expect(spread.slowAfter(auto, 5000)).toBe(160);
+    // A heavy tail: the p99 decides (2 x 300 ms).
+    expect(tracker([...Array(248).fill(10), ...Array(8).fill(300)]).slowAfter(auto, 5000)).toBe(600);
+    // Older answers leave the window: a once-slow origin that is fast again gets the floor back.
+    expect(tracker([...Array(256).fill(300), ...Array(256).fill(2)]).slowAfter(auto, 5000)).toBe(25);
+  });
+
+  it("stays inside the 50 ms promise when a few scheduling hiccups land in a fast baseline", () => {
+    // A 2 ms origin on a busy machine: three 12 ms hiccups in 256 answers make the p99 12 ms.
+    const t = tracker([...Array(253).fill(2), 12, 12, 12]);
+    expect(t.recent()).toEqual({ p90: 2, p99: 12 });
+    expect(t.slowAfter(auto, 5000)).toBe(25);
+  });
+
+  it("turns off when the deadline would reach the hard timeout", () => {
+    expect(tracker(Array(256).fill(1200)).slowAfter(auto, 5000)).toBe(4800);
+    expect(tracker(Array(256).fill(1250)).slowAfter(auto, 5000)).toBeUndefined();
+  });
+});
 
 describe("slow origin", () => {
   it("without a latency baseline nothing counts as slow: the client waits for the origin", async () => {
