@@ -3,7 +3,8 @@
  * fetches) built from the panels' result rows, with the drill's fault phases shaded on every
  * time chart. The same renderer serves production (SQL API) and local drill data.
  */
-import { BREAKER_COLORS, escapeXml, lineChart, stackedBars, stateTimeline, type Band, type LineSeries } from "../drill/svg.ts";
+import { escapeXml, lineChart, segmentsFromChanges, stackedBars, stateTimeline, type Band, type LineSeries, type TimelineSegment } from "../drill/svg.ts";
+import { BREAKER_COLORS, BREAKER_TRIP_COLOR, DRILL_TIME_LABEL, FAILURE_COLORS, OUTCOME_COLORS, QUANTILE_COLORS, TARGET_LINE_COLOR } from "../lib/palette.ts";
 import { overallTotals, type PanelName, type Row, type Window } from "./queries.ts";
 
 export type PanelRows = Record<PanelName, Row[]>;
@@ -13,26 +14,62 @@ export interface PageInput {
   source: string;
   window: Window;
   rows: PanelRows;
-  /** Fault phases to shade, in seconds from the window's start (drills only). */
+  /**
+   * A drill's start (epoch ms: the load's start, the zero of its report). When set, every chart's
+   * x axis is seconds since it, as in the drill report, and `bands` are in seconds since it too.
+   * Without it (production) the axis is clock time (UTC).
+   */
+  drillStartMs?: number;
+  /** Fault phases to shade: seconds since drillStartMs when set, else from the window's start (drills only). */
   bands?: Band[];
   /** Links shown under the title, e.g. back to the drill report. */
   links?: { href: string; label: string }[];
 }
 
+/** Epoch ms of a ClickHouse time string ('2026-11-22 12:00:05[.123]', UTC) or of epoch seconds. */
+export function epochMs(t: string | number): number {
+  return typeof t === "number" ? t * 1000 : Date.parse(`${String(t).replace(" ", "T")}Z`);
+}
+
 /** Seconds from the window start for a ClickHouse time string ('2026-11-22 12:00:05[.123]', UTC). */
 export function secondsFrom(windowFrom: number, t: string | number): number {
-  const ms = typeof t === "number" ? t * 1000 : Date.parse(`${String(t).replace(" ", "T")}Z`);
-  return (ms - Math.floor(windowFrom / 1000) * 1000) / 1000;
+  return (epochMs(t) - Math.floor(windowFrom / 1000) * 1000) / 1000;
+}
+
+/** The part of a drill's report.json that places its dashboard on the report's time axis. */
+export interface DrillTimes {
+  /** ISO time the drill command started (a moment before the load). */
+  startedAt: string;
+  /** Epoch ms the load started: the zero of the report's times (reports written since it was added). */
+  loadStartedAtEpochMs?: number;
+  phaseWindows: { name: string; fromS: number; toS: number; fault: boolean }[];
+}
+
+/**
+ * The drill dashboard's time axis: its zero (the report's) and the fault phases to shade, in
+ * seconds since it. Older reports have no load start; their command start stands in for it.
+ */
+export function drillTimeAxis(report: DrillTimes): { drillStartMs: number; bands: Band[] } {
+  const drillStartMs = report.loadStartedAtEpochMs ?? Date.parse(report.startedAt);
+  return { drillStartMs, bands: report.phaseWindows.filter((p) => p.fault).map((p) => ({ from: p.fromS, to: p.toS, label: p.name })) };
+}
+
+/** x (seconds) of a row's time: since the drill's start, else since the window's start. */
+type XOf = (t: string | number) => number;
+
+function xOfFor(input: PageInput): XOf {
+  const zero = input.drillStartMs;
+  return zero === undefined ? (t) => secondsFrom(input.window.from, t) : (t) => (epochMs(t) - zero) / 1000;
 }
 
 const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
 
 /** Rows of one panel summed over origins (or kept for one), keyed by bucket start in seconds. */
-function byTime(rows: Row[], windowFrom: number, origin: string | undefined, columns: string[]): Map<number, Record<string, number>> {
+function byTime(rows: Row[], xOf: XOf, origin: string | undefined, columns: string[]): Map<number, Record<string, number>> {
   const out = new Map<number, Record<string, number>>();
   for (const row of rows) {
     if (origin !== undefined && row["origin"] !== origin) continue;
-    const x = secondsFrom(windowFrom, row["t"]!);
+    const x = xOf(row["t"]!);
     const acc = out.get(x) ?? Object.fromEntries(columns.map((c) => [c, 0]));
     for (const c of columns) acc[c]! += num(row[c]);
     out.set(x, acc);
@@ -44,11 +81,24 @@ function series(map: Map<number, Record<string, number>>, column: string, name: 
   return { name, color, points: [...map].map(([x, v]) => [x, v[column]!] as [number, number]) };
 }
 
-function fmtClock(windowFrom: number, stepS: number): (v: number) => string {
+function fmtClock(windowFrom: number, stepS: number, ms = false): (v: number) => string {
   return (v) => {
     const d = new Date(Math.floor(windowFrom / 1000) * 1000 + v * 1000);
-    return stepS < 60 ? d.toISOString().slice(11, 19) : d.toISOString().slice(11, 16);
+    return d.toISOString().slice(11, ms ? 23 : stepS < 60 ? 19 : 16);
   };
+}
+
+/** x domain, tick format and label: seconds since the drill's start for a drill, clock time otherwise. */
+function timeAxis(input: PageInput, xOf: XOf): { xDomain: [number, number]; xTickFormat?: (v: number) => string; tipFormat: (v: number) => string; xLabel: string } {
+  const w = input.window;
+  if (input.drillStartMs === undefined) {
+    return { xDomain: [0, Math.max(w.stepS, (w.to - w.from) / 1000)], xTickFormat: fmtClock(w.from, w.stepS), tipFormat: fmtClock(w.from, w.stepS, true), xLabel: "time (UTC)" };
+  }
+  // From the drill's start (or the first bucket, when one starts before it) to the window's end.
+  const starts = Object.values(input.rows).flatMap((rows) => rows.filter((r) => r["t"] !== undefined).map((r) => xOf(r["t"]!)));
+  const lo = Math.min(0, ...starts.filter(Number.isFinite));
+  const hi = Math.max(lo + w.stepS, (w.to - input.drillStartMs) / 1000);
+  return { xDomain: [lo, hi], tipFormat: (v) => `${v.toFixed(3)} s`, xLabel: DRILL_TIME_LABEL };
 }
 
 interface Panel {
@@ -61,25 +111,30 @@ interface Panel {
 function charts(input: PageInput, origin: string | undefined): Panel[] {
   const { window: w, rows } = input;
   const bands = input.bands ?? [];
-  const xDomain: [number, number] = [0, Math.max(w.stepS, (w.to - w.from) / 1000)];
-  const xTickFormat = fmtClock(w.from, w.stepS);
+  const xOf = xOfFor(input);
+  const { tipFormat, ...axis } = timeAxis(input, xOf);
+  const xDomain = axis.xDomain;
   const perStep = `per ${w.stepS} s`;
-  const common = { bands, xDomain, xTickFormat, xLabel: "time (UTC)" };
+  const common = { bands, ...axis };
   const out: Panel[] = [];
   const count = (panel: PanelName) => rows[panel].filter((r) => origin === undefined || r["origin"] === origin).length;
   const push = (panel: PanelName, svg: string) => out.push({ panel, rows: count(panel), svg });
 
-  const triggered = byTime(rows.edge_fallback_triggered, w.from, origin, ["fallback_answers", "fallback_misses", "breaker_trips"]);
+  const triggered = byTime(rows.edge_fallback_triggered, xOf, origin, ["fallback_answers", "fallback_misses", "breaker_trips"]);
   push("edge_fallback_triggered",
     lineChart({
       ...common,
       title: "edge_fallback_triggered: answers that needed the fallback",
       yLabel: `answers ${perStep}`,
-      series: [series(triggered, "fallback_answers", "served from a copy", "#2e7d32"), series(triggered, "fallback_misses", "no usable copy", "#c62828"), series(triggered, "breaker_trips", "breaker trips", "#6a1b9a")],
+      series: [
+        series(triggered, "fallback_answers", "served from a copy", OUTCOME_COLORS.lkg_served),
+        series(triggered, "fallback_misses", "no usable copy", OUTCOME_COLORS.no_lkg),
+        series(triggered, "breaker_trips", "breaker trips", BREAKER_TRIP_COLOR),
+      ],
     }),
   );
 
-  const miss = byTime(rows.cache_miss_rate, w.from, origin, ["lookups", "misses"]);
+  const miss = byTime(rows.cache_miss_rate, xOf, origin, ["lookups", "misses"]);
   push("cache_miss_rate",
     lineChart({
       ...common,
@@ -87,28 +142,28 @@ function charts(input: PageInput, origin: string | undefined): Panel[] {
       yLabel: "miss rate (%)",
       yDomain: [0, 100],
       yTickFormat: (v) => `${v} %`,
-      series: [{ name: "miss rate", color: "#c62828", points: [...miss].map(([x, v]) => [x, v["lookups"]! > 0 ? (100 * v["misses"]!) / v["lookups"]! : Number.NaN] as [number, number]) }],
+      series: [{ name: "miss rate", color: OUTCOME_COLORS.no_lkg, points: [...miss].map(([x, v]) => [x, v["lookups"]! > 0 ? (100 * v["misses"]!) / v["lookups"]! : Number.NaN] as [number, number]) }],
     }),
   );
 
-  const outcomes = ["origin_ok", "lkg_served", "no_lkg", "origin_error", "rejected"];
-  const answers = byTime(rows.answers, w.from, origin, ["answers", ...outcomes]);
+  const outcomes = ["origin_ok", "lkg_served", "no_lkg", "origin_error", "rejected"] as const;
+  const answers = byTime(rows.answers, xOf, origin, ["answers", ...outcomes]);
   push("answers",
     stackedBars({
       ...common,
       title: "Answers by outcome (fallback share = lkg_served / all)",
       yLabel: `answers ${perStep}`,
-      categories: outcomes,
-      colors: { origin_ok: "#90a4ae", lkg_served: "#2e7d32", no_lkg: "#c62828", origin_error: "#ef6c00", rejected: "#6d4c41" },
+      categories: [...outcomes],
+      colors: Object.fromEntries(outcomes.map((o) => [o, OUTCOME_COLORS[o]])),
       rows: [...answers].map(([x, v]) => ({ x, values: v })),
       barWidth: w.stepS,
     }),
   );
 
-  const latency = byTime(rows.latency, w.from, origin, ["p50_ms", "p95_ms", "p99_ms"]);
+  const latency = byTime(rows.latency, xOf, origin, ["p50_ms", "p95_ms", "p99_ms"]);
   if (origin === undefined && new Set(rows.latency.map((r) => r["origin"])).size > 1) {
     // Quantiles do not add up across origins: the overall view shows the worst origin's.
-    for (const [x, v] of latency) for (const k of Object.keys(v)) v[k] = Math.max(...rows.latency.filter((r) => secondsFrom(w.from, r["t"]!) === x).map((r) => num(r[k])));
+    for (const [x, v] of latency) for (const k of Object.keys(v)) v[k] = Math.max(...rows.latency.filter((r) => xOf(r["t"]!) === x).map((r) => num(r[k])));
   }
   push("latency",
     lineChart({
@@ -116,34 +171,34 @@ function charts(input: PageInput, origin: string | undefined): Panel[] {
       title: "Latency to the answer's headers (weighted quantiles)",
       yLabel: "ms",
       yLog: true,
-      horizontalLines: [{ y: 50, label: "50 ms target", color: "#c62828" }],
-      series: [series(latency, "p50_ms", "p50"), series(latency, "p95_ms", "p95"), series(latency, "p99_ms", "p99")],
+      horizontalLines: [{ y: 50, label: "50 ms target", color: TARGET_LINE_COLOR }],
+      series: [series(latency, "p50_ms", "p50", QUANTILE_COLORS["p50"]), series(latency, "p95_ms", "p95", QUANTILE_COLORS["p95"]), series(latency, "p99_ms", "p99", QUANTILE_COLORS["p99"])],
     }),
   );
 
-  const age = byTime(rows.stale_age, w.from, origin, ["p50_s", "p95_s", "max_s"]);
+  const age = byTime(rows.stale_age, xOf, origin, ["p50_s", "p95_s", "max_s"]);
   push("stale_age",
     lineChart({
       ...common,
       title: "Age of the copies served",
       yLabel: "seconds",
       yDomain: [0, 35],
-      horizontalLines: [{ y: 30, label: "30 s cap", color: "#c62828" }],
-      series: [series(age, "p50_s", "p50"), series(age, "p95_s", "p95"), series(age, "max_s", "max", undefined)],
+      horizontalLines: [{ y: 30, label: "30 s cap", color: TARGET_LINE_COLOR }],
+      series: [series(age, "p50_s", "p50", QUANTILE_COLORS["p50"]), series(age, "p95_s", "p95", QUANTILE_COLORS["p95"]), series(age, "max_s", "max", QUANTILE_COLORS["max"])],
     }),
   );
 
   const classes = ["timeout", "connection", "http_5xx", "slow", "breaker_open"];
-  const errors = byTime(rows.errors, w.from, origin, [...classes, "no_lkg"]);
+  const errors = byTime(rows.errors, xOf, origin, [...classes, "no_lkg"]);
   push("errors",
     stackedBars({
       ...common,
       title: "Why the origin path failed (answers by failure class)",
       yLabel: `answers ${perStep}`,
       categories: classes,
-      colors: { timeout: "#ad1457", connection: "#6a1b9a", http_5xx: "#ef6c00", slow: "#f9a825", breaker_open: "#455a64" },
+      colors: FAILURE_COLORS,
       rows: [...errors].map(([x, v]) => ({ x, values: v })),
-      lines: [series(errors, "no_lkg", "of which no copy to give", "#c62828")],
+      lines: [series(errors, "no_lkg", "of which no copy to give", OUTCOME_COLORS.no_lkg)],
       barWidth: w.stepS,
     }),
   );
@@ -154,27 +209,26 @@ function charts(input: PageInput, origin: string | undefined): Panel[] {
   push("breaker_transitions",
     stateTimeline({
       ...common,
+      tipFormat,
       title: "Breaker state (from its transitions)",
       colors: BREAKER_COLORS,
-      rows: origins.map((o) => ({ label: o, segments: segments(transitions.filter((r) => r["origin"] === o), w, xDomain[1]) })),
+      rows: origins.flatMap((o) => breakerRows(o, transitions.filter((r) => String(r["origin"]) === o), xOf, xDomain)),
     }),
   );
   return out;
 }
 
-/** Breaker state intervals from the transitions; closed before the first one. */
-function segments(transitions: Row[], w: Window, end: number) {
-  const out: { from: number; to: number; state: string }[] = [];
-  let state = transitions.length ? String(transitions[0]!["from_state"]) : "closed";
-  let at = 0;
-  for (const t of transitions) {
-    const x = Math.max(0, secondsFrom(w.from, t["t"]!));
-    if (x > at) out.push({ from: at, to: x, state });
-    state = String(t["to_state"]);
-    at = x;
-  }
-  if (end > at) out.push({ from: at, to: end, state });
-  return out;
+/**
+ * One origin's breaker rows, each state from its real start to its real end: the object's
+ * decisions, and an isolate's own in a row of their own when there are any (as in the drill report).
+ */
+function breakerRows(origin: string, transitions: Row[], xOf: XOf, xDomain: [number, number]): { label: string; segments: TimelineSegment[] }[] {
+  const changes = (rs: Row[]) => rs.map((r) => ({ at: xOf(r["t"]!), to: String(r["to_state"]), from: String(r["from_state"] ?? "") }));
+  const isolate = transitions.filter((r) => r["source"] === "isolate");
+  const object = transitions.filter((r) => r["source"] !== "isolate");
+  const rows = [{ label: isolate.length ? `${origin} (object)` : origin, segments: segmentsFromChanges(changes(object), xDomain[0], xDomain[1]) }];
+  if (isolate.length) rows.push({ label: `${origin} (isolate alone)`, segments: segmentsFromChanges(changes(isolate), xDomain[0], xDomain[1]) });
+  return rows;
 }
 
 function totalsTable(rows: Row[]): string {
@@ -185,11 +239,14 @@ function totalsTable(rows: Row[]): string {
   return `<table><thead><tr>${cols.map((c) => `<th>${c}</th>`).join("")}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
 
-function transitionsTable(rows: Row[]): string {
+function transitionsTable(rows: Row[], drillStartMs: number | undefined): string {
   if (rows.length === 0) return "<p>No breaker transitions in this window.</p>";
+  // A drill's transitions also in seconds since its start, the report's "at (s)".
+  const since = drillStartMs === undefined ? [] : ["at (s)"];
   const cols = ["t", "origin", "from_state", "to_state", "cause", "source", "attempt", "open_ms"];
-  return `<table><thead><tr>${cols.map((c) => `<th>${c}</th>`).join("")}</tr></thead><tbody>\n${rows
-    .map((r) => `<tr>${cols.map((c) => `<td>${escapeXml(String(r[c] ?? ""))}</td>`).join("")}</tr>`)
+  const value = (r: Row, c: string): string => (c === "at (s)" ? ((epochMs(r["t"]!) - drillStartMs!) / 1000).toFixed(3) : String(r[c] ?? ""));
+  return `<table><thead><tr>${[...since, ...cols].map((c) => `<th>${c}</th>`).join("")}</tr></thead><tbody>\n${rows
+    .map((r) => `<tr>${[...since, ...cols].map((c) => `<td>${escapeXml(value(r, c))}</td>`).join("")}</tr>`)
     .join("\n")}\n</tbody></table>`;
 }
 
@@ -216,13 +273,13 @@ export function renderPage(input: PageInput): string {
 </head>
 <body>
 <h1>${escapeXml(input.title)}</h1>
-<p class="meta">${escapeXml(input.source)} · ${new Date(w.from).toISOString()} to ${new Date(w.to).toISOString()} · step ${w.stepS} s${input.bands?.length ? " · shaded: fault phases" : ""}</p>
+<p class="meta">${escapeXml(input.source)} · ${new Date(w.from).toISOString()} to ${new Date(w.to).toISOString()} · step ${w.stepS} s${input.drillStartMs !== undefined ? ` · time axis: seconds since the drill's start, ${new Date(input.drillStartMs).toISOString()}` : ""}${input.bands?.length ? " · shaded: fault phases" : ""}</p>
 ${links ? `<p>${links}</p>` : ""}
 <h2>Totals</h2>
 ${totalsTable(rows.totals)}
 ${sections.map((s) => `<h2 id="${s.id}">${escapeXml(s.heading)}</h2>\n${charts(input, s.origin).map((p) => `<div class="panel" data-panel="${p.panel}" data-rows="${p.rows}">${p.svg}</div>`).join("\n")}`).join("\n")}
 <h2>Breaker transitions</h2>
-${transitionsTable(rows.breaker_transitions)}
+${transitionsTable(rows.breaker_transitions, input.drillStartMs)}
 </body>
 </html>
 `;

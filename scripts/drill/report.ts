@@ -5,8 +5,9 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { BREAKER_COLORS, DRILL_TIME_LABEL, QUANTILE_COLORS, TARGET_LINE_COLOR, UNKNOWN_STATE_COLOR } from "../lib/palette.ts";
 import type { Plan, SecondStats, TargetResult } from "./types.ts";
-import { BREAKER_COLORS, STATUS_COLORS, formatNumber, lineChart, stackedBars, stateTimeline, type Band, type TimelineSegment } from "./svg.ts";
+import { STATUS_COLORS, formatNumber, lineChart, segmentsFromChanges, stackedBars, stateTimeline, type Band, type TimelineSegment } from "./svg.ts";
 
 export interface PhaseWindow {
   name: string;
@@ -14,6 +15,40 @@ export interface PhaseWindow {
   toS: number;
   fault: boolean;
   origins: Record<string, unknown>;
+}
+
+/** One breaker transition, as the worker's `breaker` data point recorded it. */
+export interface BreakerTransition {
+  /** Ms since the load started (the zero of `seconds` and `phaseWindows`), to the ms. */
+  at: number;
+  /** The new state (blob3): "closed", "open", "half-open". */
+  to: string;
+  /** The state before (blob2). */
+  from?: string;
+  /** Why (blob4), e.g. "failure", "probe-granted". */
+  cause?: string;
+  /** The origin (index1). */
+  origin?: string;
+  /** Who decided (blob5): "object" (the Durable Object) or "isolate" (an isolate alone). */
+  source?: string;
+}
+
+/** A captured Analytics Engine point, as far as the breaker transitions need it. */
+interface PointLike {
+  timestamp: number;
+  indexes?: string[];
+  blobs?: string[];
+}
+
+/**
+ * The breaker transitions among a run's data points (`blob1 = "breaker"`, decided by the
+ * object or by an isolate), in time order, with `at` in ms since `loadStartedAtEpochMs`.
+ */
+export function breakerTransitionsFrom(points: PointLike[], loadStartedAtEpochMs: number): BreakerTransition[] {
+  return points
+    .filter((p) => p.blobs?.[0] === "breaker" && (p.blobs[4] === "object" || p.blobs[4] === "isolate"))
+    .sort((a, b) => a.timestamp - b.timestamp)
+    .map((p) => ({ at: p.timestamp - loadStartedAtEpochMs, to: p.blobs![2]!, from: p.blobs![1], cause: p.blobs![3], origin: p.indexes?.[0], source: p.blobs![4] }));
 }
 
 export interface ReportInput {
@@ -32,6 +67,17 @@ export interface ReportInput {
   notes: string[];
   /** Relative name of the captured Analytics Engine points file, linked from the report. */
   dataPointsFile?: string;
+  /**
+   * Epoch ms when the load started: the zero of every time in this report (`seconds`,
+   * `phaseWindows`, `breakerTransitions`). The drill's dashboard uses it for the same time axis.
+   */
+  loadStartedAtEpochMs?: number;
+  /**
+   * Every breaker transition of the run (see breakerTransitionsFrom). When present, the breaker
+   * chart is drawn from these, each state from its real start to its real end; without it, from
+   * the state sampled once a second (`seconds[].breaker`).
+   */
+  breakerTransitions?: BreakerTransition[];
 }
 
 /** The p99 latency target while the origin fails (DESIGN.md), drawn on the latency chart. */
@@ -157,15 +203,40 @@ function msTick(v: number): string {
   return v >= 1000 ? `${formatNumber(v / 1000)} s` : `${formatNumber(v)} ms`;
 }
 
+/**
+ * The breaker rows of the timeline. From the transitions when the input has them: one row per
+ * origin for the object's decisions, and one more for an isolate's own when there are any
+ * (their views can differ while the object is unreachable). Else from the per-second samples.
+ */
+function breakerRows(input: ReportInput, xDomain: [number, number]): { label: string; segments: TimelineSegment[] }[] {
+  if (!input.breakerTransitions) {
+    return [{ label: "breaker", segments: input.seconds.map((s) => ({ from: s.second, to: s.second + 1, state: s.breaker || "unknown" })) }];
+  }
+  const all = input.breakerTransitions;
+  const origins = [...new Set(all.map((t) => t.origin ?? ""))];
+  if (origins.length === 0) origins.push("");
+  const rows: { label: string; segments: TimelineSegment[] }[] = [];
+  for (const origin of origins) {
+    const mine = all.filter((t) => (t.origin ?? "") === origin);
+    const isolate = mine.filter((t) => t.source === "isolate");
+    const object = mine.filter((t) => t.source !== "isolate");
+    const name = origins.length > 1 ? `breaker ${origin}` : "breaker";
+    const segs = (ts: BreakerTransition[]) => segmentsFromChanges(ts.map((t) => ({ at: t.at / 1000, to: t.to, from: t.from })), xDomain[0], xDomain[1]);
+    rows.push({ label: isolate.length ? `${name} (object)` : name, segments: segs(object) });
+    if (isolate.length) rows.push({ label: `${name} (isolate alone)`, segments: segs(isolate) });
+  }
+  return rows;
+}
+
 /** The three charts as SVG strings, keyed by file stem. */
 export function renderCharts(input: ReportInput): Record<(typeof CHART_NAMES)[number], string> {
   const bands = faultBands(input.phaseWindows);
   const xDomain: [number, number] = [0, Math.max(1, input.durationS, ...input.seconds.map((s) => s.second + 1))];
-  const xLabel = "time since start (s)";
+  const xLabel = DRILL_TIME_LABEL;
   const measured = (v: number): number => (Number.isFinite(v) && v > 0 ? v : NaN);
-  const series = (["p50", "p95", "p99"] as const).map((k, i) => ({
+  const series = (["p50", "p95", "p99"] as const).map((k) => ({
     name: k,
-    color: ["#4c78a8", "#f58518", "#d62728"][i]!,
+    color: QUANTILE_COLORS[k]!,
     points: input.seconds.map((s): [number, number] => [s.second + 0.5, measured(s[k])]),
   }));
   const latency = lineChart({
@@ -175,7 +246,7 @@ export function renderCharts(input: ReportInput): Record<(typeof CHART_NAMES)[nu
     series,
     bands,
     yLog: true,
-    horizontalLines: [{ y: LATENCY_TARGET_MS, label: `p99 target ${LATENCY_TARGET_MS} ms`, color: "#555555" }],
+    horizontalLines: [{ y: LATENCY_TARGET_MS, label: `p99 target ${LATENCY_TARGET_MS} ms`, color: TARGET_LINE_COLOR }],
     xDomain,
     yTickFormat: msTick,
   });
@@ -214,9 +285,8 @@ export function renderCharts(input: ReportInput): Record<(typeof CHART_NAMES)[nu
     xDomain,
   });
 
-  const breakerSegs: TimelineSegment[] = input.seconds.map((s) => ({ from: s.second, to: s.second + 1, state: s.breaker || "unknown" }));
-  const timelineColors: Record<string, string> = { ...BREAKER_COLORS, unknown: "#bdbdbd" };
-  const rows = [{ label: "breaker", segments: breakerSegs }];
+  const timelineColors: Record<string, string> = { ...BREAKER_COLORS, unknown: UNKNOWN_STATE_COLOR };
+  const rows = breakerRows(input, xDomain);
   for (const origin of originNames(input.phaseWindows)) {
     let current: unknown = { mode: "healthy" };
     const segments: TimelineSegment[] = [];
@@ -235,6 +305,7 @@ export function renderCharts(input: ReportInput): Record<(typeof CHART_NAMES)[nu
     colors: timelineColors,
     bands,
     xDomain,
+    tipFormat: (v) => `${v.toFixed(3)} s`,
   });
   return { latency, status, breaker };
 }
@@ -247,6 +318,18 @@ function phaseTable(input: ReportInput): string {
     const rate = phase ? String(phase.rate) : "";
     const tags = [w.fault ? "yes" : "no", phase?.baseline ? "(baseline)" : ""].filter(Boolean).join(" ");
     lines.push(`| ${i + 1} | ${cell(w.name)} | ${fmtValue(w.fromS)} | ${fmtValue(w.toS)} | ${rate} | ${tags} | ${cell(origins)} |`);
+  });
+  return lines.join("\n");
+}
+
+function transitionsTable(transitions: BreakerTransition[]): string {
+  if (transitions.length === 0) return "No breaker transitions: the breaker stayed closed.";
+  const lines = ["| at (s) | lasted (ms) | origin | from | to | cause | decided by |", "|---|---|---|---|---|---|---|"];
+  transitions.forEach((t, i) => {
+    // How long the new state lasted: until the next transition of the same origin and source.
+    const next = transitions.slice(i + 1).find((n) => n.origin === t.origin && n.source === t.source);
+    const lasted = next ? String(Math.round(next.at - t.at)) : "";
+    lines.push(`| ${(t.at / 1000).toFixed(3)} | ${lasted} | ${cell(t.origin ?? "")} | ${cell(t.from ?? "")} | ${cell(t.to)} | ${cell(t.cause ?? "")} | ${cell(t.source ?? "")} |`);
   });
   return lines.join("\n");
 }
@@ -293,9 +376,16 @@ function renderMarkdown(input: ReportInput, pass: boolean): string {
   out.push("## Targets", "", formatTargetsTable(input.targets), "");
   out.push("## Charts", "");
   out.push("Shaded bands are the fault phases. Latency is measured from each request's intended send time.", "");
+  out.push(
+    input.breakerTransitions
+      ? "The breaker row is drawn from the breaker's transitions, each state from its real start to its real end (to the ms); a state too short to see at this scale is marked by a small triangle above the row."
+      : "The breaker row shows the state sampled once a second (this run's report has no transition list).",
+    "",
+  );
   out.push("![latency per second](charts/latency.svg)", "");
   out.push("![answers per second by kind](charts/status.svg)", "");
   out.push("![breaker state and origin faults](charts/breaker.svg)", "");
+  if (input.breakerTransitions) out.push("### Breaker transitions", "", transitionsTable(input.breakerTransitions), "");
   out.push("## Totals", "", keyValueTable(["metric", "value"], input.totals), "");
   out.push("## Environment", "", keyValueTable(["what", "value"], input.environment), "");
   if (input.notes.length > 0) out.push("## Notes", "", ...input.notes.map((n) => `- ${n}`), "");

@@ -6,6 +6,7 @@
  * a title, a legend, axes with tick labels and units, and shaded vertical bands
  * (labelled with the phase name) for the fault phases.
  */
+import { BREAKER_COLORS, OUTCOME_COLORS } from "../lib/palette.ts";
 
 /** A shaded vertical band, in x-axis units (seconds in the drills). */
 export interface Band {
@@ -83,26 +84,53 @@ export interface StateTimelineOptions {
   bands?: Band[];
   xDomain?: [number, number];
   xTickFormat?: (v: number) => string;
+  /** Formats segment start and end in the hover titles (default: xTickFormat), e.g. to the ms. */
+  tipFormat?: (v: number) => string;
   width?: number;
   /** Default: sized to the number of rows. */
   height?: number;
 }
 
-/** Fixed colours for the status mix; fallback (LKG) answers stand apart from origin 2xx. */
+/** A change of state at `at` (x-axis units) to `to`; `from`, when known, is the state before it. */
+export interface StateChange {
+  at: number;
+  to: string;
+  from?: string;
+}
+
+/**
+ * State segments from the changes themselves, each from its real start to its real end: the
+ * state before the first change is its `from` (else `initial`), the last one lasts until `end`.
+ */
+export function segmentsFromChanges(changes: StateChange[], start: number, end: number, initial = "closed"): TimelineSegment[] {
+  const sorted = [...changes].sort((a, b) => a.at - b.at);
+  const out: TimelineSegment[] = [];
+  let state = sorted[0]?.from || initial;
+  let at = start;
+  for (const c of sorted) {
+    const x = Math.min(Math.max(c.at, start), end);
+    if (x > at) out.push({ from: at, to: x, state });
+    state = c.to;
+    at = Math.max(at, x);
+  }
+  if (end > at) out.push({ from: at, to: end, state });
+  return out;
+}
+
+/** Segments narrower than this (px) get a marker above their row, so a 20 ms half-open can be found. */
+export const THIN_SEGMENT_PX = 3;
+
+/** Fixed colours for the status mix (from the shared palette); fallback (LKG) answers stand apart from origin 2xx. */
 export const STATUS_COLORS: Record<string, string> = {
-  "2xx": "#8cc084",
-  fallback: "#2f6fdb",
-  "4xx": "#f2a93b",
-  "5xx": "#d0312d",
-  err: "#2b2b2b",
+  "2xx": OUTCOME_COLORS.origin_ok,
+  fallback: OUTCOME_COLORS.lkg_served,
+  "4xx": OUTCOME_COLORS.client_4xx,
+  "5xx": OUTCOME_COLORS.no_lkg,
+  err: OUTCOME_COLORS.no_answer,
 };
 
-/** Fixed colours for breaker states. */
-export const BREAKER_COLORS: Record<string, string> = {
-  closed: "#2e9d48",
-  "half-open": "#f2b705",
-  open: "#d7322b",
-};
+/** Fixed colours for breaker states (the shared palette's). */
+export { BREAKER_COLORS };
 
 const PALETTE = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac"];
 const FONT = "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', Helvetica, Arial, sans-serif";
@@ -141,6 +169,11 @@ function trim(v: number, digits: number): string {
 
 function r1(v: number): string {
   return String(Math.round(v * 10) / 10);
+}
+
+/** Two decimals: state segments are drawn at their real times, a 49 ms one is under 1 px wide. */
+function r2(v: number): string {
+  return String(Math.round(v * 100) / 100);
 }
 
 /** Up to about `count` round ticks covering [min, max] (step 1, 2 or 5 times a power of ten). */
@@ -527,6 +560,7 @@ export function stateTimeline(o: StateTimelineOptions): string {
   const width = o.width ?? 900;
   const bands = o.bands ?? [];
   const fmtX = o.xTickFormat ?? formatNumber;
+  const fmtTip = o.tipFormat ?? fmtX;
   const segs = o.rows.flatMap((r) => r.segments);
   const xDomain = o.xDomain ?? domainOf([...segs.flatMap((s) => [s.from, s.to]), ...bands.flatMap((b) => [b.from, b.to])], [0, 1]);
   const present = new Set(segs.map((s) => s.state));
@@ -544,8 +578,9 @@ export function stateTimeline(o: StateTimelineOptions): string {
   const body = [...l.parts];
   o.rows.forEach((row, i) => {
     const cy = l.top + pitch * (i + 0.5);
+    const barTop = cy - barH / 2;
     body.push(`<text x="${l.left - 8}" y="${r1(cy + 4)}" font-size="12" text-anchor="end" fill="${INK}">${escapeXml(row.label)}</text>`);
-    body.push(`<rect x="${l.left}" y="${r1(cy - barH / 2)}" width="${r1(l.right - l.left)}" height="${r1(barH)}" fill="#f3f3f3" stroke="#d0d0d0" stroke-width="0.6"/>`);
+    body.push(`<rect x="${l.left}" y="${r1(barTop)}" width="${r1(l.right - l.left)}" height="${r1(barH)}" fill="#f3f3f3" stroke="#d0d0d0" stroke-width="0.6"/>`);
     // Merge touching segments of the same state so that labels sit once per run.
     const merged: TimelineSegment[] = [];
     for (const s of [...row.segments].filter((s) => s.to > s.from).sort((a, b) => a.from - b.from)) {
@@ -553,16 +588,28 @@ export function stateTimeline(o: StateTimelineOptions): string {
       if (last && last.state === s.state && Math.abs(last.to - s.from) < 1e-9) last.to = s.to;
       else merged.push({ ...s });
     }
+    const markers: string[] = [];
     for (const s of merged) {
+      // Drawn at its real start and end: no minimum width, or a 49 ms state would look like 150 ms.
       const sx = l.x(s.from);
-      const sw = Math.max(2, l.x(s.to) - sx);
+      const sw = l.x(s.to) - sx;
+      if (!(sw > 0)) continue;
       const fill = colorOf(s.state);
-      body.push(`<rect x="${r1(sx)}" y="${r1(cy - barH / 2)}" width="${r1(sw)}" height="${r1(barH)}" fill="${fill}"><title>${escapeXml(`${row.label}: ${s.state} from ${fmtX(s.from)} to ${fmtX(s.to)}`)}</title></rect>`);
+      const tip = escapeXml(`${row.label}: ${s.state} from ${fmtTip(s.from)} to ${fmtTip(s.to)}`);
+      body.push(`<rect x="${r2(sx)}" y="${r1(barTop)}" width="${r2(sw)}" height="${r1(barH)}" fill="${fill}" data-state="${escapeXml(s.state)}"><title>${tip}</title></rect>`);
+      if (sw < THIN_SEGMENT_PX) {
+        // A thin state gets a small marker above the bar, in its colour, pointing at it.
+        const mx = sx + sw / 2;
+        markers.push(
+          `<path d="M${r2(mx - 3.5)},${r1(barTop - 5.5)}L${r2(mx + 3.5)},${r1(barTop - 5.5)}L${r2(mx)},${r1(barTop - 0.5)}Z" fill="${fill}" stroke="#ffffff" stroke-width="0.6" data-marker="${escapeXml(s.state)}"><title>${tip}</title></path>`,
+        );
+      }
       if (textWidth(s.state, 10.5) + 8 <= sw) {
         const ink = luminance(fill) > 0.35 ? "#1a1a1a" : "#ffffff";
         body.push(`<text x="${r1(sx + sw / 2)}" y="${r1(cy + 3.8)}" font-size="10.5" text-anchor="middle" fill="${ink}">${escapeXml(s.state)}</text>`);
       }
     }
+    body.push(...markers);
   });
   body.push(...xAxis(l, xDomain, o.xLabel ?? "", fmtX, false));
   body.push(...l.bandLabels);
