@@ -36,6 +36,12 @@ export interface Config {
     memoryMaxBytes: number;
     kvWriteIntervalMs: number;
     cacheWriteIntervalMs: number;
+    /** A healthy answer is captured only when the key's newest copy here is at least this old (0: every answer). */
+    refreshMs: number;
+    /** Requests for a key within SHARED_WINDOW_MS before it is written to the shared tiers (Cache API, KV). */
+    sharedMinRequests: number;
+    /** Response headers that change on every answer and so do not make a copy "changed" for the shared tiers. */
+    volatileHeaders: string[];
   };
   scrub: {
     sensitiveHeaders: string[];
@@ -68,6 +74,9 @@ export const DEFAULTS = {
   LKG_MEMORY_MAX_BYTES: 32 * 1024 * 1024,
   LKG_KV_WRITE_INTERVAL_MS: 2000,
   LKG_CACHE_WRITE_INTERVAL_MS: 1000,
+  LKG_REFRESH_MS: 1000,
+  LKG_SHARED_MIN_REQUESTS: 3,
+  LKG_VOLATILE_HEADERS: [] as string[],
   SENSITIVE_HEADERS: [] as string[],
   SECRET_QUERY_PARAMS: [] as string[],
   SESSION_COOKIES: ["*"],
@@ -113,6 +122,9 @@ const KNOWN_VARS = new Set([
   "LKG_MEMORY_MAX_BYTES",
   "LKG_KV_WRITE_INTERVAL_MS",
   "LKG_CACHE_WRITE_INTERVAL_MS",
+  "LKG_REFRESH_MS",
+  "LKG_SHARED_MIN_REQUESTS",
+  "LKG_VOLATILE_HEADERS",
   "SENSITIVE_HEADERS",
   "SECRET_QUERY_PARAMS",
   "SESSION_COOKIES",
@@ -158,6 +170,12 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
   const kvWriteIntervalMs = reader.int("LKG_KV_WRITE_INTERVAL_MS", DEFAULTS.LKG_KV_WRITE_INTERVAL_MS, 1000, 30_000);
   // 0 writes every answer; at most 10 s, so a copy in the shared tier keeps most of its 30 s of use.
   const cacheWriteIntervalMs = reader.int("LKG_CACHE_WRITE_INTERVAL_MS", DEFAULTS.LKG_CACHE_WRITE_INTERVAL_MS, 0, 10_000);
+  // At most 10 s: every served copy is up to this much older than it would be with 0.
+  const refreshMs = reader.int("LKG_REFRESH_MS", DEFAULTS.LKG_REFRESH_MS, 0, 10_000);
+  const sharedMinRequests = reader.int("LKG_SHARED_MIN_REQUESTS", DEFAULTS.LKG_SHARED_MIN_REQUESTS, 1, 1000);
+  const volatileHeaders = reader
+    .list("LKG_VOLATILE_HEADERS", DEFAULTS.LKG_VOLATILE_HEADERS, (v) => HEADER_NAME.test(v), "an HTTP header name")
+    .map((h) => h.toLowerCase());
 
   const sensitiveHeaders = reader
     .list("SENSITIVE_HEADERS", DEFAULTS.SENSITIVE_HEADERS, (v) => HEADER_NAME.test(v), "an HTTP header name")
@@ -183,7 +201,20 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
     originTimeoutMs,
     originSlow,
     breaker: { failureThreshold, openMs, openMaxMs, backoffMultiplier, syncIntervalMs, objectTimeoutMs },
-    lkg: { maxAgeSeconds, tiers, methods, routes, publicRoutes, maxBodyBytes, memoryMaxBytes, kvWriteIntervalMs, cacheWriteIntervalMs },
+    lkg: {
+      maxAgeSeconds,
+      tiers,
+      methods,
+      routes,
+      publicRoutes,
+      maxBodyBytes,
+      memoryMaxBytes,
+      kvWriteIntervalMs,
+      cacheWriteIntervalMs,
+      refreshMs,
+      sharedMinRequests,
+      volatileHeaders,
+    },
     scrub: {
       sensitiveHeaders,
       secretQueryParams: [...new Set([...BUILTIN_SECRET_QUERY_PARAMS, ...secretQueryParams])],

@@ -8,7 +8,7 @@ import { captureBody } from "./lkg/capture.ts";
 import { CACHE_NAME, fromEntry, unavailable, type StaleCause } from "./lkg/respond.ts";
 import { requestPoint, type FailureClass, type RequestRecord } from "./metrics/schema.ts";
 import { emit } from "./metrics/writer.ts";
-import { fetchOrigin, type OriginResult } from "./origin/client.ts";
+import { fetchOrigin, passOn, type OriginResult } from "./origin/client.ts";
 import type { LatencyTracker } from "./origin/latency.ts";
 import type { Runtime } from "./runtime.ts";
 import { scrubbedHeaders } from "./scrub/headers.ts";
@@ -183,8 +183,9 @@ async function lateAnswer(x: Exchange, result: OriginResult): Promise<void> {
     return;
   }
   x.latency.record(result.ms);
+  const now = x.clock.now();
   const verdict = x.policy.lkg ? responseVerdict(x.request.method, result.response, x.runtime.config) : undefined;
-  if (x.policy.lkg && verdict?.store) await store(x, x.policy.key, result.response, result.response.body, x.clock.now());
+  if (x.policy.lkg && verdict?.store && x.runtime.activity.claim(x.policy.key, now)) await store(x, x.policy.key, result.response, result.body(true), now);
   else await result.response.body?.cancel();
 }
 
@@ -202,38 +203,52 @@ function settle(x: Exchange, probe: boolean, result: OriginResult, counted: bool
     if (!counted) tellBreaker(x, "success", probe, now);
     x.latency.record(result.ms);
     x.record.originStatus = result.response.status;
-    return healthy(x, result.response, now);
+    return healthy(x, result, now);
   }
   if (!counted) tellBreaker(x, "failure", probe, now);
   x.record.failure = result.failure;
   if (result.kind === "response") {
     x.record.originStatus = result.response.status;
-    return originFailed(x, "origin-5xx", result.response);
+    return originFailed(x, "origin-5xx", result);
   }
   return originFailed(x, result.failure === "timeout" ? "origin-timeout" : "origin-unreachable", undefined);
 }
 
-/** `answeredAt` is when the origin's headers arrived: a copy's age counts from then, not from when its body ended. */
-function healthy(x: Exchange, response: Response, answeredAt: number): Response {
+/**
+ * `answeredAt` is when the origin's headers arrived: a copy's age counts from then, not from when
+ * its body ended. Only an answer the store needs is captured (no capture of its key within
+ * LKG_REFRESH_MS); every other one streams straight to the client, untouched.
+ */
+function healthy(x: Exchange, result: OriginResult & { kind: "response" }, answeredAt: number): Response {
   const { policy } = x;
-  let stored = false;
+  const upstream = result.response;
+  /** The key to capture this answer under, when the store needs it. */
+  let capture: string | undefined;
   if (policy.lkg) {
-    const verdict = responseVerdict(x.request.method, response, x.runtime.config);
-    if (verdict.store && response.body) {
-      const [toClient, toStore] = response.body.tee();
-      x.ctx.waitUntil(store(x, policy.key, response, toStore, answeredAt));
-      response = new Response(toClient, response);
-      stored = true;
-    } else if (verdict.store) {
-      x.ctx.waitUntil(store(x, policy.key, response, null, answeredAt));
-      stored = true;
-    } else {
+    const verdict = responseVerdict(x.request.method, upstream, x.runtime.config);
+    if (!verdict.store) {
       x.record.store = `skip:${verdict.reason}`;
       x.runtime.store.skip(verdict.reason);
+    } else if (!x.runtime.activity.claim(policy.key, answeredAt)) {
+      x.record.store = "skip:fresh";
+      x.runtime.store.skip("fresh");
+    } else {
+      capture = policy.key;
     }
   }
-  if (stored) x.record.store = "stored";
-  response.headers.set("cache-status", `${CACHE_NAME}; fwd=bypass; fwd-status=${response.status}${stored ? "; stored" : ""}`);
+  let response: Response;
+  if (capture !== undefined) {
+    const body = result.body(true);
+    let toStore: ReadableStream<Uint8Array> | null = null;
+    let toClient = body;
+    if (body) [toClient, toStore] = body.tee();
+    x.ctx.waitUntil(store(x, capture, upstream, toStore, answeredAt));
+    response = passOn(upstream, toClient);
+    x.record.store = "stored";
+  } else {
+    response = passOn(upstream, result.body(false));
+  }
+  response.headers.set("cache-status", `${CACHE_NAME}; fwd=bypass; fwd-status=${response.status}${capture !== undefined ? "; stored" : ""}`);
   return response;
 }
 
@@ -242,6 +257,8 @@ async function store(x: Exchange, key: string, response: Response, body: Readabl
   const captured = await captureBody(body, config.lkg.maxBodyBytes);
   if (!captured.ok) {
     x.runtime.store.skip(captured.reason);
+    // Nothing was stored: the key's next answer is captured again, not skipped as fresh.
+    x.runtime.activity.release(key);
     return;
   }
   await x.runtime.store.save(
@@ -254,20 +271,21 @@ async function store(x: Exchange, key: string, response: Response, body: Readabl
       origin: x.origin.name,
     },
     x.clock.now(),
+    x.runtime.activity.demand(key) >= config.lkg.sharedMinRequests,
   );
 }
 
-async function originFailed(x: Exchange, cause: StaleCause, originResponse: Response | undefined): Promise<Response> {
+async function originFailed(x: Exchange, cause: StaleCause, origin: (OriginResult & { kind: "response" }) | undefined): Promise<Response> {
   const served = await fromStore(x, cause);
   if (served) {
-    await originResponse?.body?.cancel();
+    await origin?.response.body?.cancel();
     return served;
   }
   x.record.outcome = x.policy.lkg ? "no_lkg" : "origin_error";
-  if (originResponse) {
+  if (origin) {
     // The origin's own 5xx is the most honest answer when no copy can stand in for it.
-    const passed = new Response(originResponse.body, originResponse);
-    passed.headers.set("cache-status", `${CACHE_NAME}; fwd=uri-miss; fwd-status=${originResponse.status}; detail=no-lkg`);
+    const passed = passOn(origin.response, origin.body(false));
+    passed.headers.set("cache-status", `${CACHE_NAME}; fwd=uri-miss; fwd-status=${passed.status}; detail=no-lkg`);
     return passed;
   }
   const message = cause === "origin-timeout" ? `origin ${x.origin.name} did not answer in time` : `origin ${x.origin.name} could not be reached`;

@@ -8,6 +8,8 @@ import { CacheTier, LKG_CACHE_NAME } from "./lkg/cache-tier.ts";
 import { KV_GC_TTL_SECONDS, KvTier } from "./lkg/kv-tier.ts";
 import { MemoryTier } from "./lkg/memory.ts";
 import { LatencyTracker } from "./origin/latency.ts";
+import { KeyActivity } from "./lkg/activity.ts";
+import { SharedWriteRule } from "./lkg/shared-write.ts";
 import { LkgStore, newCounters } from "./lkg/store.ts";
 import { transitionPoint } from "./metrics/schema.ts";
 import { emit, type MetricsSink } from "./metrics/writer.ts";
@@ -22,6 +24,8 @@ export interface Runtime {
   config: Config;
   digest: string;
   store: LkgStore;
+  /** Per key: when it was last captured and how much it is asked for (healthy path, memory only). */
+  activity: KeyActivity;
   views: Map<string, BreakerView>;
   latency: Map<string, LatencyTracker>;
   /** The sink of the latest request, so isolate-only breaker transitions can be reported. */
@@ -31,7 +35,7 @@ export interface Runtime {
 export class Runtimes {
   private readonly byEnv = new WeakMap<object, ConfigResult>();
   private current: Runtime | undefined;
-  private kv: { binding: KVNamespace; intervalMs: number; tier: KvTier } | undefined;
+  private kv: { binding: KVNamespace; tier: KvTier } | undefined;
 
   readonly deps: Deps;
 
@@ -56,8 +60,7 @@ export class Runtimes {
       this.current = runtime;
     }
     runtime.sink = env.METRICS;
-    const kvTier = this.kvTier(env, config);
-    runtime.store.setKv(config.lkg.tiers.includes("kv") ? kvTier : undefined);
+    runtime.store.setKv(config.lkg.tiers.includes("kv") ? this.kvTier(env) : undefined);
     return runtime;
   }
 
@@ -66,12 +69,26 @@ export class Runtimes {
     const tiers = LkgStore.enabledTiers(
       {
         memory: new MemoryTier(config.lkg.memoryMaxBytes),
-        cache: new CacheTier(() => caches.open(LKG_CACHE_NAME), KV_GC_TTL_SECONDS, config.lkg.cacheWriteIntervalMs),
+        cache: new CacheTier(() => caches.open(LKG_CACHE_NAME), KV_GC_TTL_SECONDS),
         kv: undefined,
       },
       config.lkg.tiers,
     );
-    const runtime: Runtime = { config, digest, store: new LkgStore(tiers, newCounters()), views: new Map(), latency: new Map(), sink: undefined };
+    const maxAgeMs = config.lkg.maxAgeSeconds * 1000;
+    const rules = {
+      cache: new SharedWriteRule(config.lkg.cacheWriteIntervalMs, maxAgeMs),
+      kv: new SharedWriteRule(config.lkg.kvWriteIntervalMs, maxAgeMs),
+      volatileHeaders: config.lkg.volatileHeaders,
+    };
+    const runtime: Runtime = {
+      config,
+      digest,
+      store: new LkgStore(tiers, newCounters(), rules),
+      activity: new KeyActivity(config.lkg.refreshMs),
+      views: new Map(),
+      latency: new Map(),
+      sink: undefined,
+    };
     const policy = breakerPolicy(config);
     for (const origin of config.origins) {
       runtime.latency.set(origin.name, new LatencyTracker());
@@ -87,13 +104,10 @@ export class Runtimes {
     return runtime;
   }
 
-  /** The KV binding can differ per env (tests pass their own); keep one tier, and its write throttle, per binding. */
-  private kvTier(env: Env, config: Config): KvTier | undefined {
+  /** The KV binding can differ per env (tests pass their own); one tier per binding. */
+  private kvTier(env: Env): KvTier | undefined {
     if (!env.LKG_KV) return undefined;
-    const intervalMs = config.lkg.kvWriteIntervalMs;
-    if (this.kv?.binding !== env.LKG_KV || this.kv.intervalMs !== intervalMs) {
-      this.kv = { binding: env.LKG_KV, intervalMs, tier: new KvTier(env.LKG_KV, intervalMs) };
-    }
+    if (this.kv?.binding !== env.LKG_KV) this.kv = { binding: env.LKG_KV, tier: new KvTier(env.LKG_KV) };
     return this.kv.tier;
   }
 }

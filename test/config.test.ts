@@ -51,6 +51,9 @@ describe("resolveConfig: the shipped configuration", () => {
       memoryMaxBytes: 32 * 1024 * 1024,
       kvWriteIntervalMs: 2000,
       cacheWriteIntervalMs: 1000,
+      refreshMs: 1000,
+      sharedMinRequests: 3,
+      volatileHeaders: [],
     });
     expect(config.scrub).toEqual({
       sensitiveHeaders: ["x-api-key"],
@@ -174,6 +177,22 @@ describe("resolveConfig: every problem at once", () => {
       ok: false,
       problems: ["ORIGINS must be a non-empty list of {name, url, weight}, got []"],
     });
+  });
+
+  it("validates the store's refresh and sharing knobs, every problem at once", () => {
+    const result = resolveConfig(
+      { ...validVars(), LKG_REFRESH_MS: "20000", LKG_SHARED_MIN_REQUESTS: "0", LKG_VOLATILE_HEADERS: '["x-request-id","bad header"]' },
+      ALL_BINDINGS,
+    );
+    if (result.ok) throw new Error("accepted");
+    expect(result.problems).toEqual([
+      'LKG_REFRESH_MS must be a number from 0 to 10000, got "20000"',
+      'LKG_SHARED_MIN_REQUESTS must be a number from 1 to 1000, got "0"',
+      'LKG_VOLATILE_HEADERS[1] must be an HTTP header name, got "bad header"',
+    ]);
+    const ok = resolveConfig({ ...validVars(), LKG_REFRESH_MS: "0", LKG_SHARED_MIN_REQUESTS: 1, LKG_VOLATILE_HEADERS: '["X-Request-Id"]' }, ALL_BINDINGS);
+    if (!ok.ok) throw new Error(ok.problems.join("; "));
+    expect(ok.config.lkg).toMatchObject({ refreshMs: 0, sharedMinRequests: 1, volatileHeaders: ["x-request-id"] });
   });
 
   it("refuses a fractional whole-number knob and a non-list list knob, naming each value", () => {

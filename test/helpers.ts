@@ -72,6 +72,10 @@ export function harness(
     ...(env as unknown as Env),
     ORIGINS: JSON.stringify([{ name: originName, url: ORIGIN_URL, weight: 1 }]),
     METRICS: metrics as unknown as AnalyticsEngineDataset,
+    // Every answer captured and every key shared: the strictest setting for the privacy and tier
+    // tests. The product's defaults (capture once per second, share keys in demand) have their own.
+    LKG_REFRESH_MS: "0",
+    LKG_SHARED_MIN_REQUESTS: "1",
     ...overrides,
   } as Env;
   const send = async (input: string | Request, init?: RequestInit) => {

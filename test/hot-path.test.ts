@@ -1,7 +1,10 @@
 import { waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { counting, harness, scenario } from "./helpers.ts";
+import { counting, harness, requestPoints, scenario } from "./helpers.ts";
+
+/** The product's own refresh and sharing defaults instead of the harness's capture-everything ones. */
+const PRODUCT_DEFAULTS = { LKG_REFRESH_MS: undefined, LKG_SHARED_MIN_REQUESTS: undefined };
 
 /** Bindings that log every call, so the test can tell what a request waited on. */
 function instrumented() {
@@ -49,5 +52,67 @@ describe("hot path", () => {
     expect(calls.filter((c) => c === "kv.put")).toHaveLength(30);
     expect(calls.filter((c) => c === "cache.put")).toHaveLength(50);
     expect((await s.log()).count).toBe(100);
+  });
+
+  it("with the product defaults, an answer whose key was captured within LKG_REFRESH_MS is not captured: no tee, no store work, nothing after the answer", async () => {
+    const { calls, cacheStorage, breaker, kv } = instrumented();
+    const h = harness({ BREAKER: breaker, LKG_KV: kv, ...PRODUCT_DEFAULTS }, { caches: cacheStorage });
+    const s = scenario("fresh");
+    const first = await h.fetch(s.url("/a"));
+    await first.text();
+    expect(first.headers.get("cache-status")).toBe("edge-fallback; fwd=bypass; fwd-status=200; stored");
+    // One request is no demand yet: the copy stays in memory, the shared tiers are not written.
+    expect(calls.filter((c) => c !== "caches.open")).toEqual([]);
+
+    h.clock.advance(400);
+    const { response, ctx } = await h.send(s.url("/a"));
+    expect(response.headers.get("cache-status")).toBe("edge-fallback; fwd=bypass; fwd-status=200");
+    expect(await response.text()).toContain('"seq":2');
+    await waitOnExecutionContext(ctx);
+    expect(calls).toEqual([]);
+    const points = requestPoints(h.metrics);
+    expect(points.map((p) => p.blobs?.[6])).toEqual(["stored", "skip:fresh"]);
+
+    // A second later the key is due again, and with three requests in the window it is in
+    // demand: both shared tiers are written.
+    h.clock.advance(600);
+    const third = await h.fetch(s.url("/a"));
+    await third.text();
+    expect(third.headers.get("cache-status")).toBe("edge-fallback; fwd=bypass; fwd-status=200; stored");
+    expect(calls.filter((c) => c !== "caches.open").sort()).toEqual(["cache.put", "kv.put"]);
+
+    // The copy served on failure is the one stored at 1 s, not the skipped one.
+    await s.set({ mode: "status", status: 503 });
+    h.clock.advance(200);
+    const fallback = await h.fetch(s.url("/a"));
+    expect(fallback.status).toBe(200);
+    expect(fallback.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-5xx");
+    expect(await fallback.text()).toContain('"seq":3');
+  });
+
+  it("unchanged content is written to KV and the Cache API once, then again only before the copy there would age out", async () => {
+    const { calls, cacheStorage, breaker, kv } = instrumented();
+    const h = harness(
+      { BREAKER: breaker, LKG_KV: kv, ...PRODUCT_DEFAULTS, LKG_VOLATILE_HEADERS: '["x-origin-served-at","x-origin-seq"]' },
+      { caches: cacheStorage },
+    );
+    const s = scenario("unchanged");
+    await s.set({ mode: "healthy", stableBody: true });
+    // Four requests a second for 30 s: captured once a second, in demand throughout.
+    for (let i = 0; i < 120; i++) {
+      const res = await h.fetch(s.url("/same"));
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      h.clock.advance(250);
+    }
+    // Written at 0 s (new), then once when the copy there reached 15-22.5 s (half to three
+    // quarters of the 30 s cap); the next rewrite is due at 30 s or later.
+    expect(calls.filter((c) => c === "kv.put")).toHaveLength(2);
+    expect(calls.filter((c) => c === "cache.put")).toHaveLength(2);
+    const res = await h.fetch(`https://edge.example.com/__edge/health`);
+    const health = (await res.json()) as { lkg: { counters: { storeSkipped: Record<string, number>; stores: Record<string, number> } } };
+    expect(health.lkg.counters.stores).toEqual({ memory: 30, cache: 2, kv: 2 });
+    expect(health.lkg.counters.storeSkipped["fresh"]).toBe(90);
+    expect(health.lkg.counters.storeSkipped["kv-unchanged"]).toBeGreaterThanOrEqual(20);
   });
 });

@@ -135,6 +135,33 @@ describe("origin faults", () => {
     expect(Date.now() - started).toBeLessThan(4000);
   });
 
+  it("a small body of declared length that stalls after the headers is cut off after the timeout too (native pipe, one deadline)", async () => {
+    const h = harness();
+    const s = scenario("stall-known");
+    await s.set({ mode: "stall-body", headers: { "content-length": "200" } });
+    const started = Date.now();
+    const res = await h.fetch(s.url("/s"));
+    expect(res.status).toBe(200);
+    await expect(res.text()).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(4000);
+    // Nothing was stored from the broken body: with the origin down there is no copy.
+    await s.set({ mode: "status", status: 502 });
+    h.clock.advance(1000);
+    const after = await h.fetch(s.url("/s"));
+    expect(after.status).toBe(502);
+  });
+
+  it("a small body of declared length arrives whole and byte for byte through the native pipe", async () => {
+    const h = harness();
+    const s = scenario("small-known");
+    await s.set({ mode: "healthy", bodyBytes: 30_000 });
+    const res = await h.fetch(s.url("/k"));
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    expect(res.headers.get("content-length")).toBe(String(text.length));
+    expect((JSON.parse(text) as { pad: string }).pad).toBe("x".repeat(30_000));
+  });
+
   it("proxies a body larger than the store's limit in full, and does NOT store it", async () => {
     const h = harness({ LKG_MAX_BODY_BYTES: "10000" });
     const s = scenario("big");

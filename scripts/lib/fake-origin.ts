@@ -29,6 +29,11 @@ export interface Behaviour {
   version?: string;
   /** Send the body with chunked transfer encoding, without Content-Length. */
   chunked?: boolean;
+  /**
+   * Leave the per-answer stamps (seq, servedAt) out of the body, so the same path answers the same
+   * bytes every time, as a static page or an API read does; the stamp headers stay.
+   */
+  stableBody?: boolean;
 }
 
 type Setting = Mode & Behaviour;
@@ -220,8 +225,8 @@ function answer(name: string, s: ScenarioState, url: URL, req: IncomingMessage, 
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, setting?: Behaviour): void {
-  const payload = JSON.stringify(body);
   const stamp = typeof body === "object" && body !== null ? (body as { user?: string; servedAt?: number; seq?: number }) : {};
+  const payload = JSON.stringify(setting?.stableBody && stamp.servedAt ? { ...stamp, seq: undefined, servedAt: undefined } : body);
   res.writeHead(status, {
     "content-type": "application/json",
     // Readers (drills) check privacy and freshness from headers without parsing bodies.

@@ -1,6 +1,5 @@
 /** L2: this data center's Cache API, in a named cache, with our own storedAt beside each copy. */
 import type { LkgEntry } from "./entry.ts";
-import { WriteThrottle } from "./throttle.ts";
 
 export const LKG_CACHE_NAME = "edge-fallback-lkg";
 const STORED_AT = "x-edge-lkg-stored-at";
@@ -16,12 +15,10 @@ function cacheRequest(key: string): Request {
 export class CacheTier {
   private readonly open: () => Promise<Cache>;
   private readonly gcSeconds: number;
-  private readonly throttle: WriteThrottle;
 
-  constructor(open: () => Promise<Cache>, gcSeconds: number, writeIntervalMs: number) {
+  constructor(open: () => Promise<Cache>, gcSeconds: number) {
     this.open = open;
     this.gcSeconds = gcSeconds;
-    this.throttle = new WriteThrottle(writeIntervalMs);
   }
 
   async get(key: string): Promise<LkgEntry | undefined> {
@@ -45,9 +42,8 @@ export class CacheTier {
     };
   }
 
-  /** False when this key was written here within the interval; the memory tier has the newer copy. */
-  async put(entry: LkgEntry, now: number): Promise<boolean> {
-    if (!this.throttle.claim(entry.key, now)) return false;
+  /** When to write is the store's decision (SharedWriteRule); this only writes. */
+  async put(entry: LkgEntry): Promise<void> {
     const cache = await this.open();
     // Stored as a plain 200 with the real status and headers aside: the Cache API refuses some
     // statuses and would apply the origin's own Cache-Control, which must not decide our lifetime.
@@ -62,6 +58,5 @@ export class CacheTier {
       },
     });
     await cache.put(cacheRequest(entry.key), response);
-    return true;
   }
 }

@@ -1,6 +1,5 @@
 /** L3: Workers KV, global and eventually consistent; storedAt rides in the metadata. */
 import type { LkgEntry } from "./entry.ts";
-import { WriteThrottle } from "./throttle.ts";
 
 interface KvMetadata {
   v: 1;
@@ -13,12 +12,9 @@ export const KV_GC_TTL_SECONDS = 60;
 
 export class KvTier {
   private readonly kv: KVNamespace;
-  /** KV allows one write per second per key. */
-  private readonly throttle: WriteThrottle;
 
-  constructor(kv: KVNamespace, writeIntervalMs: number) {
+  constructor(kv: KVNamespace) {
     this.kv = kv;
-    this.throttle = new WriteThrottle(writeIntervalMs);
   }
 
   async get(key: string): Promise<LkgEntry | undefined> {
@@ -28,12 +24,10 @@ export class KvTier {
     return { key, status: metadata.status, headers, body, storedAt: metadata.storedAt, origin };
   }
 
-  /** False when this key was written too recently here; the newer copy waits for the next success. */
-  async put(entry: LkgEntry, now: number): Promise<boolean> {
-    if (!this.throttle.claim(entry.key, now)) return false;
+  /** When to write is the store's decision (SharedWriteRule); this only writes. */
+  async put(entry: LkgEntry): Promise<void> {
     const metadata: KvMetadata = { v: 1, storedAt: entry.storedAt, status: entry.status };
     await this.kv.put(await kvKey(entry.key), encodeEnvelope(entry), { expirationTtl: KV_GC_TTL_SECONDS, metadata });
-    return true;
   }
 }
 

@@ -1,9 +1,11 @@
 /** Last-known-good store: memory first, then this PoP's Cache API, then KV; the freshest usable copy wins. */
 import type { LkgTier } from "../config.ts";
 import type { CacheTier } from "./cache-tier.ts";
+import { contentDigest } from "./digest.ts";
 import type { LkgEntry, TierName } from "./entry.ts";
 import type { KvTier } from "./kv-tier.ts";
 import type { MemoryTier } from "./memory.ts";
+import { isRateLimited, SharedWriteRule } from "./shared-write.ts";
 
 export type LookupResult =
   | { found: true; entry: LkgEntry; tier: TierName; ageMs: number }
@@ -38,13 +40,22 @@ export interface StoreTiers {
   kv: KvTier | undefined;
 }
 
+export interface SharedRules {
+  cache: SharedWriteRule;
+  kv: SharedWriteRule;
+  /** Headers left out of the content digest (request ids, timestamps). */
+  volatileHeaders: readonly string[];
+}
+
 export class LkgStore {
   private readonly tiers: StoreTiers;
+  private readonly rules: SharedRules;
   readonly counters: LkgCounters;
 
-  constructor(tiers: StoreTiers, counters: LkgCounters) {
+  constructor(tiers: StoreTiers, counters: LkgCounters, rules: SharedRules) {
     this.tiers = tiers;
     this.counters = counters;
+    this.rules = rules;
   }
 
   static enabledTiers(tiers: StoreTiers, wanted: readonly LkgTier[]): StoreTiers {
@@ -82,46 +93,56 @@ export class LkgStore {
     return { found: false, expiredAgeMs };
   }
 
-  /** Runs in waitUntil. Returns the tiers that now hold the copy. */
-  async save(entry: LkgEntry, now: number): Promise<TierName[]> {
+  /**
+   * Runs in waitUntil. Memory always takes the copy; the shared tiers only when `shared` (the key
+   * is in demand here) and their rule says they need it (new content, or theirs about to age out).
+   * Returns the tiers that now hold the copy.
+   */
+  async save(entry: LkgEntry, now: number, shared: boolean): Promise<TierName[]> {
     const saved: TierName[] = [];
     if (this.tiers.memory?.put(entry)) {
       this.counters.stores.memory++;
       saved.push("memory");
     }
-    const writes: Promise<void>[] = [];
     const { cache, kv } = this.tiers;
-    if (cache) {
-      writes.push(
-        cache.put(entry, now).then(
-          (written) => {
-            if (!written) return this.skip("cache-throttled");
-            this.counters.stores.cache++;
-            saved.push("cache");
-          },
-          () => {
-            this.counters.errors.cache++;
-          },
-        ),
-      );
+    if (!cache && !kv) return saved;
+    if (!shared) {
+      this.skip("not-in-demand");
+      return saved;
     }
-    if (kv) {
-      writes.push(
-        kv.put(entry, now).then(
-          (written) => {
-            if (!written) return this.skip("kv-throttled");
-            this.counters.stores.kv++;
-            saved.push("kv");
-          },
-          () => {
-            // Most often KV's 429 for a key written elsewhere within the second.
-            this.counters.errors.kv++;
-          },
-        ),
-      );
-    }
+    const digest = await contentDigest(entry, this.rules.volatileHeaders);
+    const writes: Promise<void>[] = [];
+    if (cache) writes.push(this.write("cache", this.rules.cache, (e) => cache.put(e), entry, digest, now, saved));
+    if (kv) writes.push(this.write("kv", this.rules.kv, (e) => kv.put(e), entry, digest, now, saved));
     await Promise.all(writes);
     return saved;
+  }
+
+  private async write(
+    tier: "cache" | "kv",
+    rule: SharedWriteRule,
+    put: (entry: LkgEntry) => Promise<void>,
+    entry: LkgEntry,
+    digest: string,
+    now: number,
+    saved: TierName[],
+  ): Promise<void> {
+    const decision = rule.decide(entry.key, digest, now);
+    if (decision !== "write") {
+      this.skip(`${tier}-${decision}`);
+      return;
+    }
+    rule.begin(entry.key, digest, entry.storedAt, now);
+    try {
+      await put(entry);
+      rule.succeeded(entry.key);
+      this.counters.stores[tier]++;
+      saved.push(tier);
+    } catch (err) {
+      // Most often KV's 429 for a key another isolate wrote within the second.
+      this.counters.errors[tier]++;
+      rule.failed(entry.key, now, isRateLimited(err));
+    }
   }
 
   /** The KV tier follows the env's binding, which is only known per request. */

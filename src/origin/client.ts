@@ -5,7 +5,19 @@ import { HOP_BY_HOP } from "../scrub/headers.ts";
 export type OriginFailure = "http_5xx" | "timeout" | "connection";
 
 export type OriginResult =
-  | { kind: "response"; response: Response; failure: "http_5xx" | undefined; ms: number }
+  | {
+      kind: "response";
+      /** The origin's answer as it arrived: headers to decide on, a body not yet guarded. */
+      response: Response;
+      failure: "http_5xx" | undefined;
+      ms: number;
+      /**
+       * The body under its stall guard; call once. `watched` for a body that will be tee'd for the
+       * store: a tee of a native stream can end a branch cleanly when the origin breaks off, so a
+       * stored-and-streamed body goes through the JavaScript watchdog, which errors both.
+       */
+      body(watched: boolean): ReadableStream<Uint8Array> | null;
+    }
   | { kind: "failure"; failure: "timeout" | "connection"; message: string; ms: number };
 
 /** RFC 8586: marks requests we forwarded, so an origin that points back at us is caught, not looped. */
@@ -69,10 +81,14 @@ export async function fetchOrigin(
       signal: controller.signal,
     });
     clearTimeout(timer);
-    const body = response.body ? guardBody(response.body, timeoutMs, controller) : null;
-    const guarded = new Response(body, response);
-    for (const name of HOP_BY_HOP) guarded.headers.delete(name);
-    return { kind: "response", response: guarded, failure: FAILURE_STATUSES.has(response.status) ? "http_5xx" : undefined, ms: now() - started };
+    const raw = response.body;
+    return {
+      kind: "response",
+      response,
+      failure: FAILURE_STATUSES.has(response.status) ? "http_5xx" : undefined,
+      ms: now() - started,
+      body: (watched) => (raw ? (watched ? watchedBody(raw, timeoutMs, controller) : guardBody(raw, declaredLength(response.headers), timeoutMs, controller)) : null),
+    };
   } catch (err) {
     clearTimeout(timer);
     const timedOut = controller.signal.aborted;
@@ -85,15 +101,54 @@ export async function fetchOrigin(
   }
 }
 
+/** The origin's answer passed on with `body`: mutable headers, connection-specific ones gone. */
+export function passOn(response: Response, body: ReadableStream<Uint8Array> | null): Response {
+  const out = new Response(body, response);
+  for (const name of HOP_BY_HOP) out.headers.delete(name);
+  return out;
+}
+
 /**
- * Headers can arrive and the body then stall forever. Abort the upstream fetch when no chunk
- * arrives for `idleMs`, so the client sees a broken body instead of a hang.
+ * Bodies of a known length up to this size are piped natively with one deadline for the whole
+ * body. They arrive in a few packets right after the headers and fit in the socket buffers
+ * between us and any client, so a client that reads slowly cannot hold them back: all of such a
+ * body not arriving within the idle window is a stalled origin by the same rule as below.
+ */
+export const NATIVE_PIPE_MAX_BYTES = 64 * 1024;
+
+function declaredLength(headers: Headers): number | undefined {
+  const raw = headers.get("content-length");
+  if (raw === null || !/^\d+$/.test(raw)) return undefined;
+  return Number(raw);
+}
+
+/**
+ * Headers can arrive and the body then stall forever: abort the upstream fetch when the body
+ * stops for `idleMs`, so the client sees a broken body instead of a hang.
+ *
+ * Most bodies are small and declare their length: those go through a FixedLengthStream, piped
+ * in the runtime without a JavaScript call per chunk (the JS pump below cost about a sixth of a
+ * bare pass-through worker's CPU), under one deadline. Longer or unannounced bodies, where a
+ * slow-reading client and a stalled origin look alike from a deadline, keep the per-read watchdog.
+ */
+function guardBody(body: ReadableStream<Uint8Array>, length: number | undefined, idleMs: number, controller: AbortController): ReadableStream<Uint8Array> {
+  if (length === undefined || length > NATIVE_PIPE_MAX_BYTES) return watchedBody(body, idleMs, controller);
+  const { readable, writable } = new FixedLengthStream(length);
+  const deadline = setTimeout(() => controller.abort(new DOMException(`origin body stalled for ${idleMs} ms`, "TimeoutError")), idleMs);
+  const done = () => clearTimeout(deadline);
+  // A failed pipe (origin reset, short body, aborted by the deadline) errors the client's stream.
+  body.pipeTo(writable).then(done, done);
+  return readable;
+}
+
+/**
+ * Abort the upstream fetch when no chunk arrives for `idleMs`.
  *
  * One watchdog timer per body, not one per chunk: each read only notes when it began waiting,
  * and the timer, when it fires, re-arms for whatever is left of the idle window. A timer, a promise
  * and a race per chunk cost several per cent of the worker's CPU on the healthy path.
  */
-function guardBody(body: ReadableStream<Uint8Array>, idleMs: number, controller: AbortController): ReadableStream<Uint8Array> {
+function watchedBody(body: ReadableStream<Uint8Array>, idleMs: number, controller: AbortController): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   /** When the pending read began; undefined while no read waits (a slow client is not a stalled origin). */
   let waitingSince: number | undefined;
