@@ -149,7 +149,8 @@ async function productionDashboard(values: ProductionOptions): Promise<{ html: s
   return { html, summary: summary(rows) };
 }
 
-export async function main(argv: string[]): Promise<number> {
+/** `print` receives what the CLI shows on stdout (the summary, the page's path); tests pass a collector. */
+export async function main(argv: string[], print: (line: string) => void = console.log): Promise<number> {
   let args: { values: ProductionOptions & { help?: boolean }; positionals: string[] };
   try {
     args = parseArgs({
@@ -161,15 +162,15 @@ export async function main(argv: string[]): Promise<number> {
     throw new Error(`${(err as Error).message}\n${USAGE}`);
   }
   if (args.values.help) {
-    console.log(USAGE);
+    print(USAGE);
     return 0;
   }
   const target = args.positionals[0];
   const result = target
     ? await drillDashboard(target === "latest" ? await latestReport() : resolve(target), Number(args.values.step ?? 1))
     : await productionDashboard(args.values);
-  for (const line of result.summary) console.log(line);
-  console.log(`dashboard: ${relative(process.cwd(), result.html)}`);
+  for (const line of result.summary) print(line);
+  print(`dashboard: ${relative(process.cwd(), result.html)}`);
   return 0;
 }
 

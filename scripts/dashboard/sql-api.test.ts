@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -30,9 +30,10 @@ const answer = (token: string, body: string): { status: number; body: string } =
   if (token === "rejected") return { status: 403, body: JSON.stringify({ errors: [{ message: "Authentication error" }] }) };
   if (token === "nodataset") return { status: 422, body: "unknown table: edge_fallbak" };
   if (token === "empty") return { status: 200, body: JSON.stringify({ meta: [], data: [], rows: 0 }) };
-  // Quoted 64-bit integers, as ClickHouse's JSON output has them.
+  // Quoted 64-bit integers, as ClickHouse's JSON output has them; every column totals.sql selects.
   const totals = body.includes("AS edge_fallback_triggered");
-  return { status: 200, body: JSON.stringify({ meta: [], data: totals ? [{ origin: "primary", answers: "120", lkg_served: "30", lookups: "40", lookup_misses: "10", cache_miss_rate: 0.25 }] : [], rows: 1 }) };
+  const row = { origin: "primary", answers: "120", edge_fallback_triggered: "36", lkg_served: "30", no_lkg: "6", lookups: "40", lookup_misses: "10", cache_miss_rate: 0.25, breaker_trips: "2" };
+  return { status: 200, body: JSON.stringify({ meta: [], data: totals ? [row] : [], rows: 1 }) };
 };
 
 async function read(req: IncomingMessage): Promise<string> {
@@ -72,7 +73,7 @@ describe("Analytics Engine SQL API", () => {
     expect(seen[0]!.body).toContain("FROM edge_fallback\nWHERE timestamp >= toDateTime('2026-11-22 12:00:00') AND timestamp < toDateTime('2026-11-22 13:00:00')");
     expect(seen[0]!.body).toContain("sumIf(_sample_interval, blob1 = 'request' AND blob2 = 'lkg_served') AS lkg_served");
     // Quoted integers come back as numbers.
-    expect(rows.totals).toEqual([{ origin: "primary", answers: 120, lkg_served: 30, lookups: 40, lookup_misses: 10, cache_miss_rate: 0.25 }]);
+    expect(rows.totals).toEqual([{ origin: "primary", answers: 120, edge_fallback_triggered: 36, lkg_served: 30, no_lkg: 6, lookups: 40, lookup_misses: 10, cache_miss_rate: 0.25, breaker_trips: 2 }]);
   });
 
   it("says what a rejected token needs", async () => {
@@ -121,7 +122,12 @@ describe("npm run dashboard (production)", () => {
       ]);
       seen.length = 0;
       const dir = await mkdtemp(join(tmpdir(), "edge-fallback-dash-test-"));
-      expect(await main(["--from", "2026-11-22T12:00:00Z", "--to", "2026-11-22T13:00:00Z", "--step", "60", "--out", dir])).toBe(0);
+      const printed: string[] = [];
+      expect(await main(["--from", "2026-11-22T12:00:00Z", "--to", "2026-11-22T13:00:00Z", "--step", "60", "--out", dir], (line) => printed.push(line))).toBe(0);
+      expect(printed).toEqual([
+        "primary: 120 answers, edge_fallback_triggered 36 (served from a copy 30, no copy 6), cache_miss_rate 25.0 %, breaker trips 2",
+        `dashboard: ${relative(process.cwd(), join(dir, "dashboard.html"))}`,
+      ]);
       expect(seen[0]!.body).toContain("timestamp >= toDateTime('2026-11-22 12:00:00') AND timestamp < toDateTime('2026-11-22 13:00:00')");
       const html = readFileSync(join(dir, "dashboard.html"), "utf8");
       expect(html).toContain("<title>edge-fallback: 2026-11-22T12:00:00Z to 2026-11-22T13:00:00Z</title>");
