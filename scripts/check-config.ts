@@ -5,11 +5,13 @@
  * for `wrangler dev` / `wrangler deploy`: [vars] and bindings are NOT inherited by environments),
  * then runs the worker's own `resolveConfig` over the vars and the presence of the bindings.
  * Prints every problem in one message and exits 1, or prints a short summary and exits 0.
+ * An --env the file does not define exits 1 naming the envs it does define (wrangler itself only
+ * warns, and would check, or deploy, the top-level configuration instead). --help prints the usage
+ * and exits 0; an unknown option or an argument exits 2 with the usage.
  */
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, stripVTControlCharacters } from "node:util";
-import { experimental_readRawConfig, unstable_readConfig } from "wrangler";
 import { BUILTIN_SECRET_QUERY_PARAMS, resolveConfig, type Config } from "../src/config.ts";
 
 
@@ -21,9 +23,15 @@ const METRICS_BINDING = "METRICS";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-function usage(message?: string): never {
-  if (message) console.error(`check-config: ${message}`);
-  console.error("usage: npm run check-config [-- --env NAME] [--config PATH]");
+const USAGE = `usage: npm run check-config [-- --env NAME] [--config PATH]
+  --env, -e NAME     check the [env.NAME] section (as \`wrangler deploy --env NAME\` reads it)
+  --config, -c PATH  another wrangler.toml (default: the project's)
+  --help, -h         this text
+exit status: 0 valid, 1 problems found, 2 bad arguments`;
+
+/** A usage error: the message and the usage on stderr, exit 2. */
+function usage(message: string): never {
+  console.error(`check-config: ${message}\n${USAGE}`);
   process.exit(2);
 }
 
@@ -41,7 +49,13 @@ try {
 } catch (err) {
   usage((err as Error).message);
 }
-if (args.help) usage();
+if (args.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+// Loaded after the arguments, so --help and a usage error answer at once.
+const { experimental_readRawConfig, unstable_readConfig } = await import("wrangler");
 
 const envName = args.env === "" ? undefined : args.env;
 const envLabel = envName ? `env "${envName}"` : "the default env";
@@ -52,6 +66,27 @@ const shownPath = configPath.startsWith(root + "/") ? configPath.slice(root.leng
 const problems: string[] = [];
 const warnings: string[] = [];
 const notes: string[] = [];
+
+// --- 0. the env asked for exists ----------------------------------------------------------------
+
+if (envName) {
+  const defined = definedEnvs();
+  if (defined && !defined.includes(envName)) {
+    const known = defined.length > 0 ? `the envs it defines: ${defined.join(", ")}` : "it defines no envs (no [env.NAME] sections); leave out --env to check the top-level configuration";
+    console.error(`check-config: env "${envName}" is not defined in ${shownPath}; ${known}`);
+    process.exit(1);
+  }
+}
+
+/** The [env.NAME] sections of the file, or undefined when it cannot be read (reported below, with wrangler's words). */
+function definedEnvs(): string[] | undefined {
+  try {
+    const raw = experimental_readRawConfig({ config: configPath }).rawConfig as { env?: Record<string, unknown> };
+    return Object.keys(raw.env ?? {});
+  } catch {
+    return undefined;
+  }
+}
 
 // --- 1. wrangler's view of the file ----------------------------------------------------------
 
