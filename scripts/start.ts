@@ -8,6 +8,8 @@
  * unless --port / --origin-port are given, so it also runs beside a running demo.
  *
  * Options: --port N (worker, default 8787), --origin-port N (fake origin, default 8788), --verbose.
+ * Both ports are checked before anything starts; a busy one ends it with one sentence naming the
+ * port and the option that moves it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -25,19 +27,31 @@ const STOP_GRACE_MS = 5_000;
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
-const { values: opts } = parseArgs({
-  options: {
-    smoke: { type: "boolean", default: false },
-    port: { type: "string" },
-    "origin-port": { type: "string" },
-    verbose: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
-  },
-  strict: true,
-  allowPositionals: false,
-});
+const USAGE = `usage: npm start [-- --smoke] [--port 8787] [--origin-port 8788] [--verbose]
+  --port N         the worker's port (default 8787; --smoke: a free one)
+  --origin-port N  the fake origin's port (default 8788; --smoke: a free one)
+  --smoke          one request, the origin flipped to 502, the fallback answer checked; exits 0 or 1
+  --verbose        with --smoke, show wrangler's output as it comes`;
+
+let opts: { smoke?: boolean; port?: string; "origin-port"?: string; verbose?: boolean; help?: boolean };
+try {
+  opts = parseArgs({
+    options: {
+      smoke: { type: "boolean", default: false },
+      port: { type: "string" },
+      "origin-port": { type: "string" },
+      verbose: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+    allowPositionals: false,
+  }).values;
+} catch (err) {
+  console.error(`start: ${(err as Error).message}\n${USAGE}`);
+  process.exit(2);
+}
 if (opts.help) {
-  console.log("usage: npm start [-- --smoke] [--port 8787] [--origin-port 8788] [--verbose]");
+  console.log(USAGE);
   process.exit(0);
 }
 const smoke = opts.smoke === true;
@@ -62,6 +76,35 @@ function port(value: string | undefined, fallback: number): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`not a port: ${value}`);
   return n;
+}
+
+/**
+ * Whether something already listens on HOST:p. Checked before anything starts: otherwise a busy
+ * worker port is only noticed when whatever holds it answers the health check, and the message
+ * blames the worker.
+ */
+function portInUse(p: number): Promise<boolean> {
+  return new Promise((resolveBusy, reject) => {
+    const server = createServer();
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EADDRINUSE") resolveBusy(true);
+      else reject(new Error(`cannot listen on ${HOST}:${p} (${err.code ?? err.message})`));
+    });
+    server.listen({ port: p, host: HOST, exclusive: true }, () => server.close(() => resolveBusy(false)));
+  });
+}
+
+/** Fails with one sentence per busy port, naming the option that moves it. */
+async function checkPorts(ports: { port: number; what: string; option: string }[]): Promise<void> {
+  const [a, b] = ports;
+  if (a && b && a.port !== 0 && a.port === b.port) throw new Error(`${a.what} and ${b.what} cannot share port ${a.port}: give ${a.option} and ${b.option} different ports`);
+  const busy: string[] = [];
+  for (const { port: p, what, option } of ports) {
+    if (p !== 0 && (await portInUse(p))) {
+      busy.push(`port ${p} on ${HOST}, ${what}'s, is already in use (another \`npm start\`?): stop what holds it, or choose another port with \`npm start -- ${option} N\``);
+    }
+  }
+  if (busy.length > 0) throw new Error(busy.join("\n       "));
 }
 
 /** A port nobody listens on right now (small race, fine for a local demo and CI). */
@@ -180,7 +223,15 @@ async function waitReady(workerUrl: string, budgetMs: number): Promise<{ configD
     try {
       const res = await get(`${workerUrl}/__edge/health`, {}, 2_000);
       if (res.status === 200) return JSON.parse(res.body) as { configDigest?: string };
-      throw new Error(`the worker answers /__edge/health with ${res.status}: ${res.body}`, { cause: "fatal" });
+      // Our worker answers its health route with 200, or 500 and JSON for a refused configuration;
+      // anything else is most likely another server that took the port after the check.
+      const ours = res.headers.get("content-type")?.includes("application/json") === true;
+      throw new Error(
+        ours
+          ? `the worker answers /__edge/health with ${res.status}: ${res.body}`
+          : `${workerUrl}/__edge/health answers ${res.status} and not as this worker does: is another server listening on that port? Choose another with \`npm start -- --port N\``,
+        { cause: "fatal" },
+      );
     } catch (err) {
       if ((err as Error).cause === "fatal") throw err;
       await new Promise((r) => setTimeout(r, 250));
@@ -199,8 +250,12 @@ async function control(setting: Record<string, unknown>): Promise<void> {
 async function demo(): Promise<void> {
   const workerPort = port(opts.port, 8787);
   const originPort = port(opts["origin-port"], 8788);
+  await checkPorts([
+    { port: workerPort, what: "the worker", option: "--port" },
+    { port: originPort, what: "the fake origin", option: "--origin-port" },
+  ]);
   origin = await startFakeOrigin(originPort, HOST).catch((err: unknown) => {
-    throw new Error(`the fake origin cannot listen on ${HOST}:${originPort} (${(err as Error).message}); is a demo already running? Try --origin-port`);
+    throw new Error(`the fake origin cannot listen on ${HOST}:${originPort} (${(err as Error).message}); is a demo already running? Choose another port with \`npm start -- --origin-port N\``);
   });
   const workerUrl = `http://${HOST}:${workerPort}`;
   log(`fake origin listening on ${origin.url}; starting wrangler dev on ${workerUrl} ...`);
@@ -252,7 +307,12 @@ Ctrl-C stops both.`);
 async function runSmoke(): Promise<boolean> {
   const started = Date.now();
   const workerPort = opts.port !== undefined ? port(opts.port, 8787) : await freePort();
-  origin = await startFakeOrigin(port(opts["origin-port"], 0), HOST);
+  const originPort = port(opts["origin-port"], 0);
+  await checkPorts([
+    { port: workerPort, what: "the worker", option: "--port" },
+    { port: originPort, what: "the fake origin", option: "--origin-port" },
+  ]);
+  origin = await startFakeOrigin(originPort, HOST);
   persistDir = mkdtempSync(join(tmpdir(), "edge-fallback-smoke-"));
   const workerUrl = `http://${HOST}:${workerPort}`;
   startWrangler(workerPort, await freePort(), origin.url);
