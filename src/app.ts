@@ -32,7 +32,7 @@ export function createApp(deps: Deps): Hono<{ Bindings: Env; Variables: EdgeVari
     const ctx = c.executionCtx as ExecutionContext;
     const refusal = refuse(request);
     if (refusal) {
-      recordRejected(request, c.env, ctx, c.get("runtime"), refusal);
+      recordRejected(request, c.env, c.get("runtime"), refusal);
       return refusal;
     }
     return proxy(request, new URL(request.url), c.env, ctx, c.get("runtime"), deps.clock);

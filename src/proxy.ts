@@ -35,14 +35,16 @@ interface Exchange {
 }
 
 /** A request refused before reaching the origin still counts on the dashboard. */
-export function recordRejected(request: Request, env: Env, ctx: ExecutionContext, runtime: Runtime, response: Response): void {
+export function recordRejected(request: Request, env: Env, runtime: Runtime, response: Response): void {
   const origin = runtime.config.origins[0]!;
-  const point = requestPoint({
-    ...baseRecord(request, origin.name, runtime.views.get(origin.name)!.state.kind, undefined),
-    outcome: "rejected",
-    status: response.status,
-  });
-  ctx.waitUntil(Promise.resolve().then(() => emit(env.METRICS, point)));
+  emit(
+    env.METRICS,
+    requestPoint({
+      ...baseRecord(request, origin.name, runtime.views.get(origin.name)!.state.kind, undefined),
+      outcome: "rejected",
+      status: response.status,
+    }),
+  );
 }
 
 function baseRecord(request: Request, origin: string, breaker: RequestRecord["breaker"], policy: RequestPolicy | undefined): RequestRecord {
@@ -111,11 +113,16 @@ async function answer(x: Exchange): Promise<Response> {
 
   const { config } = x.runtime;
   const sequence = x.latency.begin();
-  const fetching = fetchOrigin(x.request, x.url, x.origin, config.originTimeoutMs);
   const slowAfter = x.latency.slowAfter(config.originSlow, config.originTimeoutMs);
   // The probe is what decides whether the breaker stays open; every other request stops waiting
   // on the origin the moment the breaker opens (rule 7: a fast answer, never the full timeout).
-  const first = await waitForOrigin(fetching, slowAfter, probe ? undefined : x.view);
+  let signal!: (why: typeof SLOW | typeof OPENED) => void;
+  const signalled = new Promise<typeof SLOW | typeof OPENED>((resolve) => (signal = resolve));
+  // The origin client's own timer says when the request is slow: one timer per request.
+  const fetching = fetchOrigin(x.request, x.url, x.origin, config.originTimeoutMs, slowAfter, slowAfter === undefined ? undefined : () => signal(SLOW));
+  const unsubscribe = probe ? undefined : x.view.onOpen(() => signal(OPENED));
+  const first = await Promise.race([fetching, signalled]);
+  unsubscribe?.();
   if (first === OPENED) return releasedByBreaker(x, fetching);
   if (first === SLOW) return slowOrigin(x, probe, sequence, fetching);
   return settle(x, probe, first, false);
@@ -124,23 +131,14 @@ async function answer(x: Exchange): Promise<Response> {
 const SLOW = Symbol("slow");
 const OPENED = Symbol("opened");
 
-/** The origin's result, or SLOW once `slowAfterMs` passed, or OPENED once `view`'s breaker opened. */
-async function waitForOrigin(
-  work: Promise<OriginResult>,
-  slowAfterMs: number | undefined,
-  view: BreakerView | undefined,
-): Promise<OriginResult | typeof SLOW | typeof OPENED> {
-  if (slowAfterMs === undefined && view === undefined) return work;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+/** The origin's result, or OPENED once `view`'s breaker opened (no view: the result). */
+async function waitForOrigin(work: Promise<OriginResult>, view: BreakerView | undefined): Promise<OriginResult | typeof OPENED> {
+  if (view === undefined) return work;
   let unsubscribe: (() => void) | undefined;
-  const signal = new Promise<typeof SLOW | typeof OPENED>((resolve) => {
-    if (slowAfterMs !== undefined) timer = setTimeout(() => resolve(SLOW), slowAfterMs);
-    if (view) unsubscribe = view.onOpen(() => resolve(OPENED));
-  });
+  const opened = new Promise<typeof OPENED>((resolve) => (unsubscribe = view.onOpen(() => resolve(OPENED))));
   try {
-    return await Promise.race([work, signal]);
+    return await Promise.race([work, opened]);
   } finally {
-    if (timer !== undefined) clearTimeout(timer);
     unsubscribe?.();
   }
 }
@@ -169,7 +167,7 @@ async function slowOrigin(x: Exchange, probe: boolean, sequence: number, fetchin
     return served;
   }
   // No copy: keep waiting for the origin, unless the breaker opens first.
-  const late = await waitForOrigin(fetching, undefined, probe ? undefined : x.view);
+  const late = await waitForOrigin(fetching, probe ? undefined : x.view);
   if (late === OPENED) return releasedByBreaker(x, fetching);
   return settle(x, probe, late as OriginResult, counted);
 }
@@ -335,6 +333,6 @@ function finish(x: Exchange, response: Response): void {
   x.record.breaker = x.view.state.kind;
   const work = x.view.background(x.link, now);
   if (work) x.ctx.waitUntil(work);
-  const point = requestPoint(x.record);
-  x.ctx.waitUntil(Promise.resolve().then(() => emit(x.env.METRICS, point)));
+  // writeDataPoint returns at once and never fails the request (emit): no waitUntil needed.
+  emit(x.env.METRICS, requestPoint(x.record));
 }

@@ -52,7 +52,7 @@ describe("resolveConfig: the shipped configuration", () => {
       kvWriteIntervalMs: 2000,
       cacheWriteIntervalMs: 1000,
       refreshMs: 1000,
-      sharedMinRequests: 3,
+      sharedMinRequests: 4,
       volatileHeaders: [],
     });
     expect(config.scrub).toEqual({

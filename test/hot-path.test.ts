@@ -70,12 +70,15 @@ describe("hot path", () => {
     expect(await response.text()).toContain('"seq":2');
     await waitOnExecutionContext(ctx);
     expect(calls).toEqual([]);
+    h.clock.advance(300);
+    await (await h.fetch(s.url("/a"))).text();
     const points = requestPoints(h.metrics);
-    expect(points.map((p) => p.blobs?.[6])).toEqual(["stored", "skip:fresh"]);
+    expect(points.map((p) => p.blobs?.[6])).toEqual(["stored", "skip:fresh", "skip:fresh"]);
+    expect(calls).toEqual([]);
 
-    // A second later the key is due again, and with three requests in the window it is in
-    // demand: both shared tiers are written.
-    h.clock.advance(600);
+    // A second after the first capture the key is due again, and with four requests in the
+    // window (LKG_SHARED_MIN_REQUESTS) it is in demand: both shared tiers are written.
+    h.clock.advance(300);
     const third = await h.fetch(s.url("/a"));
     await third.text();
     expect(third.headers.get("cache-status")).toBe("edge-fallback; fwd=bypass; fwd-status=200; stored");
@@ -87,7 +90,7 @@ describe("hot path", () => {
     const fallback = await h.fetch(s.url("/a"));
     expect(fallback.status).toBe(200);
     expect(fallback.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-5xx");
-    expect(await fallback.text()).toContain('"seq":3');
+    expect(await fallback.text()).toContain('"seq":4');
   });
 
   it("unchanged content is written to KV and the Cache API once, then again only before the copy there would age out", async () => {
