@@ -24,8 +24,22 @@ export interface DrillData {
   counters: CounterSample[];
   /** Requests each origin received, per epoch second. */
   originPerSecond: Record<string, Record<string, number>>;
-  settings: { maxAgeS: number; threshold: number; openMaxMs: number; timeoutMs: number };
+  settings: {
+    maxAgeS: number;
+    threshold: number;
+    openMaxMs: number;
+    timeoutMs: number;
+    /**
+     * Rate used / the plan's rate (1 unless calibration lowered it). Shared-tier writes are per
+     * key and second, not per request, so their per-1,000 budgets scale by its inverse.
+     */
+    rateScale?: number;
+  };
 }
+
+/** Per 1,000 healthy requests at the plan's own rate (issue #8's fleet targets). */
+export const KV_WRITES_PER_1000 = 10;
+export const CACHE_WRITES_PER_1000 = 50;
 
 export interface Interval {
   from: number;
@@ -300,11 +314,15 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
     measured: healthy ? `${healthy.doCalls.toFixed(2)} (KV reads ${healthy.kvReads.toFixed(2)}, KV writes ${healthy.kvWrites.toFixed(1)}, over ${healthy.requests} requests)` : "no samples",
     pass: healthy !== undefined && healthy.doCalls === 0,
   });
+  // While open, an isolate calls the object about once a second (sync, probe lease), whatever
+  // the rate: the per-1,000 budget is for the plan's rate and scales when calibration lowered it.
+  const callScale = d.settings.rateScale ?? 1;
+  const openLimit = 10 / callScale;
   targets.push({
     name: "breaker object calls per 1,000 requests, open",
-    target: "<= 10",
+    target: callScale < 1 ? `<= 10 at the plan's rate; ${+openLimit.toFixed(1)} at the ${Math.round(callScale * 100)} % rate used (calls are per second)` : "<= 10",
     measured: openCalls ? `${openCalls.doCalls.toFixed(2)} (KV reads ${openCalls.kvReads.toFixed(2)}, over ${openCalls.requests} requests)` : "breaker never open",
-    pass: openCalls === undefined ? !phases.some((p) => p.fault) : openCalls.doCalls <= 10,
+    pass: openCalls === undefined ? !phases.some((p) => p.fault) : openCalls.doCalls <= openLimit,
   });
 
   // Without the object the fleet has no shared breaker (isolates decide alone); a drill that
@@ -318,7 +336,29 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
     pass: objectErrors === 0,
   });
 
+  // 8. The shared tiers at fleet scale: writes per 1,000 healthy requests, after the warm-up in
+  // which the store is first filled (as for the latency baseline).
+  const healthyWindows = phases
+    .map((p, i) => ({ p, from: d.startedAt + Math.max(d.bounds[i]!, WARMUP_MS), to: d.startedAt + d.bounds[i + 1]! }))
+    .filter((w) => !w.p.fault && w.to > w.from);
+  const scale = d.settings.rateScale ?? 1;
+  for (const [name, counter, budget] of [
+    ["KV writes per 1,000 healthy requests", "kvWrites", KV_WRITES_PER_1000],
+    ["Cache API writes per 1,000 healthy requests", "cacheWrites", CACHE_WRITES_PER_1000],
+  ] as const) {
+    const w = countersOver(d.counters, healthyWindows, counter);
+    const limit = budget / scale;
+    const per1000 = w.requests > 0 ? (1000 * w.writes) / w.requests : NaN;
+    targets.push({
+      name,
+      target: `<= ${budget}${scale < 1 ? ` at the plan's rate; ${+limit.toFixed(1)} at the ${Math.round(scale * 100)} % rate used (writes are per key and second)` : ""}, after the ${WARMUP_MS / 1000} s warm-up`,
+      measured: w.requests > 0 ? `${per1000.toFixed(2)} (${w.writes} writes over ${w.requests} healthy requests)` : "no healthy requests counted",
+      pass: w.requests > 0 && per1000 <= limit,
+    });
+  }
+
   const fallback = sent.filter((r) => r.cacheStatus.includes("; hit")).length;
+  const servedAges = sent.filter((r) => r.cacheStatus.includes("; hit") && r.age >= 0).map((r) => r.age);
   const totals: Record<string, number | string> = {
     requests: d.results.length,
     answered: sent.filter((r) => r.status > 0).length,
@@ -332,8 +372,24 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
     "baseline p95 ms": +baseP95.toFixed(2),
     "fault p50 ms": +percentile(faultResults.map((r) => r.latencyMs), 50).toFixed(2),
     "fault p99 ms": +faultP99.toFixed(2),
+    "fallback Age p50 s": percentile(servedAges, 50),
+    "fallback Age p95 s": percentile(servedAges, 95),
   };
   return { targets, totals };
+}
+
+/** The growth of one counter and of the request count over several windows (epoch ms), summed. */
+export function countersOver(samples: CounterSample[], windows: Interval[], counter: string): { writes: number; requests: number } {
+  let writes = 0;
+  let requests = 0;
+  for (const w of windows) {
+    const before = [...samples].reverse().find((s) => s.at <= w.from) ?? samples[0];
+    const after = [...samples].reverse().find((s) => s.at <= w.to);
+    if (!before || !after || after.at <= before.at) continue;
+    writes += (after.counters[counter] ?? 0) - (before.counters[counter] ?? 0);
+    requests += (after.counters["requests"] ?? 0) - (before.counters["requests"] ?? 0);
+  }
+  return { writes, requests };
 }
 
 /** Counter deltas between two times, per 1,000 requests the worker handled in between. */

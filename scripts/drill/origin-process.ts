@@ -32,6 +32,13 @@ const points: unknown[] = [];
 const counters: { at: number; counters: Record<string, number> }[] = [];
 
 const collector = createServer((req: IncomingMessage, res: ServerResponse) => {
+  // The drill's calibration ran its own workers against these origins first: their points are not the plan's.
+  if (req.method === "POST" && req.url === "/reset") {
+    points.length = 0;
+    counters.length = 0;
+    res.end("reset");
+    return;
+  }
   if (req.method === "GET" && req.url === "/points") {
     res.writeHead(200, { "content-type": "application/json" });
     res.end(JSON.stringify({ points, counters }));

@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BREAKER_COLORS, DRILL_TIME_LABEL, QUANTILE_COLORS, TARGET_LINE_COLOR, UNKNOWN_STATE_COLOR } from "../lib/palette.ts";
+import type { Calibration } from "./calibrate.ts";
 import type { Plan, SecondStats, TargetResult } from "./types.ts";
 import { STATUS_COLORS, formatNumber, lineChart, segmentsFromChanges, stackedBars, stateTimeline, type Band, type TimelineSegment } from "./svg.ts";
 
@@ -78,6 +79,50 @@ export interface ReportInput {
    * the state sampled once a second (`seconds[].breaker`).
    */
   breakerTransitions?: BreakerTransition[];
+  /** What this machine sustained before the plan ran, and the rate the plan ran at. */
+  calibration?: Calibration;
+}
+
+export type Verdict = "pass" | "fail" | "inconclusive";
+
+/** The name of the target that says whether the load generator kept its schedule. */
+export const SCHEDULE_TARGET = "load delivered on schedule";
+
+/**
+ * A run whose load generator missed its schedule proves nothing either way: inconclusive, not a
+ * product failure, whatever else failed beside it (the late sends are in every other number).
+ */
+export function verdictOf(targets: TargetResult[]): { verdict: Verdict; reason: string } {
+  const schedule = targets.find((t) => t.name === SCHEDULE_TARGET);
+  const failed = targets.filter((t) => !t.pass);
+  if (schedule && !schedule.pass) {
+    const others = failed.filter((t) => t !== schedule).map((t) => t.name);
+    return {
+      verdict: "inconclusive",
+      reason: `the load generator missed its schedule (${schedule.measured}), so this run cannot judge the product${others.length ? `; also failed: ${others.join("; ")}` : ""}`,
+    };
+  }
+  if (failed.length > 0) return { verdict: "fail", reason: failed.map((t) => t.name).join("; ") };
+  return { verdict: "pass", reason: "every target met" };
+}
+
+const VERDICT_TITLE: Record<Verdict, string> = { pass: "PASS ✅", fail: "FAIL ❌", inconclusive: "INCONCLUSIVE ⚠️" };
+
+function calibrationSection(c: Calibration): string[] {
+  const out = ["## Calibration", ""];
+  out.push(`Plan rate ${c.planRate} req/s, **rate used ${c.rateUsed} req/s**: ${c.reason}.`, "");
+  if (c.bare && c.ours) {
+    out.push(
+      `Measured in this run before the plan (${fmtValue(c.durationS)} s), with the plan's mix against a healthy origin, both workers with the drill's instrumentation; a rate is sustained when p99 < 50 ms, < 1 % of sends are late and every answer is below 500. Ladders stop at ${c.cap} req/s (the plan's rate with headroom).`,
+      "",
+    );
+    out.push("| worker | sustained req/s | rungs (req/s: p99 ms) |", "|---|---|---|");
+    for (const [name, ladder] of [["bare", c.bare], ["ours", c.ours]] as const) {
+      out.push(`| ${name} | ${ladder.sustained} | ${ladder.rungs.map((r) => `${r.rate}: ${r.p99}${r.sustained ? "" : " ✗"}`).join(", ")} |`);
+    }
+    out.push("");
+  }
+  return out;
 }
 
 /** The p99 latency target while the origin fails (DESIGN.md), drawn on the latency chart. */
@@ -355,12 +400,14 @@ function secondsTable(seconds: SecondStats[], windows: PhaseWindow[]): string {
   return lines.join("\n");
 }
 
-function renderMarkdown(input: ReportInput, pass: boolean): string {
+function renderMarkdown(input: ReportInput): string {
   const passed = input.targets.filter((t) => t.pass).length;
+  const { verdict, reason } = verdictOf(input.targets);
   const out: string[] = [];
-  out.push(`# Drill \`${input.plan.name}\`: ${pass ? "PASS ✅" : "FAIL ❌"}`);
+  out.push(`# Drill \`${input.plan.name}\`: ${VERDICT_TITLE[verdict]}`);
   out.push("");
   out.push(`Started ${input.startedAt}, ${fmtValue(input.durationS)} s of load; ${passed} of ${input.targets.length} targets met.`);
+  if (verdict === "inconclusive") out.push("", `Inconclusive: ${reason}.`);
   out.push("");
   out.push("```sh", input.command, "```");
   out.push("");
@@ -373,6 +420,7 @@ function renderMarkdown(input: ReportInput, pass: boolean): string {
     out.push("", `Worker vars for this plan: ${Object.entries(input.plan.vars).map(([k, v]) => `\`${k}=${v}\``).join(", ")}.`);
   }
   out.push("", "### Phases", "", phaseTable(input), "");
+  if (input.calibration) out.push(...calibrationSection(input.calibration));
   out.push("## Targets", "", formatTargetsTable(input.targets), "");
   out.push("## Charts", "");
   out.push("Shaded bands are the fault phases. Latency is measured from each request's intended send time.", "");
@@ -401,6 +449,7 @@ function renderMarkdown(input: ReportInput, pass: boolean): string {
 /** Writes report.json, report.md and charts/{latency,status,breaker}.svg into `dir`. */
 export async function writeReport(dir: string, input: ReportInput): Promise<{ json: string; md: string; charts: string[] }> {
   const pass = input.targets.every((t) => t.pass);
+  const { verdict, reason } = verdictOf(input.targets);
   await mkdir(join(dir, "charts"), { recursive: true });
   const svgs = renderCharts(input);
   const charts: string[] = [];
@@ -410,8 +459,8 @@ export async function writeReport(dir: string, input: ReportInput): Promise<{ js
     charts.push(path);
   }
   const json = join(dir, "report.json");
-  await writeFile(json, `${JSON.stringify({ pass, ...input }, null, 2)}\n`);
+  await writeFile(json, `${JSON.stringify({ pass, verdict, verdictReason: reason, ...input }, null, 2)}\n`);
   const md = join(dir, "report.md");
-  await writeFile(md, renderMarkdown(input, pass));
+  await writeFile(md, renderMarkdown(input));
   return { json, md, charts };
 }

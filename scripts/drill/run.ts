@@ -16,11 +16,13 @@ import { DEFAULTS } from "../../src/config.ts";
 import { CHDB_MISSING } from "../dashboard/engines/local.ts";
 import { overallTotals } from "../dashboard/queries.ts";
 import { drillDashboard } from "../dashboard/run.ts";
+import { chooseRate, climb, HEADROOM, oursVsBareTarget, type Calibration } from "./calibrate.ts";
 import { dashboardAgreement, evaluate, fallbackCounts, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
-import { runLoad, summarizeSeconds, type LivePoint, type RequestSpec } from "./load.ts";
+import { runLoad, summarizeSeconds, type LivePoint } from "./load.ts";
+import { requestMaker } from "./mix.ts";
 import { createNetns, type Netns } from "./netns.ts";
 import { DEFAULT_PLAN, listPlans, loadPlan, MAX_RATE } from "./plan.ts";
-import { formatTargetsTable, writeReport, type ReportInput } from "./report.ts";
+import { breakerTransitionsFrom, formatTargetsTable, verdictOf, writeReport, type ReportInput } from "./report.ts";
 import { startWorker, type RunningWorker } from "./runtime.ts";
 import type { FaultSetting, Plan, SecondStats } from "./types.ts";
 
@@ -32,7 +34,19 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
  */
 const BASE_VARS: Record<string, string> = {
   SENSITIVE_HEADERS: '["x-api-key"]',
+  // The fake origin stamps every answer in these headers; they are not a change of content.
+  LKG_VOLATILE_HEADERS: '["x-origin-served-at","x-origin-seq"]',
 };
+
+/**
+ * The drill's origin answers a path with the same body every time, as static pages and API reads
+ * do (its per-answer stamps travel in headers), so the shared tiers see unchanged content unless
+ * a plan says otherwise ("stableBody": false in a phase's origin setting).
+ */
+const ORIGIN_DEFAULTS = { stableBody: true };
+
+/** Exit codes: 0 pass, 1 a target failed, 2 bad arguments or a broken run, 3 inconclusive. */
+export const EXIT_INCONCLUSIVE = 3;
 
 /** A numeric setting as the worker will see it: the plan's var, else the product default. */
 function setting(vars: Record<string, string>, name: keyof typeof DEFAULTS): number {
@@ -103,8 +117,8 @@ function stopProcess(child: ChildProcess): void {
   child.kill("SIGTERM");
 }
 
-async function setFault(originUrl: string, setting: unknown): Promise<void> {
-  const res = await fetch(`${originUrl}/__control/default`, { method: "POST", body: JSON.stringify(setting) });
+async function setFault(originUrl: string, setting: object): Promise<void> {
+  const res = await fetch(`${originUrl}/__control/default`, { method: "POST", body: JSON.stringify({ ...ORIGIN_DEFAULTS, ...setting }) });
   if (res.status !== 200) throw new Error(`origin refused fault ${JSON.stringify(setting)}: ${await res.text()}`);
 }
 
@@ -124,29 +138,6 @@ async function applyFault(originUrl: string, setting: FaultSetting, netns: Netns
   }
   netns?.partition(false);
   await setFault(originUrl, setting);
-}
-
-/** A deterministic request mix: hot and cold keys, some credentialed users, a few writes. */
-function requestMaker(plan: Plan): (seq: number) => RequestSpec {
-  const { hotKeys, coldKeys, hotShare, credentialedShare, users, writeShare } = plan.mix;
-  let state = 0x2545f491;
-  const random = () => {
-    // xorshift32: cheap, and the same sequence every run.
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 0x100000000;
-  };
-  return () => {
-    const credentialed = random() < credentialedShare;
-    const user = credentialed ? `auth:user-${Math.floor(random() * users)}` : "anonymous";
-    const headers: Record<string, string> = credentialed ? { authorization: `Bearer ${user.slice(5)}` } : {};
-    if (random() < writeShare) {
-      return { method: "POST", path: `/orders`, headers: { ...headers, "content-type": "application/json" }, body: '{"qty":1}', key: "POST /orders", user };
-    }
-    const key = random() < hotShare ? `/hot/${Math.floor(random() * hotKeys)}` : `/cold/${Math.floor(random() * coldKeys)}`;
-    return { method: "GET", path: key, headers, key, user };
-  };
 }
 
 function liveLine(p: LivePoint, plan: Plan, breaker: string): string {
@@ -175,11 +166,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (args.positionals.length > 1) throw new Error(`one plan at a time, got ${args.positionals.join(", ")}\n${USAGE}`);
   const plan = await loadPlan(args.positionals[0] ?? DEFAULT_PLAN);
+  let forcedRate: number | undefined;
   if (args.values.rate !== undefined) {
-    const rate = Number(args.values.rate);
-    if (!Number.isInteger(rate) || rate < 1 || rate > MAX_RATE) throw new Error(`--rate must be a whole number from 1 to ${MAX_RATE} req/s, got ${JSON.stringify(args.values.rate)}`);
-    for (const phase of plan.phases) phase.rate = rate;
+    forcedRate = Number(args.values.rate);
+    if (!Number.isInteger(forcedRate) || forcedRate < 1 || forcedRate > MAX_RATE) throw new Error(`--rate must be a whole number from 1 to ${MAX_RATE} req/s, got ${JSON.stringify(args.values.rate)}`);
   }
+  const planRate = Math.max(...plan.phases.map((p) => p.rate));
   const originNames = [...new Set(plan.phases.flatMap((p) => Object.keys(p.origins)))];
   const vars = { ...BASE_VARS, ...plan.vars };
   const started = new Date();
@@ -203,21 +195,29 @@ export async function main(argv: string[]): Promise<number> {
   process.once("SIGINT", onSignal);
   let worker: RunningWorker | undefined;
   try {
+    const workerVars = {
+      ...vars,
+      ORIGINS: JSON.stringify(originNames.map((n) => ({ name: n, url: origins.origins[n], weight: 1 }))),
+      DRILL_COLLECTOR_URL: origins.collector,
+    };
+    for (const url of Object.values(origins.origins)) await setFault(url, { mode: "healthy" });
+    const calibration: Calibration =
+      forcedRate !== undefined
+        ? { planRate, rateUsed: forcedRate, mode: "forced", reason: "forced with --rate (no calibration)", cap: 0, durationS: 0 }
+        : await calibrateMachine(plan, planRate, workerVars, origins);
+    console.log(`rate: plan ${planRate} req/s, using ${calibration.rateUsed} req/s: ${calibration.reason}`);
+    if (calibration.mode === "too-slow") {
+      console.log(`drill ${plan.name}: INCONCLUSIVE (${calibration.reason})`);
+      return EXIT_INCONCLUSIVE;
+    }
+    for (const phase of plan.phases) phase.rate = forcedRate ?? Math.max(1, Math.round((phase.rate * calibration.rateUsed) / planRate));
+
     const port = await freePort();
-    worker = await startWorker({
-      entry: "scripts/drill/worker/entry.ts",
-      port,
-      productBindings: true,
-      vars: {
-        ...vars,
-        ORIGINS: JSON.stringify(originNames.map((n) => ({ name: n, url: origins.origins[n], weight: 1 }))),
-        DRILL_COLLECTOR_URL: origins.collector,
-      },
-    });
+    worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port, productBindings: true, vars: workerVars });
     console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);
 
     const phaseSettings = plan.phases.map((p) => p.origins);
-    const maker = requestMaker(plan);
+    const maker = requestMaker(plan.mix);
     let breaker = "closed";
     const stateTimer = setInterval(() => {
       fetch(`${worker!.url}/__drill/state`)
@@ -260,9 +260,12 @@ export async function main(argv: string[]): Promise<number> {
         threshold: setting(vars, "BREAKER_FAILURE_THRESHOLD"),
         openMaxMs: setting(vars, "BREAKER_OPEN_MAX_MS"),
         timeoutMs: setting(vars, "ORIGIN_TIMEOUT_MS"),
+        rateScale: calibration.rateUsed / planRate,
       },
     };
     const { targets, totals } = evaluate(data);
+    const machine = oursVsBareTarget(calibration);
+    if (machine) targets.push(machine);
     const seconds = annotateSeconds(summarizeSeconds(run.results, bounds.slice(0, -1)), data.startedAt, collected.points, originPerSecond, bounds);
 
     const stamp = started.toISOString().replace(/[:.]/g, "-");
@@ -287,6 +290,9 @@ export async function main(argv: string[]): Promise<number> {
       },
       notes: [] as string[],
       dataPointsFile: "datapoints.json",
+      loadStartedAtEpochMs: run.startedAtEpochMs,
+      breakerTransitions: breakerTransitionsFrom(collected.points, run.startedAtEpochMs),
+      calibration,
     };
     let written = await writeReport(dir, reportInput);
     // The dashboard for this run, from the same data points through the same SQL as production;
@@ -308,15 +314,42 @@ export async function main(argv: string[]): Promise<number> {
     }
     console.log(`\n${formatTargetsTable(targets)}\n`);
     console.log(`report: ${relative(process.cwd(), written.md)}`);
-    const pass = targets.every((t) => t.pass);
-    console.log(pass ? `drill ${plan.name}: PASS` : `drill ${plan.name}: FAIL (${targets.filter((t) => !t.pass).map((t) => t.name).join("; ")})`);
-    return pass ? 0 : 1;
+    const { verdict, reason } = verdictOf(targets);
+    console.log(`drill ${plan.name}: ${verdict.toUpperCase()}${verdict === "pass" ? "" : ` (${reason})`}`);
+    return verdict === "pass" ? 0 : verdict === "inconclusive" ? EXIT_INCONCLUSIVE : 1;
   } finally {
     process.off("SIGINT", onSignal);
     await worker?.dispose();
     origins.stop();
     netns?.dispose();
   }
+}
+
+/**
+ * What this machine sustains with the plan's mix, measured now: our drill worker, then the bare
+ * one, each in a fresh workerd against the healthy origin; the collector then forgets their points.
+ */
+async function calibrateMachine(plan: Plan, planRate: number, workerVars: Record<string, string>, origins: { origins: Record<string, string>; collector: string }): Promise<Calibration> {
+  const t0 = Date.now();
+  const cap = Math.ceil(planRate / HEADROOM);
+  const log = (line: string) => console.log(line);
+  const ladder = async (name: string, options: Parameters<typeof startWorker>[0]) => {
+    const w = await startWorker(options);
+    try {
+      return await climb(w.url, cap, requestMaker(plan.mix), log, name);
+    } finally {
+      await w.dispose();
+    }
+  };
+  const ours = await ladder("ours", { entry: "scripts/drill/worker/entry.ts", port: await freePort(), productBindings: true, vars: workerVars });
+  const bare = await ladder("bare", {
+    entry: "scripts/drill/worker/bare-tapped.ts",
+    port: await freePort(),
+    productBindings: false,
+    vars: { ORIGIN_URL: Object.values(origins.origins)[0]!, DRILL_COLLECTOR_URL: origins.collector },
+  });
+  await fetch(`${origins.collector}/reset`, { method: "POST" }).then((r) => r.text());
+  return { planRate, cap, ...chooseRate(planRate, ours.sustained), bare, ours, durationS: (Date.now() - t0) / 1000 };
 }
 
 /** Adds the breaker state (from the object's transitions) and the origin's request counts to each second. */

@@ -48,6 +48,8 @@ export interface WorkerOptions {
   /** The product's bindings; the bare pass-through worker needs none. */
   productBindings: boolean;
   logLevel?: LogLevel;
+  /** Expose the worker's V8 inspector on this loopback port (for CPU profiles), named "worker". */
+  inspectorPort?: number;
 }
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
@@ -77,6 +79,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       // State lives in a fresh temp dir: every drill starts from an empty store and a closed breaker.
       defaultPersistRoot: join(dir, "state"),
       unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port }],
+      ...(options.inspectorPort !== undefined ? { name: "worker", inspectorPort: options.inspectorPort, unsafeInspectorProxy: true } : {}),
     } as Parameters<typeof convertV4MiniflareOptions>[0]),
   );
   await mf.ready;

@@ -1,0 +1,136 @@
+/**
+ * Before its plan, a drill measures how much healthy load this machine carries with the plan's
+ * mix: the bare pass-through worker and ours, both with the drill's instrumentation, each on a
+ * short ladder of rates. The plan then runs at its own rate, or lower when ours could not carry
+ * that with headroom, so a drill on a slow or busy machine measures the fallback, not queueing.
+ * Machines of one kind differ about 4x in speed; nothing here is tuned to one of them.
+ */
+import { percentile, runLoad, type RequestSpec } from "./load.ts";
+
+/** The plan runs at no more than this share of what ours sustained. */
+export const HEADROOM = 0.6;
+/** Below this ours is too slow for any drill to mean something. */
+export const MIN_DRILL_RATE = 50;
+/** Ours must sustain at least this share of the bare worker's rate, in the same run. */
+export const MIN_OURS_VS_BARE = 0.8;
+const RUNG_S = 3;
+const WARMUP_S = 2;
+/** Halvings of the last octave after the doubling climb: rates to within 1/8 of an octave. */
+const REFINE_STEPS = 3;
+
+export interface Rung {
+  rate: number;
+  p50: number;
+  p99: number;
+  late: number;
+  unsent: number;
+  failed: number;
+  sustained: boolean;
+}
+
+export interface Ladder {
+  /** Highest rate sustained (0: not even the lowest rung), capped at `cap`. */
+  sustained: number;
+  rungs: Rung[];
+}
+
+export interface Calibration {
+  /** The plan's highest phase rate, and the one the drill used (every phase scaled alike). */
+  planRate: number;
+  rateUsed: number;
+  /** Why rateUsed is what it is, in one sentence. */
+  reason: string;
+  /** "calibrated", "forced" (--rate) or "too-slow" (no drill possible). */
+  mode: "calibrated" | "forced" | "too-slow";
+  /** Ladders climb no higher than this: the plan's rate with headroom. */
+  cap: number;
+  bare?: Ladder;
+  ours?: Ladder;
+  durationS: number;
+}
+
+/** p99 under 50 ms, under 1 % of sends late, none unsent, every answer a 2xx-4xx. */
+async function rung(url: string, rate: number, makeRequest: (seq: number) => RequestSpec): Promise<Rung> {
+  const run = await runLoad({ baseUrl: url, phases: [{ rate, durationS: RUNG_S }], makeRequest, timeoutMs: 5000 });
+  const sent = run.results.filter((r) => r.error !== "unsent");
+  const late = sent.filter((r) => r.sendDelayMs > 5).length;
+  const unsent = run.results.length - sent.length;
+  const failed = sent.filter((r) => r.status === 0 || r.status >= 500).length;
+  const p99 = percentile(run.results, 99);
+  return {
+    rate,
+    p50: +percentile(run.results, 50).toFixed(2),
+    p99: +p99.toFixed(2),
+    late,
+    unsent,
+    failed,
+    sustained: p99 < 50 && late < 0.01 * run.results.length && unsent === 0 && failed === 0,
+  };
+}
+
+/**
+ * Doubling from MIN_DRILL_RATE until a rung fails or the cap is reached, then bisecting the last
+ * octave. A rung that fails ends the climb: past capacity a worker queues, and queueing only grows.
+ */
+export async function climb(url: string, cap: number, makeRequest: (seq: number) => RequestSpec, log: (line: string) => void, label: string): Promise<Ladder> {
+  // A fresh workerd compiles its code on the first requests; that is start-up, not capacity.
+  await runLoad({ baseUrl: url, phases: [{ rate: MIN_DRILL_RATE, durationS: WARMUP_S }], makeRequest, timeoutMs: 5000 });
+  const rungs: Rung[] = [];
+  const tryRate = async (rate: number) => {
+    const r = await rung(url, rate, makeRequest);
+    rungs.push(r);
+    log(`calibrate ${label.padEnd(4)} ${String(rate).padStart(5)} req/s: p50 ${r.p50} ms, p99 ${r.p99} ms, late ${r.late}, failed ${r.failed} -> ${r.sustained ? "sustained" : "NOT sustained"}`);
+    return r.sustained;
+  };
+  let good = 0;
+  let bad = 0;
+  for (let rate = MIN_DRILL_RATE; ; rate = Math.min(cap, rate * 2)) {
+    if (!(await tryRate(rate))) {
+      bad = rate;
+      break;
+    }
+    good = rate;
+    if (rate >= cap) return { sustained: cap, rungs };
+  }
+  for (let i = 0; i < REFINE_STEPS && good > 0 && bad - good > 5; i++) {
+    const mid = Math.round((good + bad) / 2);
+    if (await tryRate(mid)) good = mid;
+    else bad = mid;
+  }
+  return { sustained: good, rungs };
+}
+
+/** The rate to drill at, from what ours sustained. Whole tens, never above the plan's rate. */
+export function chooseRate(planRate: number, oursSustained: number): { rateUsed: number; mode: Calibration["mode"]; reason: string } {
+  if (oursSustained < MIN_DRILL_RATE) {
+    return {
+      rateUsed: 0,
+      mode: "too-slow",
+      reason: `this machine is too slow to drill: our worker did not sustain even ${MIN_DRILL_RATE} req/s of healthy load (p99 < 50 ms, sends on time), so no drill here could tell a fallback from queueing`,
+    };
+  }
+  const affordable = Math.floor((HEADROOM * oursSustained) / 10) * 10;
+  if (affordable >= planRate) {
+    return { rateUsed: planRate, mode: "calibrated", reason: `the plan's rate: our worker sustained ${oursSustained} req/s here, and ${HEADROOM * 100} % of that covers ${planRate}` };
+  }
+  return {
+    rateUsed: Math.max(MIN_DRILL_RATE, affordable),
+    mode: "calibrated",
+    reason: `lowered from the plan's ${planRate} req/s: our worker sustained ${oursSustained} req/s of healthy load on this machine, and a drill runs at no more than ${HEADROOM * 100} % of that so it measures the fallback, not queueing`,
+  };
+}
+
+/** The calibration's own target: our worker may not be much slower than the bare one, however fast the machine. */
+export function oursVsBareTarget(c: Calibration): { name: string; target: string; measured: string; pass: boolean } | undefined {
+  if (!c.bare || !c.ours) return undefined;
+  const capped = c.ours.sustained >= c.cap;
+  const ratio = c.bare.sustained > 0 ? c.ours.sustained / c.bare.sustained : 0;
+  return {
+    name: "ours sustains >= 0.8 x the bare worker's healthy rate",
+    target: `>= ${MIN_OURS_VS_BARE} x, same run, both with the drill's instrumentation`,
+    measured: capped
+      ? `both reached the ladder's top (${c.cap} req/s, the plan's rate with headroom): ours ${c.ours.sustained}, bare ${c.bare.sustained} req/s`
+      : `ours ${c.ours.sustained} req/s, bare ${c.bare.sustained} req/s (${ratio.toFixed(2)} x)`,
+    pass: capped || ratio >= MIN_OURS_VS_BARE,
+  };
+}

@@ -1,0 +1,25 @@
+/** A plan's deterministic request mix: hot and cold keys, some credentialed users, a few writes. */
+import type { RequestSpec } from "./load.ts";
+import type { Plan } from "./types.ts";
+
+export function requestMaker(mix: Plan["mix"]): (seq: number) => RequestSpec {
+  const { hotKeys, coldKeys, hotShare, credentialedShare, users, writeShare } = mix;
+  let state = 0x2545f491;
+  const random = () => {
+    // xorshift32: cheap, and the same sequence every run.
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 0x100000000;
+  };
+  return () => {
+    const credentialed = random() < credentialedShare;
+    const user = credentialed ? `auth:user-${Math.floor(random() * users)}` : "anonymous";
+    const headers: Record<string, string> = credentialed ? { authorization: `Bearer ${user.slice(5)}` } : {};
+    if (random() < writeShare) {
+      return { method: "POST", path: `/orders`, headers: { ...headers, "content-type": "application/json" }, body: '{"qty":1}', key: "POST /orders", user };
+    }
+    const key = random() < hotShare ? `/hot/${Math.floor(random() * hotKeys)}` : `/cold/${Math.floor(random() * coldKeys)}`;
+    return { method: "GET", path: key, headers, key, user };
+  };
+}
