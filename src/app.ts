@@ -1,45 +1,73 @@
-/** The Hono app: reserved edge routes, request sanity checks, then the fallback proxy for everything else. */
+/** The worker's entry: reserved edge routes (Hono), request sanity checks, then the fallback proxy for everything else. */
 import { Hono } from "hono";
 import { adminRoutes, type EdgeVariables } from "./admin/routes.ts";
 import type { Env } from "./env.ts";
 import { jsonError } from "./lkg/respond.ts";
 import { CDN_LOOP_TOKEN } from "./origin/client.ts";
 import { proxy, recordRejected } from "./proxy.ts";
-import { Runtimes, type Deps } from "./runtime.ts";
+import { Runtimes, type Deps, type Runtime } from "./runtime.ts";
 
 /** Longest URL we forward; longer ones are refused before they cost an origin request. */
 export const MAX_URL_LENGTH = 16 * 1024;
 const REFUSED_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
 
-export function createApp(deps: Deps): Hono<{ Bindings: Env; Variables: EdgeVariables }> {
-  const runtimes = new Runtimes(deps);
-  const app = new Hono<{ Bindings: Env; Variables: EdgeVariables }>();
+export interface EdgeApp {
+  fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response>;
+}
 
-  app.use("*", async (c, next) => {
-    const resolved = runtimes.resolve(c.env);
-    if (!resolved.ok) {
-      // Never proxy on silent defaults: every request says what is wrong until the config is fixed.
-      return jsonError(500, "invalid configuration", { problems: resolved.problems });
-    }
-    c.set("runtime", runtimes.for(c.env, resolved.config, resolved.digest));
+/** The reserved namespace: never proxied, always answered by the edge routes (404 when unknown). */
+function isEdgePath(pathname: string): boolean {
+  return pathname === "/__edge" || pathname.startsWith("/__edge/");
+}
+
+/**
+ * Requests under /__edge go through Hono's router; every other request, the proxied path that
+ * carries all the traffic, goes straight to the proxy with the same configuration gate and
+ * refusals, so it does not pay for routing it never needs.
+ */
+export function createApp(deps: Deps): EdgeApp {
+  const runtimes = new Runtimes(deps);
+  const edge = new Hono<{ Bindings: Env; Variables: EdgeVariables }>();
+
+  edge.use("*", async (c, next) => {
+    const gate = admit(runtimes, c.env);
+    if (gate instanceof Response) return gate;
+    c.set("runtime", gate);
     await next();
   });
+  edge.route("/__edge", adminRoutes());
+  edge.onError((err) => internalError(err));
 
-  app.route("/__edge", adminRoutes());
+  return {
+    async fetch(request, env, ctx) {
+      const url = new URL(request.url);
+      if (isEdgePath(url.pathname)) return edge.fetch(request, env, ctx);
+      try {
+        const runtime = admit(runtimes, env);
+        if (runtime instanceof Response) return runtime;
+        const refusal = refuse(request);
+        if (refusal) {
+          recordRejected(request, env, runtime, refusal);
+          return refusal;
+        }
+        return await proxy(request, url, env, ctx, runtime, deps.clock);
+      } catch (err) {
+        return internalError(err);
+      }
+    },
+  };
+}
 
-  app.all("*", (c) => {
-    const request = c.req.raw;
-    const ctx = c.executionCtx as ExecutionContext;
-    const refusal = refuse(request);
-    if (refusal) {
-      recordRejected(request, c.env, c.get("runtime"), refusal);
-      return refusal;
-    }
-    return proxy(request, new URL(request.url), c.env, ctx, c.get("runtime"), deps.clock);
-  });
+/** The runtime for a valid configuration; otherwise the answer every request gets until it is fixed. */
+function admit(runtimes: Runtimes, env: Env): Runtime | Response {
+  const resolved = runtimes.resolve(env);
+  // Never proxy on silent defaults: every request says what is wrong until the config is fixed.
+  if (!resolved.ok) return jsonError(500, "invalid configuration", { problems: resolved.problems });
+  return runtimes.for(env, resolved.config, resolved.digest);
+}
 
-  app.onError((err) => jsonError(500, "internal error", { detail: err.message }));
-  return app;
+function internalError(err: unknown): Response {
+  return jsonError(500, "internal error", { detail: err instanceof Error ? err.message : String(err) });
 }
 
 /** Requests that must not reach the origin, each with a 4xx/5xx that says why. */

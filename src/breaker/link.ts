@@ -16,7 +16,18 @@ export class BreakerObjectTimeout extends Error {
   }
 }
 
+/** One link per binding and budget, made once: requests take it from here, not build it each time. */
+const links = new WeakMap<object, { timeoutMs: number; link: BreakerLink }>();
+
 export function objectLink(namespace: Env["BREAKER"], timeoutMs: number): BreakerLink {
+  const known = links.get(namespace);
+  if (known?.timeoutMs === timeoutMs) return known.link;
+  const link = makeLink(namespace, timeoutMs);
+  links.set(namespace, { timeoutMs, link });
+  return link;
+}
+
+function makeLink(namespace: Env["BREAKER"], timeoutMs: number): BreakerLink {
   const stub = (origin: string) => namespace.get(namespace.idFromName(origin));
   return {
     snapshot: (origin) => withTimeout(stub(origin).snapshot(origin), timeoutMs),

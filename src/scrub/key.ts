@@ -2,6 +2,7 @@
 import type { Config } from "../config.ts";
 
 export function lkgKey(url: URL, scrub: Config["scrub"]): string {
+  if (url.search === "") return `${url.host.toLowerCase()}${url.pathname}`;
   const kept: [string, string][] = [];
   for (const [name, value] of url.searchParams) {
     if (!scrub.secretQueryParams.includes(name.toLowerCase())) kept.push([name, value]);

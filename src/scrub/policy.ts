@@ -10,9 +10,10 @@ export type RequestPolicy =
 
 export function requestPolicy(request: Request, url: URL, config: Config): RequestPolicy {
   const route = matchRoute(config.lkg.routes, url.pathname);
+  // Cheapest first: a request that may not be stored anyway needs no credential scan.
+  if (!config.lkg.methods.includes(request.method)) return { lkg: false, reason: "method", route, credential: undefined };
+  if (!route) return { lkg: false, reason: "route", route, credential: undefined };
   const credential = findCredential(request, url, config.scrub);
-  if (!config.lkg.methods.includes(request.method)) return { lkg: false, reason: "method", route, credential };
-  if (!route) return { lkg: false, reason: "route", route, credential };
   // RFC 9111 §3.5: a credentialed answer is user-specific unless the operator says the route is public.
   if (credential && !matchRoute(config.lkg.publicRoutes, url.pathname)) {
     return { lkg: false, reason: "credentialed", route, credential };
