@@ -88,6 +88,10 @@ const TARGETS: Record<string, { entry: string; vars: Record<string, string>; pro
   "ours-nostore": { entry: "src/index.ts", vars: { LKG_TIERS: '["memory"]', LKG_ROUTES: '["/never"]' }, product: true },
   bare: { entry: "scripts/drill/worker/bare.ts", vars: {}, product: false },
 };
+// PROFILE_BEFORE=<dir>: the same targets built from another checkout of the product (e.g. a git
+// worktree of an earlier commit inside this repository), named before-<target>, for before/after.
+const before = process.env["PROFILE_BEFORE"];
+if (before) for (const [name, t] of Object.entries({ ...TARGETS })) if (t.product) TARGETS[`before-${name}`] = { ...t, entry: `${before}/${t.entry}` };
 
 const makeRequest = (seq: number) => ({ method: "GET", path: `/bench/${seq % 100}`, headers: {}, key: "", user: "anonymous" });
 

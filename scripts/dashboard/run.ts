@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { localEngine, type CapturedPoint } from "./engines/local.ts";
 import { DEFAULT_API_BASE, sqlApiEngine } from "./engines/sql-api.ts";
 import { PANELS, panelSql, windowProblems, type Engine, type Row, type Window } from "./queries.ts";
-import { renderPage, type PageInput, type PanelRows } from "./render.ts";
+import { drillTimeAxis, renderPage, type PageInput, type PanelRows } from "./render.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const DATASET = "edge_fallback";
@@ -76,13 +76,13 @@ export async function drillDashboard(dir: string, stepS = 1): Promise<{ html: st
   const engine = await localEngine(DATASET, points);
   try {
     const rows = await runPanels(engine, w);
-    const offset = (from - Math.floor(w.from / 1000) * 1000) / 1000;
     const input: PageInput = {
       title: `Drill ${report.plan.name}: dashboard`,
       source: engine.describe(),
       window: w,
       rows,
-      bands: report.phaseWindows.filter((p) => p.fault).map((p) => ({ from: p.fromS + offset, to: p.toS + offset, label: p.name })),
+      // The report's time axis: seconds since the drill's load started.
+      ...drillTimeAxis(report),
       links: [{ href: "report.md", label: "drill report" }],
     };
     const html = join(dir, "dashboard.html");

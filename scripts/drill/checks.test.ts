@@ -77,6 +77,26 @@ describe("drill targets", () => {
     expect(failing(cleanRun())).toEqual([]);
   });
 
+  it("KV writes over 10 per 1,000 healthy requests after the warm-up fail that target alone; the budget scales with the rate used", () => {
+    const d = cleanRun();
+    // 294 healthy requests after the 2 s warm-up (2-10 s and 20-30 s); 4 KV writes = 13.6 per 1,000.
+    d.counters = d.counters.map((c) => ({ at: c.at, counters: { ...c.counters, kvWrites: c.at - T0 >= 25_000 ? 4 : 0, cacheWrites: 0 } }));
+    expect(failing(d)).toEqual(["KV writes per 1,000 healthy requests"]);
+    expect(evaluate(d).targets.find((t) => t.name === "KV writes per 1,000 healthy requests")!.measured).toBe("13.61 (4 writes over 294 healthy requests)");
+    // Calibration ran the plan at half its rate: writes are per key and second, the budget is 20.
+    d.settings = { ...d.settings, rateScale: 0.5 };
+    expect(failing(d)).toEqual([]);
+  });
+
+  it("Cache API writes over 50 per 1,000 healthy requests fail that target; writes in the warm-up do not count", () => {
+    const d = cleanRun();
+    d.counters = [{ at: T0 + 1_000, counters: { requests: 10, doCalls: 0, doErrors: 0, cacheWrites: 100 } }, ...d.counters.map((c) => ({ at: c.at, counters: { ...c.counters, cacheWrites: c.at - T0 >= 1_000 ? 100 : 0 } }))];
+    d.counters.sort((a, b) => a.at - b.at);
+    expect(failing(d)).toEqual([]);
+    d.counters = d.counters.map((c) => ({ at: c.at, counters: { ...c.counters, cacheWrites: c.at - T0 >= 25_000 ? 130 : (c.counters["cacheWrites"] ?? 0) } }));
+    expect(failing(d)).toEqual(["Cache API writes per 1,000 healthy requests"]);
+  });
+
   it("a credentialed user's marker in another user's answer is a leak", () => {
     const d = cleanRun();
     d.results[150] = result(15_000, { user: "auth:user-2", originUser: "auth:user-1" });
