@@ -23,6 +23,7 @@ const REFINE_STEPS = 3;
 export interface Rung {
   rate: number;
   p50: number;
+  p95: number;
   p99: number;
   late: number;
   unsent: number;
@@ -51,7 +52,13 @@ export interface Calibration {
   durationS: number;
 }
 
-/** p99 under 50 ms, under 1 % of sends late, none unsent, every answer a 2xx-4xx. */
+/**
+ * Sustained: p95 under 50 ms, under 1 % of sends late, none unsent, every answer a 2xx-4xx.
+ * The p95, not the p99: a rung measures capacity, and a worker past its capacity queues, which
+ * lifts the p95 with the rest; one V8 major GC pause (60-200 ms, every few thousand requests)
+ * lifts only the tail, and would make a 3 s rung look past capacity at any rate. The drill's own
+ * targets still judge the p99 of the run.
+ */
 async function rung(url: string, rate: number, makeRequest: (seq: number) => RequestSpec): Promise<Rung> {
   const run = await runLoad({ baseUrl: url, phases: [{ rate, durationS: RUNG_LEAD_S + RUNG_S }], makeRequest, timeoutMs: 5000 });
   const judged = run.results.filter((r) => r.intendedAt >= RUNG_LEAD_S * 1000);
@@ -59,15 +66,16 @@ async function rung(url: string, rate: number, makeRequest: (seq: number) => Req
   const late = sent.filter((r) => r.sendDelayMs > 5).length;
   const unsent = judged.length - sent.length;
   const failed = sent.filter((r) => r.status === 0 || r.status >= 500).length;
-  const p99 = percentile(judged, 99);
+  const p95 = percentile(judged, 95);
   return {
     rate,
     p50: +percentile(judged, 50).toFixed(2),
-    p99: +p99.toFixed(2),
+    p95: +p95.toFixed(2),
+    p99: +percentile(judged, 99).toFixed(2),
     late,
     unsent,
     failed,
-    sustained: p99 < 50 && late < 0.01 * judged.length && unsent === 0 && failed === 0,
+    sustained: p95 < 50 && late < 0.01 * judged.length && unsent === 0 && failed === 0,
   };
 }
 
@@ -82,7 +90,7 @@ export async function climb(url: string, cap: number, makeRequest: (seq: number)
   const once = async (rate: number, again: boolean) => {
     const r = await rung(url, rate, makeRequest);
     rungs.push(r);
-    log(`calibrate ${label.padEnd(4)} ${String(rate).padStart(5)} req/s${again ? " (again)" : ""}: p50 ${r.p50} ms, p99 ${r.p99} ms, late ${r.late}, failed ${r.failed} -> ${r.sustained ? "sustained" : "NOT sustained"}`);
+    log(`calibrate ${label.padEnd(4)} ${String(rate).padStart(5)} req/s${again ? " (again)" : ""}: p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms, late ${r.late}, failed ${r.failed} -> ${r.sustained ? "sustained" : "NOT sustained"}`);
     return r.sustained;
   };
   // While doubling, a rate is given up only when it fails twice: one scheduling hiccup or GC

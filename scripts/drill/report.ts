@@ -113,12 +113,12 @@ function calibrationSection(c: Calibration): string[] {
   out.push(`Plan rate ${c.planRate} req/s, **rate used ${c.rateUsed} req/s**: ${c.reason}.`, "");
   if (c.bare && c.ours) {
     out.push(
-      `Measured in this run before the plan (${fmtValue(c.durationS)} s), with the plan's mix against a healthy origin, both workers with the drill's instrumentation; a rate is sustained when p99 < 50 ms, < 1 % of sends are late and every answer is below 500. Ladders stop at ${c.cap} req/s (the plan's rate with headroom).`,
+      `Measured in this run before the plan (${fmtValue(c.durationS)} s), with the plan's mix against a healthy origin, both workers with the drill's instrumentation; a rate is sustained when p95 < 50 ms, < 1 % of sends are late and every answer is below 500 (the p95: a worker past capacity queues and lifts it; a single GC pause lifts only the p99). Ladders stop at ${c.cap} req/s (the plan's rate with headroom).`,
       "",
     );
-    out.push("| worker | sustained req/s | rungs (req/s: p99 ms) |", "|---|---|---|");
+    out.push("| worker | sustained req/s | rungs (req/s: p95 / p99 ms) |", "|---|---|---|");
     for (const [name, ladder] of [["bare", c.bare], ["ours", c.ours]] as const) {
-      out.push(`| ${name} | ${ladder.sustained} | ${ladder.rungs.map((r) => `${r.rate}: ${r.p99}${r.sustained ? "" : " ✗"}`).join(", ")} |`);
+      out.push(`| ${name} | ${ladder.sustained} | ${ladder.rungs.map((r) => `${r.rate}: ${r.p95} / ${r.p99}${r.sustained ? "" : " ✗"}`).join(", ")} |`);
     }
     out.push("");
   }
