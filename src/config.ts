@@ -42,6 +42,8 @@ export interface Config {
     sharedMinRequests: number;
     /** Response headers that change on every answer and so do not make a copy "changed" for the shared tiers. */
     volatileHeaders: string[];
+    /** Most writes per second to each shared tier from one isolate. */
+    sharedWritesPerSecond: number;
   };
   scrub: {
     sensitiveHeaders: string[];
@@ -77,6 +79,7 @@ export const DEFAULTS = {
   LKG_REFRESH_MS: 1000,
   LKG_SHARED_MIN_REQUESTS: 4,
   LKG_VOLATILE_HEADERS: [] as string[],
+  LKG_SHARED_WRITES_PER_SECOND: 10,
   SENSITIVE_HEADERS: [] as string[],
   SECRET_QUERY_PARAMS: [] as string[],
   SESSION_COOKIES: ["*"],
@@ -125,6 +128,7 @@ const KNOWN_VARS = new Set([
   "LKG_REFRESH_MS",
   "LKG_SHARED_MIN_REQUESTS",
   "LKG_VOLATILE_HEADERS",
+  "LKG_SHARED_WRITES_PER_SECOND",
   "SENSITIVE_HEADERS",
   "SECRET_QUERY_PARAMS",
   "SESSION_COOKIES",
@@ -176,6 +180,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
   const volatileHeaders = reader
     .list("LKG_VOLATILE_HEADERS", DEFAULTS.LKG_VOLATILE_HEADERS, (v) => HEADER_NAME.test(v), "an HTTP header name")
     .map((h) => h.toLowerCase());
+  const sharedWritesPerSecond = reader.int("LKG_SHARED_WRITES_PER_SECOND", DEFAULTS.LKG_SHARED_WRITES_PER_SECOND, 1, 1000);
 
   const sensitiveHeaders = reader
     .list("SENSITIVE_HEADERS", DEFAULTS.SENSITIVE_HEADERS, (v) => HEADER_NAME.test(v), "an HTTP header name")
@@ -214,6 +219,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
       refreshMs,
       sharedMinRequests,
       volatileHeaders,
+      sharedWritesPerSecond,
     },
     scrub: {
       sensitiveHeaders,

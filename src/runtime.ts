@@ -9,7 +9,7 @@ import { KV_GC_TTL_SECONDS, KvTier } from "./lkg/kv-tier.ts";
 import { MemoryTier } from "./lkg/memory.ts";
 import { LatencyTracker } from "./origin/latency.ts";
 import { KeyActivity } from "./lkg/activity.ts";
-import { SharedWriteRule } from "./lkg/shared-write.ts";
+import { SharedWriteRule, WriteBudget } from "./lkg/shared-write.ts";
 import { LkgStore, newCounters } from "./lkg/store.ts";
 import { transitionPoint } from "./metrics/schema.ts";
 import { emit, type MetricsSink } from "./metrics/writer.ts";
@@ -79,6 +79,7 @@ export class Runtimes {
       cache: new SharedWriteRule(config.lkg.cacheWriteIntervalMs, maxAgeMs),
       kv: new SharedWriteRule(config.lkg.kvWriteIntervalMs, maxAgeMs),
       volatileHeaders: config.lkg.volatileHeaders,
+      budgets: { cache: new WriteBudget(config.lkg.sharedWritesPerSecond), kv: new WriteBudget(config.lkg.sharedWritesPerSecond) },
     };
     const runtime: Runtime = {
       config,

@@ -54,6 +54,7 @@ describe("resolveConfig: the shipped configuration", () => {
       refreshMs: 1000,
       sharedMinRequests: 4,
       volatileHeaders: [],
+      sharedWritesPerSecond: 10,
     });
     expect(config.scrub).toEqual({
       sensitiveHeaders: ["x-api-key"],

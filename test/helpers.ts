@@ -76,6 +76,7 @@ export function harness(
     // tests. The product's defaults (capture once per second, share keys in demand) have their own.
     LKG_REFRESH_MS: "0",
     LKG_SHARED_MIN_REQUESTS: "1",
+    LKG_SHARED_WRITES_PER_SECOND: "1000",
     ...overrides,
   } as Env;
   const send = async (input: string | Request, init?: RequestInit) => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { counting, harness, requestPoints, scenario } from "./helpers.ts";
 
 /** The product's own refresh and sharing defaults instead of the harness's capture-everything ones. */
-const PRODUCT_DEFAULTS = { LKG_REFRESH_MS: undefined, LKG_SHARED_MIN_REQUESTS: undefined };
+const PRODUCT_DEFAULTS = { LKG_REFRESH_MS: undefined, LKG_SHARED_MIN_REQUESTS: undefined, LKG_SHARED_WRITES_PER_SECOND: undefined };
 
 /** Bindings that log every call, so the test can tell what a request waited on. */
 function instrumented() {
@@ -117,5 +117,22 @@ describe("hot path", () => {
     expect(health.lkg.counters.stores).toEqual({ memory: 30, cache: 2, kv: 2 });
     expect(health.lkg.counters.storeSkipped["fresh"]).toBe(90);
     expect(health.lkg.counters.storeSkipped["kv-unchanged"]).toBeGreaterThanOrEqual(20);
+  });
+
+  it("with the product defaults, an isolate writes each shared tier at most 10 times a second: a burst of keys coming into demand is spread out", async () => {
+    const { calls, cacheStorage, breaker, kv } = instrumented();
+    const h = harness({ BREAKER: breaker, LKG_KV: kv, ...PRODUCT_DEFAULTS, LKG_SHARED_MIN_REQUESTS: "1" }, { caches: cacheStorage });
+    const s = scenario("budget");
+    // 30 keys, each asked for once within the same second: all in demand, all new content.
+    for (let i = 0; i < 30; i++) await (await h.fetch(s.url(`/b${i}`))).arrayBuffer();
+    expect(calls.filter((c) => c === "kv.put")).toHaveLength(10);
+    expect(calls.filter((c) => c === "cache.put")).toHaveLength(10);
+    // A second later the budget is back; the 20 keys not written yet go out on their next capture, 10 more now.
+    h.clock.advance(1000);
+    for (let i = 0; i < 30; i++) await (await h.fetch(s.url(`/b${i}`))).arrayBuffer();
+    expect(calls.filter((c) => c === "kv.put")).toHaveLength(20);
+    const health = (await (await h.fetch("https://edge.example.com/__edge/health")).json()) as { lkg: { counters: { storeSkipped: Record<string, number> } } };
+    // Refused for budget: 20 in the first second, then 10 of the 20 still unwritten.
+    expect(health.lkg.counters.storeSkipped["kv-budget"]).toBe(30);
   });
 });

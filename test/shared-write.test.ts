@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { KeyActivity, SHARED_WINDOW_MS } from "../src/lkg/activity.ts";
-import { isRateLimited, SharedWriteRule } from "../src/lkg/shared-write.ts";
+import { isRateLimited, SharedWriteRule, WriteBudget } from "../src/lkg/shared-write.ts";
 
 const MAX_AGE_MS = 30_000;
 
@@ -112,5 +112,18 @@ describe("KeyActivity: capture once per refresh interval, count demand", () => {
     }
     expect(a.size).toBe(100);
     expect(a.demand("hot")).toBeGreaterThan(0);
+  });
+});
+
+describe("WriteBudget: at most N shared writes a second per isolate", () => {
+  it("allows a second's worth at once, then refills at the rate", () => {
+    const b = new WriteBudget(10);
+    const first = Array.from({ length: 12 }, () => b.take(0));
+    expect(first.filter(Boolean)).toHaveLength(10);
+    expect(b.take(99)).toBe(false);
+    expect(b.take(100)).toBe(true);
+    expect(b.take(100)).toBe(false);
+    // Idle for a minute: still only one second's worth.
+    expect(Array.from({ length: 12 }, () => b.take(60_000)).filter(Boolean)).toHaveLength(10);
   });
 });

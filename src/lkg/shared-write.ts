@@ -81,3 +81,29 @@ export function isRateLimited(err: unknown): boolean {
   const text = err instanceof Error ? `${err.message} ${String((err as { status?: unknown }).status ?? "")}` : String(err);
   return /\b429\b|too many requests/i.test(text);
 }
+
+/**
+ * At most `perSecond` writes to one shared tier from this isolate, in bursts of up to a second's
+ * worth: a token bucket. It bounds what one isolate can cost (KV bills per write) and spreads the
+ * bursts a healthy store would otherwise make at once, when many keys come into demand together
+ * (a fresh isolate) or all need a rewrite together (the first minute after an outage healed).
+ * A capture refused here writes nothing and books nothing: the key's next capture tries again.
+ */
+export class WriteBudget {
+  private tokens: number;
+  private updatedAt: number | undefined;
+  private readonly perSecond: number;
+
+  constructor(perSecond: number) {
+    this.perSecond = perSecond;
+    this.tokens = perSecond;
+  }
+
+  take(now: number): boolean {
+    if (this.updatedAt !== undefined) this.tokens = Math.min(this.perSecond, this.tokens + ((now - this.updatedAt) * this.perSecond) / 1000);
+    this.updatedAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}

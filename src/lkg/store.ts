@@ -5,7 +5,7 @@ import { contentDigest } from "./digest.ts";
 import type { LkgEntry, TierName } from "./entry.ts";
 import type { KvTier } from "./kv-tier.ts";
 import type { MemoryTier } from "./memory.ts";
-import { isRateLimited, SharedWriteRule } from "./shared-write.ts";
+import { isRateLimited, SharedWriteRule, type WriteBudget } from "./shared-write.ts";
 
 export type LookupResult =
   | { found: true; entry: LkgEntry; tier: TierName; ageMs: number }
@@ -43,6 +43,7 @@ export interface StoreTiers {
 export interface SharedRules {
   cache: SharedWriteRule;
   kv: SharedWriteRule;
+  budgets: { cache: WriteBudget; kv: WriteBudget };
   /** Headers left out of the content digest (request ids, timestamps). */
   volatileHeaders: readonly string[];
 }
@@ -130,6 +131,10 @@ export class LkgStore {
     const decision = rule.decide(entry.key, digest, now);
     if (decision !== "write") {
       this.skip(`${tier}-${decision}`);
+      return;
+    }
+    if (!this.rules.budgets[tier].take(now)) {
+      this.skip(`${tier}-budget`);
       return;
     }
     rule.begin(entry.key, digest, entry.storedAt, now);
