@@ -34,6 +34,8 @@ export interface DrillData {
      * key and second, not per request, so their per-1,000 budgets scale by its inverse.
      */
     rateScale?: number;
+    /** LKG_SHARED_WRITES_PER_SECOND: how long the first fill of the plan's hot keys takes. */
+    sharedWritesPerSecond?: number;
   };
 }
 
@@ -336,10 +338,12 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
     pass: objectErrors === 0,
   });
 
-  // 8. The shared tiers at fleet scale: writes per 1,000 healthy requests, after the warm-up in
-  // which the store is first filled (as for the latency baseline).
+  // 8. The shared tiers at fleet scale: writes per 1,000 healthy requests once the store was
+  // first filled: the 2 s warm-up, or as long as this isolate's write budget needs to write each
+  // hot key once, if longer. Rewrites, changed content and any cold key written count.
+  const fillMs = Math.max(WARMUP_MS, Math.ceil((1000 * d.plan.mix.hotKeys) / (d.settings.sharedWritesPerSecond ?? Infinity)));
   const healthyWindows = phases
-    .map((p, i) => ({ p, from: d.startedAt + Math.max(d.bounds[i]!, WARMUP_MS), to: d.startedAt + d.bounds[i + 1]! }))
+    .map((p, i) => ({ p, from: d.startedAt + Math.max(d.bounds[i]!, fillMs), to: d.startedAt + d.bounds[i + 1]! }))
     .filter((w) => !w.p.fault && w.to > w.from);
   const scale = d.settings.rateScale ?? 1;
   for (const [name, counter, budget] of [
@@ -351,7 +355,7 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
     const per1000 = w.requests > 0 ? (1000 * w.writes) / w.requests : NaN;
     targets.push({
       name,
-      target: `<= ${budget}${scale < 1 ? ` at the plan's rate; ${+limit.toFixed(1)} at the ${Math.round(scale * 100)} % rate used (writes are per key and second)` : ""}, after the ${WARMUP_MS / 1000} s warm-up`,
+      target: `<= ${budget}${scale < 1 ? ` at the plan's rate; ${+limit.toFixed(1)} at the ${Math.round(scale * 100)} % rate used (writes are per key and second)` : ""}, after the first ${fillMs / 1000} s (the store's first fill)`,
       measured: w.requests > 0 ? `${per1000.toFixed(2)} (${w.writes} writes over ${w.requests} healthy requests)` : "no healthy requests counted",
       pass: w.requests > 0 && per1000 <= limit,
     });

@@ -261,6 +261,7 @@ export async function main(argv: string[]): Promise<number> {
         openMaxMs: setting(vars, "BREAKER_OPEN_MAX_MS"),
         timeoutMs: setting(vars, "ORIGIN_TIMEOUT_MS"),
         rateScale: calibration.rateUsed / planRate,
+        sharedWritesPerSecond: setting(vars, "LKG_SHARED_WRITES_PER_SECOND"),
       },
     };
     const { targets, totals } = evaluate(data);
