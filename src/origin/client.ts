@@ -34,21 +34,26 @@ export function upstreamUrl(origin: OriginRegion, incoming: URL): string {
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** Drops the headers a Connection header names (a name that is not a token names nothing). */
-function dropListed(headers: Headers, connection: string): void {
-  for (const part of connection.split(",")) {
-    const name = part.trim();
-    if (TOKEN.test(name)) headers.delete(name);
+/**
+ * Deletes the connection-specific headers (RFC 9110 §7.6.1): the fixed hop-by-hop set and every
+ * header the Connection header names (a name that is not a token names nothing).
+ */
+function stripConnectionHeaders(headers: Headers): void {
+  const connection = headers.get("connection");
+  if (connection) {
+    for (const part of connection.split(",")) {
+      const name = part.trim();
+      if (TOKEN.test(name)) headers.delete(name);
+    }
   }
+  for (const name of HOP_BY_HOP) headers.delete(name);
 }
 
 /** The request's headers minus connection-specific ones (RFC 9110 §7.6.1) and Host, plus ours. */
 export function forwardHeaders(request: Request, incoming: URL): Headers {
   // One native copy, then a few deletes: cheaper than re-adding every header from JavaScript.
   const headers = new Headers(request.headers);
-  const connection = headers.get("connection");
-  if (connection) dropListed(headers, connection);
-  for (const name of HOP_BY_HOP) headers.delete(name);
+  stripConnectionHeaders(headers);
   headers.delete("host");
   const loop = headers.get("cdn-loop");
   headers.set("cdn-loop", loop ? `${loop}, ${CDN_LOOP_TOKEN}` : CDN_LOOP_TOKEN);
@@ -186,10 +191,7 @@ export async function fetchOrigin(
 /** The origin's answer passed on with `body`: mutable headers, connection-specific ones gone. */
 export function passOn(response: Response, body: ReadableStream<Uint8Array> | null): Response {
   const out = new Response(body, response);
-  const headers = out.headers;
-  const connection = headers.get("connection");
-  if (connection) dropListed(headers, connection);
-  for (const name of HOP_BY_HOP) headers.delete(name);
+  stripConnectionHeaders(out.headers);
   return out;
 }
 
