@@ -135,7 +135,7 @@ describe("origin faults", () => {
     expect(Date.now() - started).toBeLessThan(4000);
   });
 
-  it("a small body of declared length that stalls after the headers is cut off after the timeout too (native pipe, one deadline)", async () => {
+  it("a small body of declared length that stalls while being captured is cut off after the timeout too, and nothing is stored", async () => {
     const h = harness();
     const s = scenario("stall-known");
     await s.set({ mode: "stall-body", headers: { "content-length": "200" } });
@@ -151,9 +151,38 @@ describe("origin faults", () => {
     expect(after.status).toBe(502);
   });
 
-  it("a small body of declared length arrives whole and byte for byte through the native pipe", async () => {
-    const h = harness();
-    const s = scenario("small-known");
+  it("a small body of declared length that stalls on the streamed path (not captured) is cut off by the request's one deadline", async () => {
+    const h = harness({ LKG_ROUTES: '["/never"]' });
+    const s = scenario("stall-streamed");
+    await s.set({ mode: "stall-body", headers: { "content-length": "200" } });
+    const started = Date.now();
+    const res = await h.fetch(s.url("/s"));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-status")).toBe("edge-fallback; fwd=bypass; fwd-status=200");
+    await expect(res.text()).rejects.toThrow();
+    // ORIGIN_TIMEOUT_MS is 1 s in the harness: cut off after it, long before a hang.
+    const took = Date.now() - started;
+    expect(took).toBeGreaterThanOrEqual(900);
+    expect(took).toBeLessThan(4000);
+  });
+
+  it("a small body of declared length cut short on the streamed path (not captured) errors the client's body, never ends it cleanly", async () => {
+    // Nothing is captured on this route, so the origin's body goes to the client untouched.
+    const h = harness({ LKG_ROUTES: '["/never"]' });
+    const s = scenario("trunc-streamed");
+    await s.set({ mode: "truncate" });
+    const res = await h.fetch(s.url("/t"));
+    expect(res.status).toBe(200);
+    expect(res.headers.get("cache-status")).toBe("edge-fallback; fwd=bypass; fwd-status=200");
+    await expect(res.text()).rejects.toThrow();
+  });
+
+  it.each([
+    ["captured", {}],
+    ["streamed", { LKG_ROUTES: '["/never"]' }],
+  ])("a small body of declared length arrives whole and byte for byte when %s", async (path, vars) => {
+    const h = harness(vars);
+    const s = scenario(`small-known-${path}`);
     await s.set({ mode: "healthy", bodyBytes: 30_000 });
     const res = await h.fetch(s.url("/k"));
     expect(res.status).toBe(200);

@@ -69,7 +69,7 @@ export function forwardHeaders(request: Request, incoming: URL): Headers {
 
 /**
  * Every deadline of one origin request on one timer: when it counts as slow (optional), the
- * time to the headers, and the stall of a natively piped body. Setting and clearing a timer
+ * time to the headers, and the stall of a body passed on untouched. Setting and clearing a timer
  * costs tens of microseconds in workerd, and three per request were a tenth of a pass-through
  * request's CPU. The timer fires at the earliest deadline; if the request has moved on, it
  * re-arms for what is left of the next one, or ends.
@@ -99,8 +99,8 @@ class OriginWatch {
     if (this.phase === "headers") this.phase = "body-pending";
   }
 
-  /** A body piped natively from now on: it must end within `idleMs`. */
-  pipingBody(idleMs: number): void {
+  /** A body passed on untouched from now on: it must end within `idleMs`, or the fetch is aborted. */
+  bodyUnder(idleMs: number): void {
     this.phase = "body";
     this.bodyDeadline = Date.now() + idleMs;
     if (this.timer === undefined) this.arm(idleMs);
@@ -196,10 +196,10 @@ export function passOn(response: Response, body: ReadableStream<Uint8Array> | nu
 }
 
 /**
- * Bodies of a known length up to this size are piped natively with one deadline for the whole
- * body. They arrive in a few packets right after the headers and fit in the socket buffers
- * between us and any client, so a client that reads slowly cannot hold them back: all of such a
- * body not arriving within the idle window is a stalled origin by the same rule as below.
+ * Bodies of a known length up to this size go to the client untouched, under one deadline for
+ * the whole body. They arrive in a few packets right after the headers and fit in the socket
+ * buffers between us and any client, so a client that reads slowly cannot hold them back: all of
+ * such a body not arriving within the idle window is a stalled origin by the same rule as below.
  */
 export const NATIVE_PIPE_MAX_BYTES = 64 * 1024;
 
@@ -213,22 +213,22 @@ function declaredLength(headers: Headers): number | undefined {
  * Headers can arrive and the body then stall forever: abort the upstream fetch when the body
  * stops for `idleMs`, so the client sees a broken body instead of a hang.
  *
- * Most bodies are small and declare their length: those go through a FixedLengthStream, piped
- * in the runtime without a JavaScript call per chunk (the JS pump below cost about a sixth of a
- * bare pass-through worker's CPU), under one deadline. Longer or unannounced bodies, where a
- * slow-reading client and a stalled origin look alike from a deadline, keep the per-read watchdog.
+ * Most bodies are small and declare their length: those are passed on as they are, and the
+ * request's one timer aborts the fetch at the deadline. Nothing tells the timer that such a body
+ * ended, and nothing needs to: aborting a fetch whose body was delivered does nothing, and the
+ * timer was armed for the headers anyway. A pipe to learn the end cost about
+ * a tenth of a bare pass-through worker's CPU, and the JS pump below about a sixth. Longer or
+ * unannounced bodies, where a slow-reading client and a stalled origin look alike from a
+ * deadline, keep the per-read watchdog. A body cut short fails on its own: the runtime errors a
+ * stream that ends before its Content-Length.
  */
 function guardBody(body: ReadableStream<Uint8Array>, length: number | undefined, idleMs: number, controller: AbortController, watch: OriginWatch): ReadableStream<Uint8Array> {
   if (length === undefined || length > NATIVE_PIPE_MAX_BYTES) {
     watch.done();
     return watchedBody(body, idleMs, controller);
   }
-  const { readable, writable } = new FixedLengthStream(length);
-  watch.pipingBody(idleMs);
-  const done = () => watch.done();
-  // A failed pipe (origin reset, short body, aborted by the deadline) errors the client's stream.
-  body.pipeTo(writable).then(done, done);
-  return readable;
+  watch.bodyUnder(idleMs);
+  return body;
 }
 
 /**
