@@ -16,6 +16,12 @@ export interface Config {
    * counted as a failure: "auto" (from recent origin latency), "off", or a fixed number of ms.
    */
   originSlow: { kind: "auto" } | { kind: "off" } | { kind: "fixed"; ms: number };
+  /**
+   * The active check that confirms a run of failures is about the origin before the breaker
+   * opens, and that is the half-open probe. `path` undefined ("off"): any run of failures opens
+   * the breaker and a client's request is the probe, as before the check existed.
+   */
+  health: { path: string | undefined; timeoutMs: number };
   breaker: {
     failureThreshold: number;
     openMs: number;
@@ -61,6 +67,8 @@ export const LKG_MAX_AGE_CAP_SECONDS = 30;
 export const DEFAULTS = {
   ORIGIN_TIMEOUT_MS: 5000,
   ORIGIN_SLOW_MS: "auto",
+  ORIGIN_HEALTH_PATH: "/",
+  ORIGIN_HEALTH_TIMEOUT_MS: 1000,
   BREAKER_FAILURE_THRESHOLD: 5,
   BREAKER_OPEN_MS: 5000,
   BREAKER_OPEN_MAX_MS: 10000,
@@ -110,6 +118,8 @@ const KNOWN_VARS = new Set([
   "ORIGINS",
   "ORIGIN_TIMEOUT_MS",
   "ORIGIN_SLOW_MS",
+  "ORIGIN_HEALTH_PATH",
+  "ORIGIN_HEALTH_TIMEOUT_MS",
   "BREAKER_FAILURE_THRESHOLD",
   "BREAKER_OPEN_MS",
   "BREAKER_OPEN_MAX_MS",
@@ -148,6 +158,10 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
   const origins = readOrigins(vars["ORIGINS"], problems);
   const originTimeoutMs = reader.int("ORIGIN_TIMEOUT_MS", DEFAULTS.ORIGIN_TIMEOUT_MS, 1, 120_000);
   const originSlow = readOriginSlow(vars["ORIGIN_SLOW_MS"], originTimeoutMs, problems);
+  const health = {
+    path: readHealthPath(vars["ORIGIN_HEALTH_PATH"], problems),
+    timeoutMs: reader.int("ORIGIN_HEALTH_TIMEOUT_MS", DEFAULTS.ORIGIN_HEALTH_TIMEOUT_MS, 10, 60_000),
+  };
   const failureThreshold = reader.int("BREAKER_FAILURE_THRESHOLD", DEFAULTS.BREAKER_FAILURE_THRESHOLD, 1, 1000);
   const openMs = reader.int("BREAKER_OPEN_MS", DEFAULTS.BREAKER_OPEN_MS, 100, 3_600_000);
   const openMaxMs = reader.int("BREAKER_OPEN_MAX_MS", DEFAULTS.BREAKER_OPEN_MAX_MS, 100, 3_600_000);
@@ -205,6 +219,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
     origins,
     originTimeoutMs,
     originSlow,
+    health,
     breaker: { failureThreshold, openMs, openMaxMs, backoffMultiplier, syncIntervalMs, objectTimeoutMs },
     lkg: {
       maxAgeSeconds,
@@ -248,6 +263,17 @@ function readOriginSlow(raw: unknown, timeoutMs: number, problems: string[]): Co
 }
 
 /** Wrangler hands non-string [vars] over as parsed JSON; bindings are class instances and are not vars. */
+/** "off", or an origin path (query allowed) that answers cheaply when the origin is up. */
+function readHealthPath(raw: unknown, problems: string[]): string | undefined {
+  const value = raw === undefined || raw === "" ? DEFAULTS.ORIGIN_HEALTH_PATH : raw;
+  if (value === "off") return undefined;
+  if (typeof value !== "string" || !value.startsWith("/") || value.startsWith("//") || value.length > 1024 || /[\s\x00-\x1f\x7f#]/.test(value)) {
+    problems.push(`ORIGIN_HEALTH_PATH must be "off" or a path starting with a single / (at most 1024 characters, no spaces or #), got ${JSON.stringify(raw)}`);
+    return undefined;
+  }
+  return value;
+}
+
 function isVarValue(v: unknown): boolean {
   if (typeof v === "string" || typeof v === "number" || typeof v === "boolean" || Array.isArray(v)) return true;
   return typeof v === "object" && v !== null && Object.getPrototypeOf(v) === Object.prototype;

@@ -1,5 +1,6 @@
 /** The request path: breaker decision, origin fetch, background LKG store, fallback answer, one metrics point. */
 import { objectLink, type BreakerLink } from "./breaker/link.ts";
+import type { TripGate } from "./breaker/trip-gate.ts";
 import type { BreakerView } from "./breaker/view.ts";
 import type { Clock } from "./clock.ts";
 import type { OriginRegion } from "./config.ts";
@@ -9,6 +10,7 @@ import { CACHE_NAME, fromEntry, unavailable, type StaleCause } from "./lkg/respo
 import { requestPoint, type FailureClass, type RequestRecord } from "./metrics/schema.ts";
 import { emit } from "./metrics/writer.ts";
 import { fetchOrigin, passOn, type OriginResult } from "./origin/client.ts";
+import { checkHealth } from "./origin/health-check.ts";
 import type { LatencyTracker } from "./origin/latency.ts";
 import type { Runtime } from "./runtime.ts";
 import { scrubbedHeaders } from "./scrub/headers.ts";
@@ -24,6 +26,7 @@ interface Exchange {
   clock: Clock;
   origin: OriginRegion;
   view: BreakerView;
+  gate: TripGate;
   link: BreakerLink;
   policy: RequestPolicy;
   record: RequestRecord;
@@ -86,6 +89,7 @@ export async function proxy(request: Request, url: URL, env: Env, ctx: Execution
     clock,
     origin,
     view,
+    gate: runtime.gates.get(origin.name)!,
     link: objectLink(env.BREAKER, runtime.config.breaker.objectTimeoutMs),
     policy,
     started,
@@ -105,6 +109,11 @@ async function answer(x: Exchange): Promise<Response> {
   if (decision.kind === "try-probe") {
     const verdict = await x.view.acquireProbe(x.link, x.started);
     if (verdict === "reject") {
+      return breakerOpen(x, retryAfterMs(x));
+    }
+    if (verdict === "probe" && x.runtime.config.health.path !== undefined) {
+      // The worker's own health check is the probe; this client is answered as while open.
+      x.ctx.waitUntil(probeWithHealthCheck(x, x.runtime.config.health.path));
       return breakerOpen(x, retryAfterMs(x));
     }
     probe = verdict === "probe";
@@ -188,9 +197,51 @@ async function lateAnswer(x: Exchange, result: OriginResult): Promise<void> {
 }
 
 function tellBreaker(x: Exchange, outcome: "failure" | "success", probe: boolean, now: number): void {
+  x.record.breakerHeardMs = Date.now() - x.startedWall;
+  const healthPath = x.runtime.config.health.path;
+  if (outcome === "success") {
+    x.gate.success();
+  } else if (healthPath !== undefined && !probe && x.view.state.kind === "closed") {
+    // Evidence about one route or one client is held until the health check speaks (TripGate).
+    const { pass, check } = x.gate.failure(now);
+    if (check) x.ctx.waitUntil(confirmWithHealthCheck(x, healthPath));
+    if (pass === 0) {
+      x.record.breakerHeard = "held";
+      return;
+    }
+  }
   x.view.record(outcome, probe, now);
   x.record.breakerHeard = outcome;
-  x.record.breakerHeardMs = Date.now() - x.startedWall;
+}
+
+/**
+ * How long the confirming check may take: twice the slow deadline of ordinary requests (a health
+ * path should be cheap), at least 100 ms, at most ORIGIN_HEALTH_TIMEOUT_MS. Short, so a real
+ * partition still opens the breaker within a few slow deadlines of its start.
+ */
+function confirmDeadline(x: Exchange): number {
+  const { config } = x.runtime;
+  const slowAfter = x.latency.slowAfter(config.originSlow, config.originTimeoutMs);
+  if (slowAfter === undefined) return config.health.timeoutMs;
+  return Math.min(config.health.timeoutMs, Math.max(100, 2 * slowAfter));
+}
+
+async function confirmWithHealthCheck(x: Exchange, path: string): Promise<void> {
+  const result = await checkHealth(x.origin, path, confirmDeadline(x));
+  const now = x.clock.now();
+  const pass = x.gate.checked(!result.ok, now);
+  if (pass === 0 || x.view.state.kind !== "closed") return;
+  for (let i = 0; i < pass; i++) x.view.record("failure", false, now);
+  await x.view.background(x.link, now);
+}
+
+async function probeWithHealthCheck(x: Exchange, path: string): Promise<void> {
+  const result = await checkHealth(x.origin, path, x.runtime.config.health.timeoutMs);
+  const now = x.clock.now();
+  x.view.record(result.ok ? "success" : "failure", true, now);
+  // A closed breaker starts with no run of failures: old confirmation must not carry over.
+  if (result.ok) x.gate.success();
+  await x.view.background(x.link, now);
 }
 
 /** `counted`: the breaker already heard about this request (it was slow). */

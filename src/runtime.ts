@@ -1,4 +1,5 @@
 /** Isolate-wide state: resolved configuration, the LKG store and the breaker views, kept across requests. */
+import { TripGate } from "./breaker/trip-gate.ts";
 import { BreakerView } from "./breaker/view.ts";
 import { breakerPolicy } from "./breaker/policy.ts";
 import type { Clock } from "./clock.ts";
@@ -28,6 +29,8 @@ export interface Runtime {
   activity: KeyActivity;
   views: Map<string, BreakerView>;
   latency: Map<string, LatencyTracker>;
+  /** Per origin: runs of failures held until the health check says they are about the origin. */
+  gates: Map<string, TripGate>;
   /** The sink of the latest request, so isolate-only breaker transitions can be reported. */
   sink: MetricsSink | undefined;
 }
@@ -88,11 +91,13 @@ export class Runtimes {
       activity: new KeyActivity(config.lkg.refreshMs),
       views: new Map(),
       latency: new Map(),
+      gates: new Map(),
       sink: undefined,
     };
     const policy = breakerPolicy(config);
     for (const origin of config.origins) {
       runtime.latency.set(origin.name, new LatencyTracker());
+      runtime.gates.set(origin.name, new TripGate());
       runtime.views.set(
         origin.name,
         new BreakerView(origin.name, policy, {

@@ -77,6 +77,10 @@ export function harness(
     LKG_REFRESH_MS: "0",
     LKG_SHARED_MIN_REQUESTS: "1",
     LKG_SHARED_WRITES_PER_SECOND: "1000",
+    // The fake origin's "/" is a scenario no test breaks, so the product's default health check
+    // would dismiss every test's failures: the breaker mechanics are tested without the check
+    // (any run of failures opens it), and test/breaker-evidence.test.ts tests the check itself.
+    ORIGIN_HEALTH_PATH: "off",
     ...overrides,
   } as Env;
   const send = async (input: string | Request, init?: RequestInit) => {

@@ -8,7 +8,8 @@ export function breakerPolicy(config: Config): BreakerPolicy {
     openMs: config.breaker.openMs,
     openMaxMs: config.breaker.openMaxMs,
     backoffMultiplier: config.breaker.backoffMultiplier,
-    // A probe is one origin request: give it the origin timeout plus a margin before another may go.
-    probeLeaseMs: config.originTimeoutMs + 1000,
+    // A probe is one origin request (the health check, or a client's request without one): give
+    // it its timeout plus a margin before another may go.
+    probeLeaseMs: (config.health.path === undefined ? config.originTimeoutMs : config.health.timeoutMs) + 1000,
   };
 }

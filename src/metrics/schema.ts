@@ -31,8 +31,12 @@ export interface RequestRecord {
   colo: string;
   version: string;
   probe: boolean;
-  /** What this request told the breaker: a failure, a success, or nothing (rejected while open, or slow within a stall already counted). */
-  breakerHeard: "failure" | "success" | "";
+  /**
+   * What this request told the breaker: a failure, a success, "held" (a failure kept from it
+   * until the health check says whether it is about the origin: see TripGate), or nothing
+   * (rejected while open, or slow within a stall already counted).
+   */
+  breakerHeard: "failure" | "success" | "held" | "";
   /** Ms from the request's start to when the breaker heard its outcome (0 when it heard nothing). */
   breakerHeardMs: number;
   latencyMs: number;

@@ -1,0 +1,46 @@
+/**
+ * An active check of the origin's health path: the one request the worker itself controls. It
+ * confirms that a run of failed requests is about the origin (not one route or one client)
+ * before the breaker opens, and it is the half-open probe, so no client's request decides
+ * whether the breaker closes.
+ */
+import type { OriginRegion } from "../config.ts";
+import { CDN_LOOP_TOKEN } from "./client.ts";
+
+export type HealthResult = { ok: true; status: number; ms: number } | { ok: false; why: string; ms: number };
+
+/** RFC 5861's "error" statuses: the same ones that count as a failed request. */
+const FAILED_STATUSES = new Set([500, 502, 503, 504]);
+
+export function healthUrl(origin: OriginRegion, path: string): string {
+  const base = origin.url.pathname.endsWith("/") ? origin.url.pathname.slice(0, -1) : origin.url.pathname;
+  return `${origin.url.origin}${base}${path}`;
+}
+
+/** Any answer but a 5xx within `timeoutMs` means the origin is up: a 404 is still an origin answering. */
+export async function checkHealth(origin: OriginRegion, path: string, timeoutMs: number): Promise<HealthResult> {
+  const started = Date.now();
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new DOMException("health check timeout", "TimeoutError")), timeoutMs);
+  try {
+    const res = await fetch(healthUrl(origin, path), {
+      method: "GET",
+      // No client header reaches the check: nothing a client sends can steer its outcome.
+      headers: { "cdn-loop": CDN_LOOP_TOKEN, "user-agent": "edge-fallback-health-check" },
+      redirect: "manual",
+      cache: "no-store",
+      signal: controller.signal,
+    });
+    // The body is not read: the status says what we need, and reading it could stall.
+    res.body?.cancel().catch(() => {});
+    const ms = Date.now() - started;
+    if (FAILED_STATUSES.has(res.status)) return { ok: false, why: `health path answered ${res.status}`, ms };
+    return { ok: true, status: res.status, ms };
+  } catch (err) {
+    const ms = Date.now() - started;
+    if (controller.signal.aborted) return { ok: false, why: `no answer from the health path within ${timeoutMs} ms`, ms };
+    return { ok: false, why: err instanceof Error ? err.message : String(err), ms };
+  } finally {
+    clearTimeout(timer);
+  }
+}
