@@ -209,8 +209,10 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
     // a success resets the run, and a stall that slows fifty requests counts once), in the order
     // the breaker heard them: a point is stamped when its answer is ready, which for a request
     // released by the opening comes after the opening it caused; double6 says when it was heard.
+    // "held": a failure kept from the breaker until the health check confirmed the run; a
+    // confirmed run's held failures count, so they count here too.
     const heard = requestPoints
-      .filter((p) => p.blobs?.[12] === "failure" || p.blobs?.[12] === "success")
+      .filter((p) => p.blobs?.[12] === "failure" || p.blobs?.[12] === "held" || p.blobs?.[12] === "success")
       .map((p) => ({ outcome: p.blobs![12]!, at: heardAt(p) }))
       .filter((e) => e.at >= from && e.at < to)
       .sort((a, b) => a.at - b.at);
