@@ -22,6 +22,8 @@ export interface Config {
    * the breaker and a client's request is the probe, as before the check existed.
    */
   health: { path: string | undefined; timeoutMs: number };
+  /** Long-poll and streaming routes: never counted slow, their timeouts never counted as failures. */
+  streamingRoutes: string[];
   breaker: {
     failureThreshold: number;
     openMs: number;
@@ -69,6 +71,7 @@ export const DEFAULTS = {
   ORIGIN_SLOW_MS: "auto",
   ORIGIN_HEALTH_PATH: "/",
   ORIGIN_HEALTH_TIMEOUT_MS: 1000,
+  ORIGIN_STREAMING_ROUTES: [] as string[],
   BREAKER_FAILURE_THRESHOLD: 5,
   BREAKER_OPEN_MS: 5000,
   BREAKER_OPEN_MAX_MS: 10000,
@@ -120,6 +123,7 @@ const KNOWN_VARS = new Set([
   "ORIGIN_SLOW_MS",
   "ORIGIN_HEALTH_PATH",
   "ORIGIN_HEALTH_TIMEOUT_MS",
+  "ORIGIN_STREAMING_ROUTES",
   "BREAKER_FAILURE_THRESHOLD",
   "BREAKER_OPEN_MS",
   "BREAKER_OPEN_MAX_MS",
@@ -162,6 +166,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
     path: readHealthPath(vars["ORIGIN_HEALTH_PATH"], problems),
     timeoutMs: reader.int("ORIGIN_HEALTH_TIMEOUT_MS", DEFAULTS.ORIGIN_HEALTH_TIMEOUT_MS, 10, 60_000),
   };
+  const streamingRoutes = reader.list("ORIGIN_STREAMING_ROUTES", DEFAULTS.ORIGIN_STREAMING_ROUTES, isRoutePattern, "a path starting with / (a trailing * matches any rest)");
   const failureThreshold = reader.int("BREAKER_FAILURE_THRESHOLD", DEFAULTS.BREAKER_FAILURE_THRESHOLD, 1, 1000);
   const openMs = reader.int("BREAKER_OPEN_MS", DEFAULTS.BREAKER_OPEN_MS, 100, 3_600_000);
   const openMaxMs = reader.int("BREAKER_OPEN_MAX_MS", DEFAULTS.BREAKER_OPEN_MAX_MS, 100, 3_600_000);
@@ -220,6 +225,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
     originTimeoutMs,
     originSlow,
     health,
+    streamingRoutes,
     breaker: { failureThreshold, openMs, openMaxMs, backoffMultiplier, syncIntervalMs, objectTimeoutMs },
     lkg: {
       maxAgeSeconds,

@@ -11,10 +11,11 @@ import { requestPoint, type FailureClass, type RequestRecord } from "./metrics/s
 import { emit } from "./metrics/writer.ts";
 import { fetchOrigin, passOn, type OriginResult } from "./origin/client.ts";
 import { checkHealth } from "./origin/health-check.ts";
-import type { LatencyTracker } from "./origin/latency.ts";
+import type { LatencyBaselines, LatencyTracker } from "./origin/latency.ts";
 import type { Runtime } from "./runtime.ts";
 import { scrubbedHeaders } from "./scrub/headers.ts";
 import { requestPolicy, responseVerdict, type RequestPolicy } from "./scrub/policy.ts";
+import { matchRoute } from "./scrub/routes.ts";
 import { VERSION } from "./version.ts";
 
 interface Exchange {
@@ -34,7 +35,11 @@ interface Exchange {
   started: number;
   /** Wall time, for latency: the injected clock may stand still in tests. */
   startedWall: number;
+  /** This request's route class's baseline; `baselines` holds it and the whole origin's. */
   latency: LatencyTracker;
+  baselines: LatencyBaselines;
+  /** A long-poll or streaming route: never slow, and its timeouts say nothing about the origin. */
+  streaming: boolean;
 }
 
 /** A request refused before reaching the origin still counts on the dashboard. */
@@ -79,6 +84,7 @@ export async function proxy(request: Request, url: URL, env: Env, ctx: Execution
   // Regions are modelled from the start; routing among them comes with multi-region support.
   const origin = runtime.config.origins[0]!;
   const view = runtime.views.get(origin.name)!;
+  const baselines = runtime.latency.get(origin.name)!;
   const policy = requestPolicy(request, url, runtime.config);
   const x: Exchange = {
     request,
@@ -94,7 +100,9 @@ export async function proxy(request: Request, url: URL, env: Env, ctx: Execution
     policy,
     started,
     startedWall: Date.now(),
-    latency: runtime.latency.get(origin.name)!,
+    latency: baselines.for(url.pathname),
+    baselines,
+    streaming: runtime.config.streamingRoutes.length > 0 && matchRoute(runtime.config.streamingRoutes, url.pathname) !== undefined,
     record: baseRecord(request, origin.name, view.state.kind, policy),
   };
   const response = await answer(x);
@@ -122,7 +130,7 @@ async function answer(x: Exchange): Promise<Response> {
 
   const { config } = x.runtime;
   const sequence = x.latency.begin();
-  const slowAfter = x.latency.slowAfter(config.originSlow, config.originTimeoutMs);
+  const slowAfter = x.streaming ? undefined : x.latency.slowAfter(config.originSlow, config.originTimeoutMs);
   // The probe is what decides whether the breaker stays open; every other request stops waiting
   // on the origin the moment the breaker opens (rule 7: a fast answer, never the full timeout).
   let signal!: (why: typeof SLOW | typeof OPENED) => void;
@@ -189,7 +197,7 @@ async function lateAnswer(x: Exchange, result: OriginResult): Promise<void> {
     await result.response.body?.cancel();
     return;
   }
-  x.latency.record(result.ms);
+  if (!x.streaming) x.baselines.record(x.latency, result.ms);
   const now = x.clock.now();
   const verdict = x.policy.lkg ? responseVerdict(x.request.method, result.response, x.runtime.config) : undefined;
   if (x.policy.lkg && verdict?.store && x.runtime.activity.claim(x.policy.key, now)) await store(x, x.policy.key, result.response, result.body(true), now);
@@ -221,7 +229,7 @@ function tellBreaker(x: Exchange, outcome: "failure" | "success", probe: boolean
  */
 function confirmDeadline(x: Exchange): number {
   const { config } = x.runtime;
-  const slowAfter = x.latency.slowAfter(config.originSlow, config.originTimeoutMs);
+  const slowAfter = x.baselines.origin.slowAfter(config.originSlow, config.originTimeoutMs);
   if (slowAfter === undefined) return config.health.timeoutMs;
   return Math.min(config.health.timeoutMs, Math.max(100, 2 * slowAfter));
 }
@@ -250,11 +258,12 @@ function settle(x: Exchange, probe: boolean, result: OriginResult, counted: bool
   const now = x.clock.now();
   if (result.kind === "response" && !result.failure) {
     if (!counted) tellBreaker(x, "success", probe, now);
-    x.latency.record(result.ms);
+    if (!x.streaming) x.baselines.record(x.latency, result.ms);
     x.record.originStatus = result.response.status;
     return healthy(x, result, now);
   }
-  if (!counted) tellBreaker(x, "failure", probe, now);
+  // A long poll that outlives the timeout is the route's nature, not the origin failing.
+  if (!counted && !(x.streaming && result.failure === "timeout")) tellBreaker(x, "failure", probe, now);
   x.record.failure = result.failure;
   if (result.kind === "response") {
     x.record.originStatus = result.response.status;

@@ -8,7 +8,7 @@ import type { Env } from "./env.ts";
 import { CacheTier, LKG_CACHE_NAME } from "./lkg/cache-tier.ts";
 import { KV_GC_TTL_SECONDS, KvTier } from "./lkg/kv-tier.ts";
 import { MemoryTier } from "./lkg/memory.ts";
-import { LatencyTracker } from "./origin/latency.ts";
+import { LatencyBaselines } from "./origin/latency.ts";
 import { KeyActivity } from "./lkg/activity.ts";
 import { SharedWriteRule, WriteBudget } from "./lkg/shared-write.ts";
 import { LkgStore, newCounters } from "./lkg/store.ts";
@@ -28,7 +28,8 @@ export interface Runtime {
   /** Per key: when it was last captured and how much it is asked for (healthy path, memory only). */
   activity: KeyActivity;
   views: Map<string, BreakerView>;
-  latency: Map<string, LatencyTracker>;
+  /** Per origin: latency baselines per route class, and for the whole origin. */
+  latency: Map<string, LatencyBaselines>;
   /** Per origin: runs of failures held until the health check says they are about the origin. */
   gates: Map<string, TripGate>;
   /** The sink of the latest request, so isolate-only breaker transitions can be reported. */
@@ -96,7 +97,7 @@ export class Runtimes {
     };
     const policy = breakerPolicy(config);
     for (const origin of config.origins) {
-      runtime.latency.set(origin.name, new LatencyTracker());
+      runtime.latency.set(origin.name, new LatencyBaselines());
       runtime.gates.set(origin.name, new TripGate());
       runtime.views.set(
         origin.name,

@@ -1,8 +1,8 @@
 import { waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config.ts";
-import { LatencyTracker } from "../src/origin/latency.ts";
-import { harness, requestPoints, scenario, type Harness } from "./helpers.ts";
+import { LatencyBaselines, LatencyTracker, ROUTE_CLASSES_MAX, routeClass } from "../src/origin/latency.ts";
+import { harness, ORIGIN_URL, requestPoints, scenario, type Harness } from "./helpers.ts";
 
 // vitest.config.ts: ORIGIN_TIMEOUT_MS=1000. A warm isolate has seen 32+ fast answers (~ms on loopback),
 // so "slow" is the 25 ms floor; the slow origin below answers after 600 ms.
@@ -169,6 +169,66 @@ describe("slow origin", () => {
         ok: false,
         problems: [`ORIGIN_SLOW_MS must be "auto", "off" or whole ms from 1 to below ORIGIN_TIMEOUT_MS (5000), got ${JSON.stringify(bad)}`],
       });
+    }
+  });
+});
+
+describe("latency baselines per route class, and streaming routes", () => {
+  it("the route class is the path's first segment, and a client inventing prefixes cannot grow the baselines past their cap", () => {
+    expect(routeClass("/api/users/7")).toBe("/api");
+    expect(routeClass("/api")).toBe("/api");
+    expect(routeClass("/")).toBe("/");
+    const b = new LatencyBaselines();
+    expect(b.for("/api/a")).toBe(b.for("/api/b"));
+    expect(b.for("/api/a")).not.toBe(b.for("/report/a"));
+    for (let i = 0; i < ROUTE_CLASSES_MAX + 10; i++) b.for(`/p${i}/x`);
+    // Past the cap every new class shares one tracker.
+    expect(b.for("/new-1/x")).toBe(b.for("/new-2/x"));
+    expect(b.for("/new-1/x")).not.toBe(b.for("/api/a"));
+  });
+
+  /** A worker whose origin is the fake origin's /s, so each scenario is its own route class (/<id>). */
+  function perRoute(vars: Record<string, string> = {}) {
+    return harness({ ORIGINS: JSON.stringify([{ name: `classes-${Math.random().toString(36).slice(2, 8)}`, url: `${ORIGIN_URL}/s`, weight: 1 }]), ORIGIN_HEALTH_PATH: "off", ...vars });
+  }
+
+  it("an endpoint slow by design is slow only against its own route's baseline: it never opens the breaker", async () => {
+    const h = perRoute();
+    const fast = scenario("fast");
+    const report = scenario("report");
+    for (let i = 0; i < 40; i++) expect((await h.fetch(`https://edge.example.com/${fast.id}/k${i % 4}`)).status).toBe(200);
+    await report.set({ mode: "healthy", latencyMs: 300 });
+    for (let i = 0; i < 8; i++) expect((await h.fetch(`https://edge.example.com/${report.id}/r`)).status).toBe(200);
+    const points = requestPoints(h.metrics).filter((p) => p.blobs?.[2] === "slow");
+    expect(points).toHaveLength(0);
+    expect((await (await h.object()).snapshot(h.originName)).state.kind).toBe("closed");
+    // The fast route's own deadline is untouched: still the 25 ms floor.
+    const again = await h.fetch(`https://edge.example.com/${fast.id}/k0`);
+    expect(again.headers.get("cache-status")).toContain("fwd=bypass");
+  });
+
+  it("ORIGIN_STREAMING_ROUTES: a long poll is never slow, and its timeouts never count against the origin", async () => {
+    const poll = scenario("poll");
+    const fast = scenario("fast");
+    const h = harness({ ORIGIN_HEALTH_PATH: "off", ORIGIN_STREAMING_ROUTES: JSON.stringify([`/s/${poll.id}/*`]) });
+    await warm(h, fast, "/k");
+    await poll.set({ mode: "healthy", latencyMs: 300 });
+    for (let i = 0; i < 6; i++) expect((await h.fetch(poll.url("/wait"))).status).toBe(200);
+    // Longer than the 1 s timeout: each times out (no copy: 503), none counts.
+    await poll.set({ mode: "blackhole" });
+    for (let i = 0; i < 5; i++) expect((await h.fetch(poll.url(`/hang${i}`))).status).toBe(503);
+    const polls = requestPoints(h.metrics).slice(40);
+    expect(polls.map((p) => p.blobs?.[2])).toEqual(["", "", "", "", "", "", "timeout", "timeout", "timeout", "timeout", "timeout"]);
+    expect(new Set(polls.slice(6).map((p) => p.blobs?.[12]))).toEqual(new Set([""]));
+    expect((await (await h.object()).snapshot(h.originName)).state.kind).toBe("closed");
+  });
+
+  it("ORIGIN_STREAMING_ROUTES is validated with the other settings", () => {
+    const result = resolveConfig({ ORIGINS: JSON.stringify([{ name: "a", url: "https://a.example", weight: 1 }]), ORIGIN_STREAMING_ROUTES: '["poll"]', ORIGIN_HEALTH_PATH: "healthz" }, { BREAKER: {}, METRICS: {}, LKG_KV: {} });
+    expect(result.ok).toBe(false);
+    if (!result.ok) {
+      expect(result.problems.some((p) => p.startsWith("ORIGIN_STREAMING_ROUTES"))).toBe(true);
+      expect(result.problems.some((p) => p.startsWith("ORIGIN_HEALTH_PATH"))).toBe(true);
     }
   });
 });

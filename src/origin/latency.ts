@@ -82,3 +82,43 @@ export class LatencyTracker {
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
 }
+
+/** Most route classes with their own baseline per origin; the rest share one. */
+export const ROUTE_CLASSES_MAX = 256;
+
+/**
+ * The route class of a path, its first segment ("/api" for "/api/users/7"): endpoints under one
+ * prefix tend to share a cost, and a class per path would never collect a baseline.
+ */
+export function routeClass(pathname: string): string {
+  const end = pathname.indexOf("/", 1);
+  return end < 0 ? pathname : pathname.slice(0, end);
+}
+
+/**
+ * Latency baselines of one origin: one per route class, so an endpoint slow by design (a report,
+ * a search) is slow only against its own history, not against the fast routes beside it; and one
+ * for the whole origin, for deadlines that concern the origin itself (the health check).
+ */
+export class LatencyBaselines {
+  readonly origin = new LatencyTracker();
+  private readonly byClass = new Map<string, LatencyTracker>();
+  /** Classes past ROUTE_CLASSES_MAX: a client inventing prefixes cannot grow the map. */
+  private readonly overflow = new LatencyTracker();
+
+  for(pathname: string): LatencyTracker {
+    const name = routeClass(pathname);
+    let tracker = this.byClass.get(name);
+    if (tracker === undefined) {
+      if (this.byClass.size >= ROUTE_CLASSES_MAX) return this.overflow;
+      tracker = new LatencyTracker();
+      this.byClass.set(name, tracker);
+    }
+    return tracker;
+  }
+
+  record(tracker: LatencyTracker, ms: number): void {
+    tracker.record(ms);
+    this.origin.record(ms);
+  }
+}
