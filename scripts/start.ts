@@ -12,6 +12,7 @@
  * port and the option that moves it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -119,7 +120,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function startWrangler(workerPort: number, inspectorPort: number, originUrl: string): void {
+function startWrangler(workerPort: number, inspectorPort: number, originUrl: string, adminToken?: string): void {
   const args = [
     "dev",
     "--local",
@@ -134,6 +135,7 @@ function startWrangler(workerPort: number, inspectorPort: number, originUrl: str
     "--show-interactive-dev-session=false",
   ];
   if (persistDir) args.push("--persist-to", persistDir);
+  if (adminToken) args.push("--var", `ADMIN_TOKEN:${adminToken}`);
   const bin = join(root, "node_modules", ".bin");
   wrangler = spawn(join(bin, "wrangler"), args, {
     cwd: root,
@@ -213,16 +215,19 @@ async function get(url: string, init: RequestInit = {}, timeoutMs = 10_000): Pro
   return { status: res.status, headers: res.headers, body: await res.text() };
 }
 
-/** Waits until the worker answers its health route; fails early if wrangler exits or the config is refused. */
-async function waitReady(workerUrl: string, budgetMs: number): Promise<{ configDigest?: string }> {
+/**
+ * Waits until the worker answers its health route; fails early if wrangler exits or the config is
+ * refused. With the admin headers it reads the full page (config digest, LKG counters), else the public one.
+ */
+async function waitReady(workerUrl: string, budgetMs: number, headers: Record<string, string> = {}): Promise<{ configDigest?: string; version?: string }> {
   const deadline = Date.now() + budgetMs;
   let exited: number | null | undefined;
   void wranglerExit?.then((code) => (exited = code));
   while (Date.now() < deadline) {
     if (exited !== undefined) throw new Error(`wrangler dev exited (code ${exited}) before the worker was ready`);
     try {
-      const res = await get(`${workerUrl}/__edge/health`, {}, 2_000);
-      if (res.status === 200) return JSON.parse(res.body) as { configDigest?: string };
+      const res = await get(`${workerUrl}/__edge/health`, { headers }, 2_000);
+      if (res.status === 200) return JSON.parse(res.body) as { configDigest?: string; version?: string };
       // Our worker answers its health route with 200, or 500 and JSON for a refused configuration;
       // anything else is most likely another server that took the port after the check.
       const ours = res.headers.get("content-type")?.includes("application/json") === true;
@@ -280,7 +285,7 @@ async function demo(): Promise<void> {
   const health = await waitReady(workerUrl, DEMO_READY_MS);
   const o = origin.url;
   console.log(`
-edge-fallback is running (config digest ${health.configDigest ?? "?"})
+edge-fallback ${health.version ?? "?"} is running
   worker        ${workerUrl}   wrangler dev, local mode, ORIGINS -> ${o}
   fake origin   ${o}   scripts/lib/fake-origin.ts
 
@@ -292,12 +297,14 @@ Try it:
   3. Within 30 s the same request is answered from the stored copy, marked with
      Age and Cache-Status (hit; detail=stale-origin-5xx). After 30 s you get the 502.
        curl -i ${workerUrl}/hello
-  4. Breaker state, LKG counters, config digest:
+  4. Public status (ok or degraded, each origin's breaker state, version):
        curl -s ${workerUrl}/__edge/health
+     The full page (origin URLs, breaker timings, LKG counters, config digest) needs the admin token:
+       curl -s -H "authorization: Bearer $ADMIN_TOKEN" ${workerUrl}/__edge/health
   5. Heal the origin:
        curl -X POST ${o}/__control/default -d '{"mode":"healthy"}'
   Other origin modes: blackhole, reset, truncate, stall-body, flaky ({"mode":"flaky","failRate":0.5}).
-  Admin routes need ADMIN_TOKEN=... in .dev.vars (restart after adding it).
+  The full health page and the admin routes need ADMIN_TOKEN=... in .dev.vars (restart after adding it).
 
 Ctrl-C stops both.`);
 }
@@ -315,9 +322,13 @@ async function runSmoke(): Promise<boolean> {
   origin = await startFakeOrigin(originPort, HOST);
   persistDir = mkdtempSync(join(tmpdir(), "edge-fallback-smoke-"));
   const workerUrl = `http://${HOST}:${workerPort}`;
-  startWrangler(workerPort, await freePort(), origin.url);
+  // A throw-away admin token for this run only: the smoke reads the full health page (config digest,
+  // LKG counters), which the public page no longer shows.
+  const adminToken = randomBytes(16).toString("hex");
+  const admin = { authorization: `Bearer ${adminToken}` };
+  startWrangler(workerPort, await freePort(), origin.url, adminToken);
 
-  const health = await waitReady(workerUrl, SMOKE_BUDGET_MS - 15_000);
+  const health = await waitReady(workerUrl, SMOKE_BUDGET_MS - 15_000, admin);
   log(`worker ready on ${workerUrl} after ${((Date.now() - started) / 1000).toFixed(1)} s (config digest ${health.configDigest ?? "?"}), origin ${origin.url}`);
 
   const path = "/smoke";
@@ -329,7 +340,7 @@ async function runSmoke(): Promise<boolean> {
   // The copy is written in waitUntil; wait until the isolate's memory tier holds it.
   const storeDeadline = Date.now() + 5_000;
   while (Date.now() < storeDeadline) {
-    const h = JSON.parse((await get(`${workerUrl}/__edge/health`)).body) as { lkg?: { counters?: { stores?: Record<string, number> } } };
+    const h = JSON.parse((await get(`${workerUrl}/__edge/health`, { headers: admin })).body) as { lkg?: { counters?: { stores?: Record<string, number> } } };
     const stores = h.lkg?.counters?.stores ?? {};
     if (Object.values(stores).some((n) => n > 0)) break;
     await new Promise((r) => setTimeout(r, 100));

@@ -5,6 +5,7 @@ import type { Env } from "./env.ts";
 import { jsonError } from "./lkg/respond.ts";
 import { CDN_LOOP_TOKEN } from "./origin/client.ts";
 import { proxy, recordRejected } from "./proxy.ts";
+import { MAX_DECODE_ROUNDS, matchReserved, type ReservedMatch } from "./reserved-path.ts";
 import { Runtimes, type Deps, type Runtime } from "./runtime.ts";
 
 /** Longest URL we forward; longer ones are refused before they cost an origin request. */
@@ -15,15 +16,11 @@ export interface EdgeApp {
   fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response>;
 }
 
-/** The reserved namespace: never proxied, always answered by the edge routes (404 when unknown). */
-function isEdgePath(pathname: string): boolean {
-  return pathname === "/__edge" || pathname.startsWith("/__edge/");
-}
-
 /**
- * Requests under /__edge go through Hono's router; every other request, the proxied path that
- * carries all the traffic, goes straight to the proxy with the same configuration gate and
- * refusals, so it does not pay for routing it never needs.
+ * Requests under /__edge, spelled exactly, go through Hono's router; any other spelling of the
+ * reserved namespace is refused, never proxied (it would hand the admin token to the origin). Every
+ * other request, the proxied path that carries all the traffic, goes straight to the proxy with the
+ * same configuration gate and refusals, so it does not pay for routing it never needs.
  */
 export function createApp(deps: Deps): EdgeApp {
   const runtimes = new Runtimes(deps);
@@ -41,11 +38,12 @@ export function createApp(deps: Deps): EdgeApp {
   return {
     async fetch(request, env, ctx) {
       const url = new URL(request.url);
-      if (isEdgePath(url.pathname)) return edge.fetch(request, env, ctx);
+      const reserved = matchReserved(url.pathname);
+      if (reserved === "canonical") return edge.fetch(request, env, ctx);
       try {
         const runtime = admit(runtimes, env);
         if (runtime instanceof Response) return runtime;
-        const refusal = refuse(request);
+        const refusal = refuse(request) ?? refuseReserved(reserved, url.pathname);
         if (refusal) {
           recordRejected(request, env, runtime, refusal);
           return refusal;
@@ -85,6 +83,17 @@ function refuse(request: Request): Response | undefined {
   const length = request.headers.get("content-length");
   if (length !== null && !/^\d+$/.test(length)) {
     return jsonError(400, `Content-Length must be a whole number, got ${JSON.stringify(length)}`);
+  }
+  return undefined;
+}
+
+/** Another spelling of /__edge, or a path too deeply encoded to tell: answered here, never forwarded. */
+function refuseReserved(reserved: ReservedMatch, pathname: string): Response | undefined {
+  if (reserved === "spelling") {
+    return jsonError(404, `${JSON.stringify(pathname)} reads as the reserved /__edge namespace once normalized (case, repeated or encoded slashes, percent-escapes, ';' parameters, '\\'); only its exact spelling /__edge/... is answered, and no spelling is forwarded to the origin`);
+  }
+  if (reserved === "too-deep") {
+    return jsonError(400, `${JSON.stringify(pathname)} is still percent-encoded after ${MAX_DECODE_ROUNDS} rounds of decoding; it is not forwarded, since an origin decoding it further might read the reserved /__edge namespace`);
   }
   return undefined;
 }

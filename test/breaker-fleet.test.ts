@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env.ts";
-import { FakeClock, harness, requestPoints, scenario, uniqueOriginName, unreachableBreaker } from "./helpers.ts";
+import { ADMIN_HEADERS, FakeClock, harness, requestPoints, scenario, uniqueOriginName, unreachableBreaker } from "./helpers.ts";
 
 // wrangler.toml: threshold 5, open 5000 ms doubling; vitest.config.ts: origin timeout 1000 ms.
 
@@ -164,12 +164,12 @@ describe("probe lease requests", () => {
     await h.fetch(s.url("/h"));
     await s.set({ mode: "status", status: 502 });
     for (let i = 0; i < 5; i++) await h.fetch(s.url("/h"));
-    const before = (await (await h.fetch("https://edge.example.com/__edge/health")).json()) as { origins: { breaker: { objectCalls: { acquireProbe: number } } }[] };
+    const before = (await (await h.fetch("https://edge.example.com/__edge/health", { headers: ADMIN_HEADERS })).json()) as { origins: { breaker: { objectCalls: { acquireProbe: number } } }[] };
     expect(before.origins[0]!.breaker.objectCalls.acquireProbe).toBe(0);
     h.clock.advance(5000);
     const answers = await Promise.all(Array.from({ length: 30 }, () => h.fetch(s.url("/h"))));
     expect(answers.every((r) => r.status === 200)).toBe(true);
-    const after = (await (await h.fetch("https://edge.example.com/__edge/health")).json()) as typeof before;
+    const after = (await (await h.fetch("https://edge.example.com/__edge/health", { headers: ADMIN_HEADERS })).json()) as typeof before;
     expect(after.origins[0]!.breaker.objectCalls.acquireProbe).toBe(1);
     expect((await s.log()).count).toBe(7);
     expect((await stub.snapshot(h.originName)).state).toMatchObject({ kind: "open", attempt: 2 });

@@ -2,7 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { BUILTIN_SECRET_QUERY_PARAMS, resolveConfig } from "../src/config.ts";
 import type { Env } from "../src/env.ts";
-import { harness, ORIGIN_URL, scenario } from "./helpers.ts";
+import { ADMIN_HEADERS, harness, ORIGIN_URL, scenario } from "./helpers.ts";
 
 const realEnv = env as unknown as Env;
 
@@ -269,7 +269,7 @@ describe("an invalid configuration through the app", () => {
 
   it("serves /__edge/health with the configuration's digest when the configuration is valid", async () => {
     const h = harness();
-    const res = await h.fetch("https://edge.example.com/__edge/health");
+    const res = await h.fetch("https://edge.example.com/__edge/health", { headers: ADMIN_HEADERS });
     expect(res.status).toBe(200);
     const body = (await res.json()) as { status: string; configDigest: string; lkg: { maxAgeSeconds: number; tiers: string[] } };
     const resolved = resolveConfig(h.env, h.env);

@@ -23,6 +23,10 @@ export class FakeClock implements Clock {
 
 export const ORIGIN_URL = inject("originUrl");
 
+/** The ADMIN_TOKEN vitest.config.ts gives the worker, and the header that carries it. */
+export const ADMIN_TOKEN = "test-admin-secret";
+export const ADMIN_HEADERS = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
 let counter = 0;
 
 /** A scenario on the fake origin with its own behaviour and request log, so tests never share state. */

@@ -1,7 +1,7 @@
 import { waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { counting, harness, requestPoints, scenario } from "./helpers.ts";
+import { ADMIN_HEADERS, counting, harness, requestPoints, scenario } from "./helpers.ts";
 
 /** The product's own refresh and sharing defaults instead of the harness's capture-everything ones. */
 const PRODUCT_DEFAULTS = { LKG_REFRESH_MS: undefined, LKG_SHARED_MIN_REQUESTS: undefined, LKG_SHARED_WRITES_PER_SECOND: undefined };
@@ -112,7 +112,7 @@ describe("hot path", () => {
     // quarters of the 30 s cap); the next rewrite is due at 30 s or later.
     expect(calls.filter((c) => c === "kv.put")).toHaveLength(2);
     expect(calls.filter((c) => c === "cache.put")).toHaveLength(2);
-    const res = await h.fetch(`https://edge.example.com/__edge/health`);
+    const res = await h.fetch(`https://edge.example.com/__edge/health`, { headers: ADMIN_HEADERS });
     const health = (await res.json()) as { lkg: { counters: { storeSkipped: Record<string, number>; stores: Record<string, number> } } };
     expect(health.lkg.counters.stores).toEqual({ memory: 30, cache: 2, kv: 2 });
     expect(health.lkg.counters.storeSkipped["fresh"]).toBe(90);
@@ -131,7 +131,7 @@ describe("hot path", () => {
     h.clock.advance(1000);
     for (let i = 0; i < 30; i++) await (await h.fetch(s.url(`/b${i}`))).arrayBuffer();
     expect(calls.filter((c) => c === "kv.put")).toHaveLength(20);
-    const health = (await (await h.fetch("https://edge.example.com/__edge/health")).json()) as { lkg: { counters: { storeSkipped: Record<string, number> } } };
+    const health = (await (await h.fetch("https://edge.example.com/__edge/health", { headers: ADMIN_HEADERS })).json()) as { lkg: { counters: { storeSkipped: Record<string, number> } } };
     // Refused for budget: 20 in the first second, then 10 of the 20 still unwritten.
     expect(health.lkg.counters.storeSkipped["kv-budget"]).toBe(30);
   });

@@ -4,7 +4,7 @@ import type { BreakerObject } from "../src/breaker/object.ts";
 import type { Env } from "../src/env.ts";
 import { CapturingSink } from "../src/metrics/writer.ts";
 import { VERSION } from "../src/version.ts";
-import { harness, requestPoints, scenario, unreachableBreaker, type Harness } from "./helpers.ts";
+import { ADMIN_HEADERS, harness, requestPoints, scenario, unreachableBreaker, type Harness } from "./helpers.ts";
 
 /** Latencies are wall-clock measurements: only their presence is asserted here. */
 const WALL_MS = expect.any(Number);
@@ -268,7 +268,7 @@ describe("breaker transition points", () => {
     await s.set({ mode: "status", status: 502 });
     // Five failures reach the threshold of wrangler.toml (the object reads its own env).
     for (let i = 0; i < 5; i++) expect((await h.fetch(s.url("/x"))).status).toBe(502);
-    const health = (await (await h.fetch("https://edge.example.com/__edge/health")).json()) as {
+    const health = (await (await h.fetch("https://edge.example.com/__edge/health", { headers: ADMIN_HEADERS })).json()) as {
       origins: { breaker: { isolate: { kind: string }; object: { kind: string } } }[];
     };
     expect(health.origins[0]!.breaker.isolate.kind).toBe("open");

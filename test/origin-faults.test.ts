@@ -1,6 +1,6 @@
 import { waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { harness, scenario } from "./helpers.ts";
+import { ADMIN_HEADERS, harness, scenario } from "./helpers.ts";
 
 // vitest.config.ts sets ORIGIN_TIMEOUT_MS=1000.
 
@@ -217,7 +217,7 @@ describe("origin faults", () => {
     expect(((await res.json()) as { pad: string }).pad).toHaveLength(40_000);
     await s.set({ mode: "status", status: 502 });
     expect((await h.fetch(s.url("/big"))).status).toBe(502);
-    const health = (await (await h.fetch("https://edge.example.com/__edge/health")).json()) as { lkg: { counters: { storeSkipped: Record<string, number> } } };
+    const health = (await (await h.fetch("https://edge.example.com/__edge/health", { headers: ADMIN_HEADERS })).json()) as { lkg: { counters: { storeSkipped: Record<string, number> } } };
     expect(health.lkg.counters.storeSkipped).toEqual({ "too-large": 1 });
   });
 

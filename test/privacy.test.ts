@@ -293,6 +293,7 @@ describe("stored copies carry no credentials", () => {
     expect(headerList(fallback)).toEqual([
       ["age", "3"],
       ["cache-status", "edge-fallback; hit; detail=stale-origin-5xx"],
+      ["content-length", String(new TextEncoder().encode(stored.body).byteLength)],
       ["content-type", "application/json"],
       ["x-kept", "yes"],
       ["x-origin-seq", expect.any(String)],

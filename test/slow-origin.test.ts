@@ -2,7 +2,7 @@ import { waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config.ts";
 import { LatencyBaselines, LatencyTracker, ROUTE_CLASSES_MAX, routeClass } from "../src/origin/latency.ts";
-import { harness, ORIGIN_URL, requestPoints, scenario, type Harness } from "./helpers.ts";
+import { ADMIN_HEADERS, harness, ORIGIN_URL, requestPoints, scenario, type Harness } from "./helpers.ts";
 
 // vitest.config.ts: ORIGIN_TIMEOUT_MS=1000. A warm isolate has seen 32+ fast answers (~ms on loopback),
 // so "slow" is the 25 ms floor; the slow origin below answers after 600 ms.
@@ -126,7 +126,7 @@ describe("slow origin", () => {
     await s.set({ mode: "healthy" });
     const next = await h.fetch(s.url("/s"));
     expect(next.headers.get("cache-status")).toBe("edge-fallback; fwd=bypass; fwd-status=200; stored");
-    const health = (await (await h.fetch("http://edge.test/__edge/health")).json()) as { origins: { breaker: { isolate: unknown; object: unknown } }[] };
+    const health = (await (await h.fetch("http://edge.test/__edge/health", { headers: ADMIN_HEADERS })).json()) as { origins: { breaker: { isolate: unknown; object: unknown } }[] };
     expect(health.origins[0]!.breaker.isolate).toEqual({ kind: "closed", failures: 0 });
     // The object heard of exactly one failure, then the success that cleared it.
     expect(health.origins[0]!.breaker.object).toMatchObject({ kind: "closed", failures: 0 });

@@ -1,60 +1,39 @@
-/** Health for everyone, breaker overrides for operators holding the admin secret. */
+/** A public status for everyone; the full health page and breaker overrides for operators holding the admin secret. */
 import { Hono } from "hono";
 import { objectLink } from "../breaker/link.ts";
 import type { ForceAction } from "../breaker/protocol.ts";
 import type { Env } from "../env.ts";
 import { jsonError } from "../lkg/respond.ts";
 import type { Runtime } from "../runtime.ts";
-import { VERSION } from "../version.ts";
-import { checkAdmin } from "./auth.ts";
+import { checkAdmin, type AdminAuth } from "./auth.ts";
+import { fullHealth, publicHealth } from "./health.ts";
 
 export type EdgeVariables = { runtime: Runtime };
+
+/** Health answers say what is true now; no cache between a monitor and the edge may keep one. */
+const NO_STORE = { "cache-control": "no-store" };
+
+function refused(auth: Extract<AdminAuth, { ok: false }>): Response {
+  return jsonError(auth.status, auth.reason, {}, auth.status === 401 ? { "www-authenticate": 'Bearer realm="edge-fallback admin"' } : {});
+}
 
 export function adminRoutes(): Hono<{ Bindings: Env; Variables: EdgeVariables }> {
   const routes = new Hono<{ Bindings: Env; Variables: EdgeVariables }>();
 
   routes.get("/health", async (c) => {
     const runtime = c.get("runtime");
-    const { config } = runtime;
-    const link = objectLink(c.env.BREAKER, config.breaker.objectTimeoutMs);
-    const origins = await Promise.all(
-      config.origins.map(async (origin, i) => {
-        const view = runtime.views.get(origin.name)!;
-        let object: unknown;
-        try {
-          object = (await link.snapshot(origin.name)).state;
-        } catch (err) {
-          object = { error: err instanceof Error ? err.message : String(err) };
-        }
-        return {
-          name: origin.name,
-          url: origin.url.href,
-          weight: origin.weight,
-          routed: i === 0,
-          breaker: { isolate: view.state, object, objectCalls: view.calls, lastObjectError: view.objectError ?? null },
-        };
-      }),
-    );
-    return c.json({
-      status: "ok",
-      version: VERSION,
-      configDigest: runtime.digest,
-      origins,
-      lkg: {
-        tiers: config.lkg.tiers,
-        maxAgeSeconds: config.lkg.maxAgeSeconds,
-        memory: runtime.store.memoryStats() ?? null,
-        counters: runtime.store.counters,
-      },
-      admin: c.env.ADMIN_TOKEN ? "enabled" : "disabled",
-    });
+    // No credentials: the public status. Credentials that fail are refused, not quietly downgraded,
+    // so an operator's monitor with a stale token notices.
+    const authorization = c.req.header("authorization");
+    if (authorization === undefined) return c.json(publicHealth(runtime), 200, NO_STORE);
+    const auth = await checkAdmin(authorization, c.env.ADMIN_TOKEN);
+    if (!auth.ok) return refused(auth);
+    return c.json(await fullHealth(runtime, c.env), 200, NO_STORE);
   });
 
   routes.post("/admin/breakers/:origin/:action", async (c) => {
     const auth = await checkAdmin(c.req.header("authorization") ?? null, c.env.ADMIN_TOKEN);
-    if (!auth.ok) {
-      return jsonError(auth.status, auth.reason, {}, auth.status === 401 ? { "www-authenticate": 'Bearer realm="edge-fallback admin"' } : {});
-    }
+    if (!auth.ok) return refused(auth);
     const runtime = c.get("runtime");
     const name = c.req.param("origin");
     const action = c.req.param("action");

@@ -10,8 +10,11 @@ export function fromEntry(entry: LkgEntry, ageMs: number, cause: StaleCause, met
   const headers = new Headers(entry.headers);
   headers.set("age", String(Math.floor(ageMs / 1000)));
   headers.set("cache-status", `${CACHE_NAME}; hit; detail=stale-${cause}`);
-  const body = method === "HEAD" || isNullBodyStatus(entry.status) ? null : entry.body;
-  return new Response(body, { status: entry.status, headers });
+  if (isNullBodyStatus(entry.status)) return new Response(null, { status: entry.status, headers });
+  // The stored body's own length (the origin's was dropped when storing: the copy is kept decoded).
+  // A HEAD carries it too, as the GET it stands for would (RFC 9110 section 9.3.2).
+  headers.set("content-length", String(entry.body.byteLength));
+  return new Response(method === "HEAD" ? null : entry.body, { status: entry.status, headers });
 }
 
 export function unavailable(cause: StaleCause, retryAfterSeconds: number, detail: string): Response {

@@ -1,0 +1,64 @@
+/** The health page: a public status (nothing that helps reach or time the origin) and the operators' full view. */
+import { objectLink } from "../breaker/link.ts";
+import type { BreakerState } from "../breaker/state.ts";
+import type { Env } from "../env.ts";
+import type { Runtime } from "../runtime.ts";
+import { VERSION } from "../version.ts";
+
+export interface PublicHealth {
+  status: "ok" | "degraded";
+  version: string;
+  origins: { name: string; breaker: BreakerState["kind"] }[];
+}
+
+/**
+ * What a status check needs and no more: no origin URL (a way around the edge) and no breaker
+ * timing (an open breaker's `until` or a probe lease tells an attacker when to send the request
+ * that wins the half-open probe). Read from the isolate's views only: an anonymous caller never
+ * makes this worker call the breaker object, which tops out at about 1,000 requests/s.
+ */
+export function publicHealth(runtime: Runtime): PublicHealth {
+  const origins = runtime.config.origins.map((origin) => ({ name: origin.name, breaker: runtime.views.get(origin.name)!.state.kind }));
+  return { status: statusOf(origins), version: VERSION, origins };
+}
+
+/** Everything, for holders of ADMIN_TOKEN: URLs, both breaker views with their timings, object calls, LKG counters. */
+export async function fullHealth(runtime: Runtime, env: Env) {
+  const { config } = runtime;
+  const link = objectLink(env.BREAKER, config.breaker.objectTimeoutMs);
+  const origins = await Promise.all(
+    config.origins.map(async (origin, i) => {
+      const view = runtime.views.get(origin.name)!;
+      let object: unknown;
+      try {
+        object = (await link.snapshot(origin.name)).state;
+      } catch (err) {
+        object = { error: err instanceof Error ? err.message : String(err) };
+      }
+      return {
+        name: origin.name,
+        url: origin.url.href,
+        weight: origin.weight,
+        routed: i === 0,
+        breaker: { isolate: view.state, object, objectCalls: view.calls, lastObjectError: view.objectError ?? null },
+      };
+    }),
+  );
+  return {
+    status: statusOf(origins.map((o) => ({ breaker: o.breaker.isolate.kind }))),
+    version: VERSION,
+    configDigest: runtime.digest,
+    origins,
+    lkg: {
+      tiers: config.lkg.tiers,
+      maxAgeSeconds: config.lkg.maxAgeSeconds,
+      memory: runtime.store.memoryStats() ?? null,
+      counters: runtime.store.counters,
+    },
+  };
+}
+
+/** Degraded while any origin's breaker (as this isolate sees it) is not closed. */
+function statusOf(origins: { breaker: BreakerState["kind"] }[]): PublicHealth["status"] {
+  return origins.every((o) => o.breaker === "closed") ? "ok" : "degraded";
+}
