@@ -17,6 +17,9 @@ export default defineConfig({
         bindings: {
           ORIGINS: JSON.stringify([{ name: "primary", url: inject("originUrl"), weight: 1 }]),
           ORIGIN_TIMEOUT_MS: "1000",
+          // The breaker tests step a fake clock through open periods of these lengths.
+          BREAKER_OPEN_MS: "5000",
+          BREAKER_OPEN_MAX_MS: "10000",
           ADMIN_TOKEN: "test-admin-secret",
         },
       },

@@ -7,10 +7,10 @@ import type { OriginRegion } from "./config.ts";
 import type { Env } from "./env.ts";
 import { captureBody } from "./lkg/capture.ts";
 import { CACHE_NAME, fromEntry, unavailable, type StaleCause } from "./lkg/respond.ts";
-import { requestPoint, type FailureClass, type RequestRecord } from "./metrics/schema.ts";
+import { healthCheckPoint, requestPoint, type FailureClass, type RequestRecord } from "./metrics/schema.ts";
 import { emit } from "./metrics/writer.ts";
 import { fetchOrigin, passOn, type OriginResult } from "./origin/client.ts";
-import { checkHealth } from "./origin/health-check.ts";
+import { checkHealth, type HealthResult } from "./origin/health-check.ts";
 import type { LatencyBaselines, LatencyTracker } from "./origin/latency.ts";
 import type { Runtime } from "./runtime.ts";
 import { scrubbedHeaders } from "./scrub/headers.ts";
@@ -234,8 +234,16 @@ function confirmDeadline(x: Exchange): number {
   return Math.min(config.health.timeoutMs, Math.max(100, 2 * slowAfter));
 }
 
+function recordCheck(x: Exchange, purpose: "confirm" | "probe", result: HealthResult): void {
+  emit(
+    x.env.METRICS,
+    healthCheckPoint({ origin: x.origin.name, purpose, ok: result.ok, why: result.ok ? "" : result.why, status: result.ok ? result.status : 0, ms: result.ms }),
+  );
+}
+
 async function confirmWithHealthCheck(x: Exchange, path: string): Promise<void> {
   const result = await checkHealth(x.origin, path, confirmDeadline(x));
+  recordCheck(x, "confirm", result);
   const now = x.clock.now();
   const pass = x.gate.checked(!result.ok, now);
   if (pass === 0 || x.view.state.kind !== "closed") return;
@@ -245,6 +253,7 @@ async function confirmWithHealthCheck(x: Exchange, path: string): Promise<void> 
 
 async function probeWithHealthCheck(x: Exchange, path: string): Promise<void> {
   const result = await checkHealth(x.origin, path, x.runtime.config.health.timeoutMs);
+  recordCheck(x, "probe", result);
   const now = x.clock.now();
   x.view.record(result.ok ? "success" : "failure", true, now);
   // A closed breaker starts with no run of failures: old confirmation must not carry over.

@@ -103,6 +103,15 @@ describe("a run of failures opens the breaker only when the health check says th
     const fresh = await h.fetch(s.url("/p"));
     expect(fresh.headers.get("cache-status")).toContain("fwd=bypass");
     expect((await s.log()).count).toBe(originBefore + 1);
+    // Every check is on the dashboard: the confirmation, the failed probe, the probe that closed it.
+    const checks = h.metrics.points.filter((p) => p.blobs?.[0] === "health_check");
+    expect(checks.map((p) => [p.blobs?.[1], p.blobs?.[2], p.doubles?.[1]])).toEqual([
+      ["confirm", "failed", 0],
+      ["probe", "failed", 0],
+      ["probe", "ok", 200],
+    ]);
+    expect(checks[0]!.blobs?.[3]).toBe("health path answered 503");
+    expect(checks[0]!.indexes).toEqual([h.originName]);
   });
 
   it("an unreachable origin (connection refused everywhere) still opens the breaker at the threshold", async () => {

@@ -245,7 +245,8 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
   });
 
   const intervals = openIntervals(d.points, end);
-  const probes = requestPoints.filter((p) => p.blobs?.[11] === "probe");
+  // A probe is a client's request (ORIGIN_HEALTH_PATH off) or the worker's health check.
+  const probes = [...requestPoints.filter((p) => p.blobs?.[11] === "probe"), ...d.points.filter((p) => p.blobs?.[0] === "health_check" && p.blobs?.[1] === "probe")];
   // The origin counts a request when it arrives; a point is stamped when the answer is ready.
   // Line them up by when the probe was sent (double1 is its latency), or a probe that straddles
   // a second boundary looks like an unexplained origin request.
@@ -307,6 +308,34 @@ export function evaluate(d: DrillData): { targets: TargetResult[]; totals: Recor
     measured: recoveries.join(", ") || "no recovery phase",
     pass: recoveryOk,
   });
+
+  // How long users of keys without a copy wait after the origin heals: from the first healthy
+  // phase's start to the first answer the origin gave again (forwarded, not from a copy).
+  const healedLimitMs = 2000;
+  const heals: string[] = [];
+  let healOk = true;
+  phases.forEach((phase, i) => {
+    if (phase.fault || i === 0 || !phases[i - 1]!.fault) return;
+    const healedAt = d.bounds[i]!;
+    const fresh = d.results
+      .filter((r) => r.intendedAt >= healedAt && r.status >= 200 && r.status < 400 && r.cacheStatus.includes("fwd=bypass"))
+      .reduce<number | undefined>((first, r) => Math.min(first ?? Infinity, r.intendedAt + r.latencyMs), undefined);
+    if (fresh === undefined) {
+      heals.push(`${phase.name}: no fresh answer`);
+      healOk = false;
+      return;
+    }
+    heals.push(`${phase.name}: ${Math.round(fresh - healedAt)} ms`);
+    if (fresh - healedAt > healedLimitMs) healOk = false;
+  });
+  if (heals.length > 0) {
+    targets.push({
+      name: "healed to first fresh answer",
+      target: `<= ${healedLimitMs} ms from the origin healing to its first answer passed on`,
+      measured: heals.join(", "),
+      pass: healOk,
+    });
+  }
 
   // 7. The scale proxy: calls to the breaker object and KV per 1,000 requests.
   const baselineIndex = phases.findIndex((p) => p.baseline);

@@ -138,6 +138,9 @@ export class BreakerView {
     if (this.syncing || this.flushing || now - this.lastSyncAt < this.options.syncIntervalMs) return false;
     if (!this.objectReachable(now)) return false;
     const s = this.state;
+    // While open until a known time, the probe-lease call at that time brings the fleet's state:
+    // with open periods of a second or two, a sync in between would only double the calls.
+    if (s.kind === "open" && now < s.until) return false;
     // A blip kept in this isolate (heldFailures) is no reason to ask: the object knows nothing of it.
     return s.kind !== "closed" || this.lastQueued === "failure" || now - this.lastTroubleAt < TROUBLE_WINDOW_MS;
   }

@@ -75,6 +75,35 @@ export function transitionRecord(origin: string, before: BreakerState, after: Br
 
 export const REQUEST_EVENT = "request";
 export const BREAKER_EVENT = "breaker";
+export const HEALTH_CHECK_EVENT = "health_check";
+
+/** One active check of an origin's health path: why it was sent, and what it found. */
+export interface HealthCheckRecord {
+  origin: string;
+  /** "confirm": a run of failures asked whether the origin is failing; "probe": the half-open probe. */
+  purpose: "confirm" | "probe";
+  ok: boolean;
+  /** Why it failed ("" when ok). */
+  why: string;
+  status: number;
+  ms: number;
+}
+
+export function healthCheckPoint(h: HealthCheckRecord): AnalyticsEngineDataPoint {
+  return {
+    indexes: [h.origin],
+    blobs: [
+      HEALTH_CHECK_EVENT, // blob1
+      h.purpose, // blob2
+      h.ok ? "ok" : "failed", // blob3
+      h.why, // blob4
+    ],
+    doubles: [
+      h.ms, // double1
+      h.status, // double2
+    ],
+  };
+}
 
 export function requestPoint(r: RequestRecord): AnalyticsEngineDataPoint {
   return {
