@@ -168,9 +168,10 @@ describe("stored copies carry no credentials", () => {
     "x-kept": "yes",
   };
 
+  // On a public route: elsewhere an answer with Set-Cookie is not stored at all (test/store-rules.test.ts).
   it("strips Set-Cookie, Authorization and configured sensitive headers from the Cache API copy, the KV copy and the fallback answer", async () => {
-    const h = harness();
     const s = scenario("priv-strip");
+    const h = harness({ PUBLIC_ROUTES: JSON.stringify([`/s/${s.id}/*`]) });
     await s.set({ mode: "healthy", headers: ORIGIN_HEADERS });
     const first = await h.fetch(s.url("/page"));
     expect(first.status).toBe(200);
@@ -219,13 +220,13 @@ describe("stored copies carry no credentials", () => {
   });
 
   it("strips credentials from the copy served by a fresh worker from the Cache API / KV tiers (no memory copy)", async () => {
-    const writer = harness();
     const s = scenario("priv-strip-l2");
+    const writer = harness({ PUBLIC_ROUTES: JSON.stringify([`/s/${s.id}/*`]) });
     await s.set({ mode: "healthy", headers: ORIGIN_HEADERS });
     expect((await writer.fetch(s.url("/page"))).status).toBe(200);
 
     await s.set({ mode: "status", status: 502 });
-    const reader = harness({}, { clock: writer.clock });
+    const reader = harness({ PUBLIC_ROUTES: JSON.stringify([`/s/${s.id}/*`]) }, { clock: writer.clock });
     const fallback = await reader.fetch(s.url("/page"));
     expect(fallback.status).toBe(200);
     for (const name of ["set-cookie", "authorization", "proxy-authorization", "www-authenticate", "x-api-key", "cookie"]) {
