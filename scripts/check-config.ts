@@ -12,7 +12,7 @@
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, stripVTControlCharacters } from "node:util";
-import { BUILTIN_SECRET_QUERY_PARAMS, resolveConfig, type Config } from "../src/config.ts";
+import { BUILTIN_SECRET_QUERY_PARAMS, BUILTIN_SENSITIVE_HEADERS, resolveConfig, type Config } from "../src/config.ts";
 
 
 /** What the worker exports and expects; kept in step with src/index.ts and src/env.ts. */
@@ -267,7 +267,8 @@ function describe(
     `  timeout     ${config.originTimeoutMs} ms per origin request`,
     `  breaker     opens after ${breaker.failureThreshold} failures; open ${breaker.openMs}-${breaker.openMaxMs} ms (x${breaker.backoffMultiplier}); sync ${breaker.syncIntervalMs} ms; object budget ${breaker.objectTimeoutMs} ms`,
     `  lkg         tiers ${list(lkg.tiers)}; max age ${lkg.maxAgeSeconds} s; methods ${list(lkg.methods)}; routes ${list(lkg.routes)}; public ${list(lkg.publicRoutes)}`,
-    `  scrub       headers ${list(scrub.sensitiveHeaders)}; secret query params: ${builtinSecretParams} built in + ${Math.max(0, configuredSecret)} configured; session cookies ${list(scrub.sessionCookies)}`,
+    `  scrub       sensitive headers: ${BUILTIN_SENSITIVE_HEADERS.length} built in + ${list(scrub.sensitiveHeaders.slice(BUILTIN_SENSITIVE_HEADERS.length))}; secret query params: ${builtinSecretParams} built in + ${Math.max(0, configuredSecret)} configured; session cookies ${list(scrub.sessionCookies)}`,
+    `  steering    ${list(scrub.steeringHeaders)}`,
     `  bindings    ${bindings.join(", ")}`,
   ];
 }

@@ -1,4 +1,5 @@
 /** Raw `[vars]` and bindings -> one validated, resolved configuration, or every problem at once. */
+import { headerKey } from "./scrub/names.ts";
 
 export interface OriginRegion {
   name: string;
@@ -54,7 +55,10 @@ export interface Config {
     sharedWritesPerSecond: number;
   };
   scrub: {
+    /** Built-in plus configured, lower-case, `_` read as `-`. */
     sensitiveHeaders: string[];
+    /** Request headers that make an answer unstorable (see DEFAULT_STEERING_HEADERS), lower-case, `_` read as `-`. */
+    steeringHeaders: string[];
     secretQueryParams: string[];
     /** Cookie names that make a request credentialed; "*" means any cookie. */
     sessionCookies: string[];
@@ -118,6 +122,85 @@ export const BUILTIN_SECRET_QUERY_PARAMS = [
   "password",
 ];
 
+/**
+ * Request headers that carry a credential in common APIs and frameworks: always treated as
+ * sensitive (a request carrying one is credentialed; a stored copy never keeps one), whatever
+ * SENSITIVE_HEADERS adds. Names are compared as an origin reads them: case-insensitive, `_` = `-`.
+ */
+export const BUILTIN_SENSITIVE_HEADERS = [
+  // API keys and bearer-like tokens
+  "api-key",
+  "apikey",
+  "x-api-key",
+  "x-apikey",
+  "x-auth",
+  "x-auth-token",
+  "x-access-token",
+  "x-user-token",
+  "x-refresh-token",
+  "x-id-token",
+  "x-session-id",
+  "x-session-token",
+  "x-client-secret",
+  "private-token",
+  "x-goog-api-key",
+  "x-functions-key",
+  "ocp-apim-subscription-key",
+  "x-amz-security-token",
+  // CSRF tokens (Rails, Angular, Django): issued per session
+  "x-csrf-token",
+  "x-xsrf-token",
+  "x-csrftoken",
+  // Identity asserted by an authenticating proxy in front of the origin (oauth2-proxy, Cloudflare Access)
+  "x-forwarded-user",
+  "x-forwarded-email",
+  "x-forwarded-access-token",
+  "x-auth-request-user",
+  "x-auth-request-email",
+  "x-auth-request-access-token",
+  "x-remote-user",
+  "cf-access-jwt-assertion",
+  "cf-access-client-id",
+  "cf-access-client-secret",
+];
+
+/**
+ * Request headers outside the cache key that steer what the origin answers: how it builds links
+ * and redirects (forwarding), which path it serves (rewrite), which method it runs (override).
+ * A request carrying one is still forwarded, but its answer is neither stored nor answered from
+ * the store, so a value an attacker sends can only ever shape his own answer.
+ */
+export const DEFAULT_STEERING_HEADERS = [
+  // forwarding
+  "forwarded",
+  "x-forwarded-prefix",
+  "x-forwarded-port",
+  "x-forwarded-server",
+  "x-forwarded-scheme",
+  "x-forwarded-ssl",
+  "x-forwarded-uri",
+  "x-forwarded-path",
+  "x-host",
+  "x-original-host",
+  "x-url-scheme",
+  "front-end-https",
+  // rewrite
+  "x-original-url",
+  "x-original-uri",
+  "x-rewrite-url",
+  "x-envoy-original-path",
+  // method override
+  "x-http-method-override",
+  "x-http-method",
+  "x-method-override",
+];
+
+/**
+ * Headers the worker sets itself on every forwarded request (src/origin/client.ts) or that
+ * Cloudflare sets: a client's own value never reaches the origin under this spelling.
+ */
+export const EDGE_OWNED_HEADERS = ["x-forwarded-host", "x-forwarded-proto", "x-forwarded-for", "cf-connecting-ip"];
+
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const KNOWN_VARS = new Set([
   "ORIGINS",
@@ -148,6 +231,7 @@ const KNOWN_VARS = new Set([
   "SENSITIVE_HEADERS",
   "SECRET_QUERY_PARAMS",
   "SESSION_COOKIES",
+  "STEERING_HEADERS",
 ]);
 
 type Vars = Record<string, unknown>;
@@ -203,13 +287,12 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
     .map((h) => h.toLowerCase());
   const sharedWritesPerSecond = reader.int("LKG_SHARED_WRITES_PER_SECOND", DEFAULTS.LKG_SHARED_WRITES_PER_SECOND, 1, 1000);
 
-  const sensitiveHeaders = reader
-    .list("SENSITIVE_HEADERS", DEFAULTS.SENSITIVE_HEADERS, (v) => HEADER_NAME.test(v), "an HTTP header name")
-    .map((h) => h.toLowerCase());
+  const sensitiveHeaders = reader.list("SENSITIVE_HEADERS", DEFAULTS.SENSITIVE_HEADERS, (v) => HEADER_NAME.test(v), "an HTTP header name").map(headerKey);
   const secretQueryParams = reader
     .list("SECRET_QUERY_PARAMS", DEFAULTS.SECRET_QUERY_PARAMS, (v) => v.length > 0, "a non-empty query parameter name")
     .map((p) => p.toLowerCase());
   const sessionCookies = reader.list("SESSION_COOKIES", DEFAULTS.SESSION_COOKIES, (v) => v.length > 0 && !/[;=\s,]/.test(v), 'a cookie name or "*"');
+  const steeringHeaders = readSteeringHeaders(reader);
 
   if (!bindings.BREAKER) problems.push("the BREAKER Durable Object binding is missing (see [[durable_objects.bindings]] in wrangler.toml)");
   if (!bindings.METRICS) problems.push("the METRICS Analytics Engine binding is missing (see [[analytics_engine_datasets]] in wrangler.toml)");
@@ -245,7 +328,8 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
       sharedWritesPerSecond,
     },
     scrub: {
-      sensitiveHeaders,
+      sensitiveHeaders: [...new Set([...BUILTIN_SENSITIVE_HEADERS, ...sensitiveHeaders])],
+      steeringHeaders,
       secretQueryParams: [...new Set([...BUILTIN_SECRET_QUERY_PARAMS, ...secretQueryParams])],
       sessionCookies,
     },
@@ -255,7 +339,23 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
 
 /** A typo in one of our own knobs must not silently fall back to a default. */
 function isOurPrefix(name: string): boolean {
-  return /^(ORIGIN|BREAKER_|LKG_|PUBLIC_|SENSITIVE_|SECRET_|SESSION_)/.test(name);
+  return /^(ORIGIN|BREAKER_|LKG_|PUBLIC_|SENSITIVE_|SECRET_|SESSION_|STEERING_)/.test(name);
+}
+
+const EDGE_OWNED = new Set(EDGE_OWNED_HEADERS);
+
+/**
+ * Replaces the default list when set (a trusted proxy in front that always adds `Forwarded` would
+ * otherwise make every answer unstorable). A header the worker sets itself cannot steer: listing
+ * it would make every request unstorable for nothing.
+ */
+function readSteeringHeaders(reader: VarReader): string[] {
+  const names = reader
+    .list("STEERING_HEADERS", DEFAULT_STEERING_HEADERS, (v) => HEADER_NAME.test(v), "an HTTP header name", (v) =>
+      EDGE_OWNED.has(headerKey(v)) ? "is set by the worker on every request (a client's value never reaches the origin), so it cannot steer: leave it out" : undefined,
+    )
+    .map(headerKey);
+  return [...new Set(names)];
 }
 
 function readOriginSlow(raw: unknown, timeoutMs: number, problems: string[]): Config["originSlow"] {
@@ -373,7 +473,8 @@ class VarReader {
     return value;
   }
 
-  list(name: string, fallback: readonly string[], valid: (v: string) => boolean, expected: string): string[] {
+  /** `refuse`: for a well-formed entry that is still wrong, why (the message after its name and value). */
+  list(name: string, fallback: readonly string[], valid: (v: string) => boolean, expected: string, refuse?: (v: string) => string | undefined): string[] {
     const raw = this.vars[name];
     if (raw === undefined || raw === "") return [...fallback];
     let parsed: unknown = raw;
@@ -391,7 +492,12 @@ class VarReader {
     }
     const out: string[] = [];
     parsed.forEach((v: unknown, i) => {
-      if (typeof v !== "string" || !valid(v)) this.problems.push(`${name}[${i}] must be ${expected}, got ${JSON.stringify(v)}`);
+      if (typeof v !== "string" || !valid(v)) {
+        this.problems.push(`${name}[${i}] must be ${expected}, got ${JSON.stringify(v)}`);
+        return;
+      }
+      const why = refuse?.(v);
+      if (why) this.problems.push(`${name}[${i}] ${JSON.stringify(v)} ${why}`);
       else out.push(v);
     });
     return out;

@@ -199,7 +199,7 @@ async function lateAnswer(x: Exchange, result: OriginResult): Promise<void> {
   }
   if (!x.streaming) x.baselines.record(x.latency, result.ms);
   const now = x.clock.now();
-  const verdict = x.policy.lkg ? responseVerdict(x.request.method, result.response, x.runtime.config) : undefined;
+  const verdict = x.policy.lkg ? responseVerdict(x.request.method, result.response, x.runtime.config, x.policy) : undefined;
   if (x.policy.lkg && verdict?.store && x.runtime.activity.claim(x.policy.key, now)) await store(x, x.policy.key, result.response, result.body(true), now);
   else await result.response.body?.cancel();
 }
@@ -292,7 +292,7 @@ function healthy(x: Exchange, result: OriginResult & { kind: "response" }, answe
   /** The key to capture this answer under, when the store needs it. */
   let capture: string | undefined;
   if (policy.lkg) {
-    const verdict = responseVerdict(x.request.method, upstream, x.runtime.config);
+    const verdict = responseVerdict(x.request.method, upstream, x.runtime.config, policy);
     if (!verdict.store) {
       x.record.store = `skip:${verdict.reason}`;
       x.runtime.store.skip(verdict.reason);

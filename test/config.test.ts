@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { BUILTIN_SECRET_QUERY_PARAMS, resolveConfig } from "../src/config.ts";
+import { BUILTIN_SECRET_QUERY_PARAMS, BUILTIN_SENSITIVE_HEADERS, DEFAULT_STEERING_HEADERS, resolveConfig } from "../src/config.ts";
 import type { Env } from "../src/env.ts";
 import { ADMIN_HEADERS, harness, ORIGIN_URL, scenario } from "./helpers.ts";
 
@@ -57,7 +57,9 @@ describe("resolveConfig: the shipped configuration", () => {
       sharedWritesPerSecond: 10,
     });
     expect(config.scrub).toEqual({
-      sensitiveHeaders: ["x-api-key"],
+      // wrangler.toml's "x-api-key" is also built in.
+      sensitiveHeaders: BUILTIN_SENSITIVE_HEADERS,
+      steeringHeaders: DEFAULT_STEERING_HEADERS,
       secretQueryParams: BUILTIN_SECRET_QUERY_PARAMS,
       sessionCookies: ["*"],
     });
@@ -80,10 +82,10 @@ describe("resolveConfig: the shipped configuration", () => {
     expect(result.config.scrub.secretQueryParams).toEqual([...BUILTIN_SECRET_QUERY_PARAMS, "x-session-ticket"]);
   });
 
-  it("lower-cases configured sensitive header names so they match however the origin spells them", () => {
-    const result = resolveConfig({ ...validVars(), SENSITIVE_HEADERS: '["X-Api-Key","X-Session-Secret"]' }, ALL_BINDINGS);
+  it("lower-cases configured sensitive header names, '_' read as '-', so they match however the origin spells them", () => {
+    const result = resolveConfig({ ...validVars(), SENSITIVE_HEADERS: '["X-Api-Key","X-Session-Secret","X_Tenant_Key"]' }, ALL_BINDINGS);
     if (!result.ok) throw new Error(`unexpected problems: ${JSON.stringify(result.problems)}`);
-    expect(result.config.scrub.sensitiveHeaders).toEqual(["x-api-key", "x-session-secret"]);
+    expect(result.config.scrub.sensitiveHeaders).toEqual([...BUILTIN_SENSITIVE_HEADERS, "x-session-secret", "x-tenant-key"]);
   });
 });
 

@@ -34,6 +34,11 @@ export interface Behaviour {
    * bytes every time, as a static page or an API read does; the stamp headers stay.
    */
   stableBody?: boolean;
+  /**
+   * Request headers copied into the body as `reflected: {name: value}`, as an origin does that
+   * builds links from X-Forwarded-Prefix or echoes a header: what a poisoned copy would carry.
+   */
+  reflect?: string[];
 }
 
 type Setting = Mode & Behaviour;
@@ -220,6 +225,7 @@ function answer(name: string, s: ScenarioState, url: URL, req: IncomingMessage, 
     servedAt: Date.now(),
   };
   if (body) out["echo"] = body;
+  if (setting.reflect) out["reflected"] = Object.fromEntries(setting.reflect.map((name) => [name, req.headers[name.toLowerCase()] ?? null]));
   if (setting.bodyBytes) out["pad"] = "x".repeat(setting.bodyBytes);
   return out;
 }

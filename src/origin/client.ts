@@ -49,7 +49,12 @@ function stripConnectionHeaders(headers: Headers): void {
   for (const name of HOP_BY_HOP) headers.delete(name);
 }
 
-/** The request's headers minus connection-specific ones (RFC 9110 §7.6.1) and Host, plus ours. */
+/**
+ * The request's headers minus connection-specific ones (RFC 9110 §7.6.1) and Host, plus ours.
+ * The forwarding headers the edge owns (X-Forwarded-Host, -Proto, -For) are overwritten, never
+ * passed on from the client; other steering headers are passed on, and src/scrub/policy.ts keeps
+ * the answer to a request carrying one out of the store instead (see README, Privacy).
+ */
 export function forwardHeaders(request: Request, incoming: URL): Headers {
   // One native copy, then a few deletes: cheaper than re-adding every header from JavaScript.
   const headers = new Headers(request.headers);
@@ -59,11 +64,11 @@ export function forwardHeaders(request: Request, incoming: URL): Headers {
   headers.set("cdn-loop", loop ? `${loop}, ${CDN_LOOP_TOKEN}` : CDN_LOOP_TOKEN);
   headers.set("x-forwarded-host", incoming.host);
   headers.set("x-forwarded-proto", incoming.protocol === "https:" ? "https" : incoming.protocol.replace(":", ""));
+  // Ours, not the client's: a client-chosen X-Forwarded-For reflected into an answer would be
+  // stored for everyone. The one address we know (Cloudflare's CF-Connecting-IP) replaces it.
   const client = headers.get("cf-connecting-ip");
-  if (client) {
-    const prior = headers.get("x-forwarded-for");
-    headers.set("x-forwarded-for", prior ? `${prior}, ${client}` : client);
-  }
+  if (client) headers.set("x-forwarded-for", client);
+  else headers.delete("x-forwarded-for");
   return headers;
 }
 

@@ -1,30 +1,36 @@
 /** Whether a request carries anything that makes its answer user-specific (RFC 9111 §3.5 and our session rules). */
-import type { Config } from "../config.ts";
+import { cookieKey, paramKey } from "./names.ts";
+import type { ScrubRules } from "./rules.ts";
 
 export type Credential = "authorization" | "proxy-authorization" | "session-cookie" | "secret-query" | "sensitive-header";
 
-export function findCredential(request: Request, url: URL, scrub: Config["scrub"]): Credential | undefined {
-  const headers = request.headers;
-  if (headers.has("authorization")) return "authorization";
-  if (headers.has("proxy-authorization")) return "proxy-authorization";
-  for (const name of scrub.sensitiveHeaders) if (headers.has(name)) return "sensitive-header";
-  const cookie = headers.get("cookie");
-  if (cookie && hasSessionCookie(cookie, scrub.sessionCookies)) return "session-cookie";
-  // A secret in the query is a credential exactly like Authorization: dropping it from the key
-  // and then storing the answer would hand one token's answer to every other token.
-  for (const name of url.searchParams.keys()) {
-    if (scrub.secretQueryParams.includes(name.toLowerCase())) return "secret-query";
+/**
+ * Whether a non-empty Cookie header value holds a session. With "*" every cookie is one, whatever
+ * it looks like (`=USERA` parses as {"": "USERA"}). Otherwise a pair with no name, or no `=`
+ * (parsers disagree whether `USERA` is a name or a value), counts too; names are folded as a
+ * parser may read them. Commas split as well: several Cookie headers arrive joined by ", ".
+ */
+export function hasSessionCookie(value: string, rules: ScrubRules): boolean {
+  // An empty Cookie header carries nothing an origin could read.
+  if (value === "") return false;
+  if (rules.anyCookie) return true;
+  for (const part of value.split(/[;,]/)) {
+    const pair = part.trim();
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    if (eq <= 0) return true;
+    const name = cookieKey(pair.slice(0, eq));
+    if (name === "" || rules.sessionCookies.has(name)) return true;
   }
-  return undefined;
+  return false;
 }
 
-function hasSessionCookie(cookieHeader: string, sessionCookies: readonly string[]): boolean {
-  const names = cookieHeader
-    .split(";")
-    .map((part) => part.split("=", 1)[0]!.trim())
-    .filter((n) => n.length > 0);
-  if (names.length === 0) return false;
-  if (sessionCookies.includes("*")) return true;
-  const wanted = sessionCookies.map((c) => c.toLowerCase());
-  return names.some((n) => wanted.includes(n.toLowerCase()));
+/**
+ * A secret in the query is a credential exactly like Authorization: dropping it from the key
+ * and then storing the answer would hand one token's answer to every other token.
+ */
+export function hasSecretParam(url: URL, rules: ScrubRules): boolean {
+  if (url.search === "") return false;
+  for (const name of url.searchParams.keys()) if (rules.secretParams.has(paramKey(name))) return true;
+  return false;
 }

@@ -1,5 +1,6 @@
 /** Headers that never reach the LKG store, and the copy of a response's headers that may. */
 import type { Config } from "../config.ts";
+import { headerKey } from "./names.ts";
 
 /** RFC 9110 §7.6.1 connection-specific fields, never forwarded in either direction. */
 export const HOP_BY_HOP = new Set([
@@ -27,10 +28,11 @@ export function scrubbedHeaders(headers: Headers, scrub: Config["scrub"]): [stri
     .split(",")
     .map((h) => h.trim().toLowerCase())
     .filter(Boolean);
-  for (const name of connectionListed) drop.add(name);
+  for (const name of connectionListed) drop.add(headerKey(name));
   const out: [string, string][] = [];
   headers.forEach((value, name) => {
-    if (!drop.has(name.toLowerCase())) out.push([name.toLowerCase(), value]);
+    // By the name a client or origin would read it as: `x_api_key` is X-Api-Key to a CGI-style reader.
+    if (!drop.has(headerKey(name))) out.push([name.toLowerCase(), value]);
   });
   return out;
 }
