@@ -1,8 +1,9 @@
 /** A plan's deterministic request mix: hot and cold keys, some credentialed users, a few writes. */
 import type { RequestSpec } from "./load.ts";
-import type { Plan } from "./types.ts";
+import { HOSTILE_USER, type Plan } from "./types.ts";
 
-export function requestMaker(mix: Plan["mix"]): (seq: number) => RequestSpec {
+/** `hostileOn`: whether the mix's hostile clients send now (the plan's hostile phases). */
+export function requestMaker(mix: Plan["mix"], hostileOn: () => boolean = () => true): (seq: number) => RequestSpec {
   const { hotKeys, coldKeys, hotShare, credentialedShare, users, writeShare } = mix;
   let state = 0x2545f491;
   const random = () => {
@@ -12,7 +13,20 @@ export function requestMaker(mix: Plan["mix"]): (seq: number) => RequestSpec {
     state ^= state << 5;
     return (state >>> 0) / 0x100000000;
   };
+  const hostile = mix.hostile ?? [];
+  let hostileSeq = 0;
   return () => {
+    // Drawn only when the plan has hostile clients, so every other plan's sequence is unchanged.
+    if (hostile.length > 0 && hostileOn()) {
+      let r = random();
+      for (const h of hostile) {
+        if (r < h.share) {
+          const path = `/s/hostile-${h.name}/${hostileSeq++}`;
+          return { method: "GET", path, headers: {}, key: path, user: HOSTILE_USER };
+        }
+        r -= h.share;
+      }
+    }
     const credentialed = random() < credentialedShare;
     const user = credentialed ? `auth:user-${Math.floor(random() * users)}` : "anonymous";
     const headers: Record<string, string> = credentialed ? { authorization: `Bearer ${user.slice(5)}` } : {};

@@ -57,6 +57,7 @@ export function validatePlan(raw: unknown): string[] {
       if (typeof mix[k] !== "number" || (mix[k] as number) < 0 || (mix[k] as number) > 1) problems.push(`mix.${k} must be a share from 0 to 1, got ${JSON.stringify(mix[k])}`);
     }
   }
+  if (mix && mix["hostile"] !== undefined) problems.push(...validateHostile(mix["hostile"]));
   const phases = plan["phases"];
   if (!Array.isArray(phases) || phases.length === 0) {
     problems.push("phases must be a non-empty list");
@@ -74,11 +75,35 @@ export function validatePlan(raw: unknown): string[] {
     if (typeof phase.rate !== "number" || phase.rate <= 0 || phase.rate > MAX_RATE) problems.push(`${at}.rate must be from 1 to ${MAX_RATE} req/s, got ${JSON.stringify(phase.rate)}`);
     if (typeof phase.fault !== "boolean") problems.push(`${at}.fault must be true or false, got ${JSON.stringify(phase.fault)}`);
     if (phase.baseline === true) baselines++;
+    if (phase.hostile !== undefined && typeof phase.hostile !== "boolean") problems.push(`${at}.hostile must be true or false, got ${JSON.stringify(phase.hostile)}`);
+    if (phase.hostile === true && !(plan["mix"] as Plan["mix"] | undefined)?.hostile?.length) problems.push(`${at}.hostile is true but mix.hostile names no hostile client`);
     if (typeof phase.origins !== "object" || phase.origins === null) problems.push(`${at}.origins must map origin names to a fault setting`);
     else for (const [name, setting] of Object.entries(phase.origins)) problems.push(...validateFault(`${at}.origins.${name}`, setting));
   });
   if (total > MAX_TOTAL_S) problems.push(`phases last ${total} s in all; at most ${MAX_TOTAL_S} s`);
   if (baselines !== 1) problems.push(`exactly one phase must be the baseline ("baseline": true), found ${baselines}`);
+  return problems;
+}
+
+function validateHostile(raw: unknown): string[] {
+  if (!Array.isArray(raw)) return [`mix.hostile must be a list of {name, share, setting}, got ${JSON.stringify(raw)}`];
+  const problems: string[] = [];
+  let total = 0;
+  const names = new Set<string>();
+  raw.forEach((h: unknown, i) => {
+    const at = `mix.hostile[${i}]`;
+    if (typeof h !== "object" || h === null) return problems.push(`${at} must be an object {name, share, setting}`);
+    const stream = h as Record<string, unknown>;
+    const name = stream["name"];
+    if (typeof name !== "string" || !/^[a-z0-9-]{1,32}$/.test(name)) problems.push(`${at}.name must be 1-32 of a-z, 0-9, -, got ${JSON.stringify(name)}`);
+    else if (names.has(name)) problems.push(`${at}.name ${JSON.stringify(name)} is used twice`);
+    else names.add(name);
+    const share = stream["share"];
+    if (typeof share !== "number" || share <= 0 || share > 0.5) problems.push(`${at}.share must be above 0 and at most 0.5, got ${JSON.stringify(share)}`);
+    else total += share;
+    problems.push(...validateFault(`${at}.setting`, stream["setting"]));
+  });
+  if (total > 0.5) problems.push(`mix.hostile shares add up to ${total}; at most 0.5, so most of the mix stays the users the targets are about`);
   return problems;
 }
 

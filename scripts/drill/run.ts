@@ -117,8 +117,8 @@ function stopProcess(child: ChildProcess): void {
   child.kill("SIGTERM");
 }
 
-async function setFault(originUrl: string, setting: object): Promise<void> {
-  const res = await fetch(`${originUrl}/__control/default`, { method: "POST", body: JSON.stringify({ ...ORIGIN_DEFAULTS, ...setting }) });
+async function setFault(originUrl: string, setting: object, scenario = "default"): Promise<void> {
+  const res = await fetch(`${originUrl}/__control/${scenario}`, { method: "POST", body: JSON.stringify({ ...ORIGIN_DEFAULTS, ...setting }) });
   if (res.status !== 200) throw new Error(`origin refused fault ${JSON.stringify(setting)}: ${await res.text()}`);
 }
 
@@ -200,7 +200,10 @@ export async function main(argv: string[]): Promise<number> {
       ORIGINS: JSON.stringify(originNames.map((n) => ({ name: n, url: origins.origins[n], weight: 1 }))),
       DRILL_COLLECTOR_URL: origins.collector,
     };
-    for (const url of Object.values(origins.origins)) await setFault(url, { mode: "healthy" });
+    for (const url of Object.values(origins.origins)) {
+      await setFault(url, { mode: "healthy" });
+      for (const h of plan.mix.hostile ?? []) await setFault(url, h.setting, `hostile-${h.name}`);
+    }
     const calibration: Calibration =
       forcedRate !== undefined
         ? { planRate, rateUsed: forcedRate, mode: "forced", reason: "forced with --rate (no calibration)", cap: 0, durationS: 0 }
@@ -217,7 +220,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);
 
     const phaseSettings = plan.phases.map((p) => p.origins);
-    const maker = requestMaker(plan.mix);
+    let hostileOn = false;
+    const maker = requestMaker(plan.mix, () => hostileOn);
     let breaker = "closed";
     const stateTimer = setInterval(() => {
       fetch(`${worker!.url}/__drill/state`)
@@ -230,6 +234,7 @@ export async function main(argv: string[]): Promise<number> {
       phases: plan.phases.map((p) => ({ rate: p.rate, durationS: p.durationS })),
       makeRequest: (seq) => maker(seq),
       onPhaseStart: async (i) => {
+        hostileOn = plan.phases[i]?.hostile === true;
         for (const [originName, setting] of Object.entries(phaseSettings[i] ?? {})) await applyFault(origins.origins[originName]!, setting, netns);
       },
       onSecond: (p) => console.log(liveLine(p, plan, breaker)),
@@ -337,7 +342,8 @@ async function calibrateMachine(plan: Plan, planRate: number, workerVars: Record
   const ladder = async (name: string, options: Parameters<typeof startWorker>[0]) => {
     const w = await startWorker(options);
     try {
-      return await climb(w.url, cap, requestMaker(plan.mix), log, name);
+      // The machine is measured with the users' mix: hostile requests fail by design.
+      return await climb(w.url, cap, requestMaker({ ...plan.mix, hostile: undefined }), log, name);
     } finally {
       await w.dispose();
     }

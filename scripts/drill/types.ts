@@ -12,6 +12,15 @@ export type FaultSetting =
   | { mode: "stall-body" }
   | { mode: "flaky"; failRate: number; status?: number; latencyMs?: number; jitterMs?: number };
 
+export interface HostileStream {
+  name: string;
+  share: number;
+  setting: FaultSetting;
+}
+
+/** The user name of hostile requests in results: kept out of every target about other users. */
+export const HOSTILE_USER = "hostile";
+
 export interface Phase {
   name: string;
   durationS: number;
@@ -23,6 +32,8 @@ export interface Phase {
   fault: boolean;
   /** True for the phase whose p95 is the healthy baseline. */
   baseline?: boolean;
+  /** True for phases in which the mix's hostile clients send (see Plan.mix.hostile). */
+  hostile?: boolean;
 }
 
 export interface Plan {
@@ -40,6 +51,12 @@ export interface Plan {
     users: number;
     /** Share of requests that are writes (POST). */
     writeShare: number;
+    /**
+     * Hostile clients inside the mix (drill `broken-route`): each sends this share of all
+     * requests to its own route, `/s/hostile-<name>/<n>` (a new key every time, as `/err/$i`
+     * would be), which the fake origin answers with `setting` for the whole run.
+     */
+    hostile?: HostileStream[];
   };
   phases: Phase[];
 }
