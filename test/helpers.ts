@@ -107,6 +107,20 @@ export function harness(
   };
 }
 
+/**
+ * The header bytes a client would receive, one character per byte (latin1), for `names`: JavaScript
+ * cannot show them (workerd decodes header values as UTF-8, a byte that is not valid UTF-8 becomes
+ * U+FFFD), so the Headers object is sent unchanged to the fake origin, which echoes what arrived.
+ */
+export async function wireHeaders(headers: Headers, names: readonly string[]): Promise<[string, string][]> {
+  // A native copy keeps the bytes; the body's framing headers would describe a body this GET lacks.
+  const sent = new Headers(headers);
+  for (const name of ["content-length", "content-encoding", "transfer-encoding"]) sent.delete(name);
+  const res = await fetch(`${ORIGIN_URL}/__echo-headers`, { headers: sent });
+  const echoed = ((await res.json()) as { headers: [string, string][] }).headers;
+  return names.map((name) => [name, echoed.find(([n]) => n === name)?.[1] ?? "(absent)"]);
+}
+
 /** Wraps a binding so every method call is counted by name, in call order. */
 export function counting<T extends object>(target: T, calls: string[], label: string): T {
   return new Proxy(target, {
