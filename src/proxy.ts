@@ -11,6 +11,7 @@ import { emit } from "./metrics/writer.ts";
 import { fetchOrigin, passOn, type OriginResult } from "./origin/client.ts";
 import type { LatencyTracker } from "./origin/latency.ts";
 import type { Runtime } from "./runtime.ts";
+import { clientAcceptEncoding } from "./scrub/encoding.ts";
 import { scrubbedHeaders } from "./scrub/headers.ts";
 import { requestPolicy, responseVerdict, type RequestPolicy } from "./scrub/policy.ts";
 import { VERSION } from "./version.ts";
@@ -302,7 +303,7 @@ async function breakerOpen(x: Exchange, retryAfterMs: number): Promise<Response>
 async function fromStore(x: Exchange, cause: StaleCause): Promise<Response | undefined> {
   if (!x.policy.lkg) return undefined;
   const maxAgeMs = x.runtime.config.lkg.maxAgeSeconds * 1000;
-  const found = await x.runtime.store.lookup(x.policy.key, x.clock.now(), maxAgeMs);
+  const found = await x.runtime.store.lookup(x.policy.key, x.clock.now(), maxAgeMs, clientAcceptEncoding(x.request));
   if (!found.found) {
     x.record.lookup = found.expiredAgeMs === undefined ? "miss" : "expired";
     return undefined;

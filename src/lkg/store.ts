@@ -1,5 +1,6 @@
 /** Last-known-good store: memory first, then this PoP's Cache API, then KV; the freshest usable copy wins. */
 import type { LkgTier } from "../config.ts";
+import { acceptsEncoding } from "../scrub/encoding.ts";
 import type { CacheTier } from "./cache-tier.ts";
 import { contentDigest } from "./digest.ts";
 import type { LkgEntry, TierName } from "./entry.ts";
@@ -17,6 +18,8 @@ export interface LkgCounters {
   hits: Record<TierName, number>;
   misses: number;
   expired: number;
+  /** Fresh copies passed over because they are still encoded in a way the client does not accept. */
+  notAcceptable: number;
   stores: Record<TierName, number>;
   storeSkipped: Record<string, number>;
   errors: Record<TierName, number>;
@@ -28,6 +31,7 @@ export function newCounters(): LkgCounters {
     hits: { memory: 0, cache: 0, kv: 0 },
     misses: 0,
     expired: 0,
+    notAcceptable: 0,
     stores: { memory: 0, cache: 0, kv: 0 },
     storeSkipped: {},
     errors: { memory: 0, cache: 0, kv: 0 },
@@ -67,8 +71,11 @@ export class LkgStore {
     };
   }
 
-  /** Only called on the failure path: a healthy request never reads any tier. */
-  async lookup(key: string, now: number, maxAgeMs: number): Promise<LookupResult> {
+  /**
+   * Only called on the failure path: a healthy request never reads any tier. `acceptEncoding` is
+   * the client's own: a copy still encoded in a way it does not accept is no copy for it.
+   */
+  async lookup(key: string, now: number, maxAgeMs: number, acceptEncoding: string | null): Promise<LookupResult> {
     this.counters.lookups++;
     let expiredAgeMs: number | undefined;
     for (const tier of ["memory", "cache", "kv"] as const) {
@@ -83,6 +90,10 @@ export class LkgStore {
       if (!entry) continue;
       const ageMs = Math.max(0, now - entry.storedAt);
       if (ageMs <= maxAgeMs) {
+        if (!servable(entry, acceptEncoding)) {
+          this.counters.notAcceptable++;
+          continue;
+        }
         this.counters.hits[tier]++;
         if (tier !== "memory") this.tiers.memory?.put(entry);
         return { found: true, entry, tier, ageMs };
@@ -168,4 +179,10 @@ export class LkgStore {
     if (tier === "cache") return this.tiers.cache?.get(key);
     return this.tiers.kv?.get(key);
   }
+}
+
+/** Whether the client can read the copy: it carries no Content-Encoding, or one the client accepts. */
+function servable(entry: LkgEntry, acceptEncoding: string | null): boolean {
+  for (const [name, value] of entry.headers) if (name === "content-encoding") return acceptsEncoding(acceptEncoding, value);
+  return true;
 }

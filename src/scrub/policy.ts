@@ -1,6 +1,7 @@
 /** What may be served from or written to the shared LKG store, decided before and after the origin answers. */
 import type { Config } from "../config.ts";
 import { findCredential, type Credential } from "./credentials.ts";
+import { storableEncoding } from "./encoding.ts";
 import { lkgKey } from "./key.ts";
 import { matchRoute } from "./routes.ts";
 
@@ -24,7 +25,7 @@ export function requestPolicy(request: Request, url: URL, config: Config): Reque
 /** RFC 9110 §15.1: statuses that are cacheable by default. 206 is left out: the Cache API refuses it. */
 const STORABLE_STATUSES = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]);
 
-export type ResponseVerdict = { store: true } | { store: false; reason: "status" | "no-store" | "private" | "vary" | "too-large" | "method" };
+export type ResponseVerdict = { store: true } | { store: false; reason: "status" | "no-store" | "private" | "vary" | "too-large" | "method" | "encoding" };
 
 export function responseVerdict(method: string, response: Response, config: Config): ResponseVerdict {
   // HEAD answers have no body to replay; GET answers serve HEAD lookups too.
@@ -37,8 +38,10 @@ export function responseVerdict(method: string, response: Response, config: Conf
     .split(",")
     .map((v) => v.trim().toLowerCase())
     .filter(Boolean);
-  // The body is stored decoded, so Accept-Encoding is the one request header a variant may depend on.
+  // A copy is served only to clients that accept its encoding (scrub/encoding.ts), so
+  // Accept-Encoding is the one request header a variant may depend on.
   if (vary.some((v) => v !== "accept-encoding")) return { store: false, reason: "vary" };
+  if (!storableEncoding(response.headers.get("content-encoding"))) return { store: false, reason: "encoding" };
   const length = Number(response.headers.get("content-length") ?? "0");
   if (Number.isFinite(length) && length > config.lkg.maxBodyBytes) return { store: false, reason: "too-large" };
   return { store: true };
