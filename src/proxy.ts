@@ -4,6 +4,7 @@ import type { BreakerView } from "./breaker/view.ts";
 import type { Clock } from "./clock.ts";
 import type { OriginRegion } from "./config.ts";
 import type { Env } from "./env.ts";
+import { admit } from "./lkg/admission.ts";
 import { captureBody } from "./lkg/capture.ts";
 import { CACHE_NAME, fromEntry, unavailable, type StaleCause } from "./lkg/respond.ts";
 import { requestPoint, type FailureClass, type RequestRecord } from "./metrics/schema.ts";
@@ -12,7 +13,7 @@ import { fetchOrigin, passOn, type OriginResult } from "./origin/client.ts";
 import type { LatencyTracker } from "./origin/latency.ts";
 import type { Runtime } from "./runtime.ts";
 import { clientAcceptEncoding } from "./scrub/encoding.ts";
-import { scrubbedHeaders } from "./scrub/headers.ts";
+import type { StoredHeaders } from "./scrub/headers.ts";
 import { requestPolicy, responseVerdict, type RequestPolicy } from "./scrub/policy.ts";
 import { VERSION } from "./version.ts";
 
@@ -183,9 +184,12 @@ async function lateAnswer(x: Exchange, result: OriginResult): Promise<void> {
   }
   x.latency.record(result.ms);
   const now = x.clock.now();
-  const verdict = x.policy.lkg ? responseVerdict(x.request.method, result.response, x.runtime.config) : undefined;
-  if (x.policy.lkg && verdict?.store && x.runtime.activity.claim(x.policy.key, now)) await store(x, x.policy.key, result.response, result.body(true), now);
-  else await result.response.body?.cancel();
+  const { policy } = x;
+  const verdict = policy.lkg ? responseVerdict(x.request.method, result.response, x.runtime.config) : undefined;
+  const admission = policy.lkg && verdict?.store ? admit(x.runtime, policy.key, result.response.headers, now) : undefined;
+  if (policy.lkg && admission?.capture) return store(x, policy.key, result.response, admission.headers, result.body(true), now);
+  if (admission && !admission.capture) x.runtime.store.skip(admission.reason);
+  await result.response.body?.cancel();
 }
 
 function tellBreaker(x: Exchange, outcome: "failure" | "success", probe: boolean, now: number): void {
@@ -221,27 +225,32 @@ function settle(x: Exchange, probe: boolean, result: OriginResult, counted: bool
 function healthy(x: Exchange, result: OriginResult & { kind: "response" }, answeredAt: number): Response {
   const { policy } = x;
   const upstream = result.response;
-  /** The key to capture this answer under, when the store needs it. */
+  /** The key to capture this answer under, when the store needs it, and the headers its copy carries. */
   let capture: string | undefined;
+  let headers: StoredHeaders | undefined;
   if (policy.lkg) {
     const verdict = responseVerdict(x.request.method, upstream, x.runtime.config);
     if (!verdict.store) {
       x.record.store = `skip:${verdict.reason}`;
       x.runtime.store.skip(verdict.reason);
-    } else if (!x.runtime.activity.claim(policy.key, answeredAt)) {
-      x.record.store = "skip:fresh";
-      x.runtime.store.skip("fresh");
     } else {
-      capture = policy.key;
+      const admission = admit(x.runtime, policy.key, upstream.headers, answeredAt);
+      if (!admission.capture) {
+        x.record.store = admission.label;
+        x.runtime.store.skip(admission.reason);
+      } else {
+        capture = policy.key;
+        headers = admission.headers;
+      }
     }
   }
   let response: Response;
-  if (capture !== undefined) {
+  if (capture !== undefined && headers !== undefined) {
     const body = result.body(true);
     let toStore: ReadableStream<Uint8Array> | null = null;
     let toClient = body;
     if (body) [toClient, toStore] = body.tee();
-    x.ctx.waitUntil(store(x, capture, upstream, toStore, answeredAt));
+    x.ctx.waitUntil(store(x, capture, upstream, headers, toStore, answeredAt));
     response = passOn(upstream, toClient);
     x.record.store = "stored";
   } else {
@@ -251,7 +260,7 @@ function healthy(x: Exchange, result: OriginResult & { kind: "response" }, answe
   return response;
 }
 
-async function store(x: Exchange, key: string, response: Response, body: ReadableStream<Uint8Array> | null, answeredAt: number): Promise<void> {
+async function store(x: Exchange, key: string, response: Response, headers: StoredHeaders, body: ReadableStream<Uint8Array> | null, answeredAt: number): Promise<void> {
   const { config } = x.runtime;
   const captured = await captureBody(body, config.lkg.maxBodyBytes);
   if (!captured.ok) {
@@ -264,7 +273,8 @@ async function store(x: Exchange, key: string, response: Response, body: Readabl
     {
       key,
       status: response.status,
-      headers: scrubbedHeaders(response.headers, config.scrub),
+      headers: headers.list,
+      nativeHeaders: headers.native,
       body: captured.body,
       storedAt: answeredAt,
       origin: x.origin.name,

@@ -107,8 +107,9 @@ export class LkgStore {
 
   /**
    * Runs in waitUntil. Memory always takes the copy; the shared tiers only when `shared` (the key
-   * is in demand here) and their rule says they need it (new content, or theirs about to age out).
-   * Returns the tiers that now hold the copy.
+   * is in demand here) and their rule says they need it (new content, or theirs about to age out),
+   * and never a copy whose header bytes only the runtime's Headers object holds: they would come
+   * back from a string changed. Returns the tiers that now hold the copy.
    */
   async save(entry: LkgEntry, now: number, shared: boolean): Promise<TierName[]> {
     const saved: TierName[] = [];
@@ -118,6 +119,11 @@ export class LkgStore {
     }
     const { cache, kv } = this.tiers;
     if (!cache && !kv) return saved;
+    if (entry.nativeHeaders) {
+      if (cache) this.skip("cache-header-bytes");
+      if (kv) this.skip("kv-header-bytes");
+      return saved;
+    }
     if (!shared) {
       this.skip("not-in-demand");
       return saved;
@@ -168,6 +174,11 @@ export class LkgStore {
 
   skip(reason: string): void {
     this.counters.storeSkipped[reason] = (this.counters.storeSkipped[reason] ?? 0) + 1;
+  }
+
+  /** Whether a copy whose header bytes only the runtime's Headers object holds has a tier to go to. */
+  keepsNativeHeaders(): boolean {
+    return this.tiers.memory !== undefined;
   }
 
   memoryStats(): ReturnType<MemoryTier["stats"]> | undefined {

@@ -25,18 +25,48 @@ const CREDENTIAL_HEADERS = ["set-cookie", "set-cookie2", "authorization", "cooki
  */
 const RECOMPUTED = ["age", "cache-status", "content-length", "date"];
 
-export function scrubbedHeaders(headers: Headers, scrub: Config["scrub"]): [string, string][] {
+/** The headers a stored copy carries. */
+export interface StoredHeaders {
+  /** Lower-cased names and values as JavaScript sees them. */
+  list: [string, string][];
+  /**
+   * The runtime's own Headers object with the same headers, when a value's bytes cannot be held in
+   * a string (see `holdsBytes`); undefined otherwise. Only a tier that keeps this object (memory)
+   * can replay those bytes.
+   */
+  native: Headers | undefined;
+}
+
+/**
+ * workerd decodes received header values as UTF-8 and turns a byte that is not valid UTF-8 (a
+ * latin1 `caf\xe9`) into U+FFFD, so the value JavaScript reads has lost the byte for good, while the
+ * runtime's own Headers object (and a native copy of it) still holds it. Valid UTF-8 survives a
+ * string (the runtime encodes non-ASCII values as UTF-8 when they are set). A value with U+FFFD may
+ * also be the origin's own EF BF BD; the two look the same, so both are treated as not held.
+ */
+function holdsBytes(value: string): boolean {
+  return !value.includes("\uFFFD");
+}
+
+export function scrubbedHeaders(headers: Headers, scrub: Config["scrub"]): StoredHeaders {
   const drop = new Set([...HOP_BY_HOP, ...CREDENTIAL_HEADERS, ...RECOMPUTED, ...scrub.sensitiveHeaders]);
   const connectionListed = (headers.get("connection") ?? "")
     .split(",")
     .map((h) => h.trim().toLowerCase())
     .filter(Boolean);
   for (const name of connectionListed) drop.add(name);
-  const out: [string, string][] = [];
+  const list: [string, string][] = [];
+  let held = true;
   headers.forEach((value, name) => {
     const lower = name.toLowerCase();
-    if (drop.has(lower) || (lower === "content-encoding" && RUNTIME_DECODED.has(value))) return;
-    out.push([lower, value]);
+    if (lower === "content-encoding" && RUNTIME_DECODED.has(value)) drop.add(lower);
+    if (drop.has(lower)) return;
+    if (!holdsBytes(value)) held = false;
+    list.push([lower, value]);
   });
-  return out;
+  if (held) return { list, native: undefined };
+  // A native copy keeps every byte; deleting by name keeps the rest untouched.
+  const native = new Headers(headers);
+  for (const name of drop) native.delete(name);
+  return { list, native };
 }
