@@ -269,7 +269,7 @@ async function store(x: Exchange, key: string, response: Response, headers: Stor
     x.runtime.activity.release(key);
     return;
   }
-  await x.runtime.store.save(
+  const saved = await x.runtime.store.save(
     {
       key,
       status: response.status,
@@ -282,6 +282,8 @@ async function store(x: Exchange, key: string, response: Response, headers: Stor
     x.clock.now(),
     x.runtime.activity.demand(key) >= config.lkg.sharedMinRequests,
   );
+  // A key stored once refreshes without the new-key budget from now on.
+  if (saved.length > 0) x.runtime.activity.markStored(key);
 }
 
 async function originFailed(x: Exchange, cause: StaleCause, origin: (OriginResult & { kind: "response" }) | undefined): Promise<Response> {

@@ -72,11 +72,13 @@ export function harness(
     ...(env as unknown as Env),
     ORIGINS: JSON.stringify([{ name: originName, url: ORIGIN_URL, weight: 1 }]),
     METRICS: metrics as unknown as AnalyticsEngineDataset,
-    // Every answer captured and every key shared: the strictest setting for the privacy and tier
-    // tests. The product's defaults (capture once per second, share keys in demand) have their own.
+    // Every answer captured, every key shared and every new key stored: the strictest setting for
+    // the privacy and tier tests. The product's defaults (capture once per second, share keys in
+    // demand, 50 new keys a second) have their own tests.
     LKG_REFRESH_MS: "0",
     LKG_SHARED_MIN_REQUESTS: "1",
     LKG_SHARED_WRITES_PER_SECOND: "1000",
+    LKG_NEW_KEYS_PER_SECOND: "100000",
     ...overrides,
   } as Env;
   const send = async (input: string | Request, init?: RequestInit) => {

@@ -176,6 +176,11 @@ export class LkgStore {
     this.counters.storeSkipped[reason] = (this.counters.storeSkipped[reason] ?? 0) + 1;
   }
 
+  /** Whether the memory tier holds a copy of `key` (the shared tiers are not asked: that would be I/O). */
+  holds(key: string): boolean {
+    return this.tiers.memory?.has(key) === true;
+  }
+
   /** Whether a copy whose header bytes only the runtime's Headers object holds has a tier to go to. */
   keepsNativeHeaders(): boolean {
     return this.tiers.memory !== undefined;
