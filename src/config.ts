@@ -53,6 +53,8 @@ export interface Config {
     volatileHeaders: string[];
     /** Most writes per second to each shared tier from one isolate. */
     sharedWritesPerSecond: number;
+    /** Most keys this isolate holds no copy of yet that it stores per second, all tiers together. */
+    newKeysPerSecond: number;
   };
   scrub: {
     /** Built-in plus configured, lower-case, `_` read as `-`. */
@@ -97,6 +99,7 @@ export const DEFAULTS = {
   LKG_SHARED_MIN_REQUESTS: 4,
   LKG_VOLATILE_HEADERS: [] as string[],
   LKG_SHARED_WRITES_PER_SECOND: 10,
+  LKG_NEW_KEYS_PER_SECOND: 50,
   SENSITIVE_HEADERS: [] as string[],
   SECRET_QUERY_PARAMS: [] as string[],
   SESSION_COOKIES: ["*"],
@@ -228,6 +231,7 @@ const KNOWN_VARS = new Set([
   "LKG_SHARED_MIN_REQUESTS",
   "LKG_VOLATILE_HEADERS",
   "LKG_SHARED_WRITES_PER_SECOND",
+  "LKG_NEW_KEYS_PER_SECOND",
   "SENSITIVE_HEADERS",
   "SECRET_QUERY_PARAMS",
   "SESSION_COOKIES",
@@ -286,6 +290,8 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
     .list("LKG_VOLATILE_HEADERS", DEFAULTS.LKG_VOLATILE_HEADERS, (v) => HEADER_NAME.test(v), "an HTTP header name")
     .map((h) => h.toLowerCase());
   const sharedWritesPerSecond = reader.int("LKG_SHARED_WRITES_PER_SECOND", DEFAULTS.LKG_SHARED_WRITES_PER_SECOND, 1, 1000);
+  // At least 1: a store that may never take a new key would never store anything.
+  const newKeysPerSecond = reader.int("LKG_NEW_KEYS_PER_SECOND", DEFAULTS.LKG_NEW_KEYS_PER_SECOND, 1, 100_000);
 
   const sensitiveHeaders = reader.list("SENSITIVE_HEADERS", DEFAULTS.SENSITIVE_HEADERS, (v) => HEADER_NAME.test(v), "an HTTP header name").map(headerKey);
   const secretQueryParams = reader
@@ -326,6 +332,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
       sharedMinRequests,
       volatileHeaders,
       sharedWritesPerSecond,
+      newKeysPerSecond,
     },
     scrub: {
       sensitiveHeaders: [...new Set([...BUILTIN_SENSITIVE_HEADERS, ...sensitiveHeaders])],

@@ -5,6 +5,7 @@ import type { BreakerView } from "./breaker/view.ts";
 import type { Clock } from "./clock.ts";
 import type { OriginRegion } from "./config.ts";
 import type { Env } from "./env.ts";
+import { admit } from "./lkg/admission.ts";
 import { captureBody } from "./lkg/capture.ts";
 import { CACHE_NAME, fromEntry, unavailable, type StaleCause } from "./lkg/respond.ts";
 import { healthCheckPoint, requestPoint, type FailureClass, type RequestRecord } from "./metrics/schema.ts";
@@ -13,7 +14,8 @@ import { fetchOrigin, passOn, type OriginResult } from "./origin/client.ts";
 import { checkHealth, type HealthResult } from "./origin/health-check.ts";
 import type { LatencyBaselines, LatencyTracker } from "./origin/latency.ts";
 import type { Runtime } from "./runtime.ts";
-import { scrubbedHeaders } from "./scrub/headers.ts";
+import { clientAcceptEncoding } from "./scrub/encoding.ts";
+import type { StoredHeaders } from "./scrub/headers.ts";
 import { requestPolicy, responseVerdict, type RequestPolicy } from "./scrub/policy.ts";
 import { matchRoute } from "./scrub/routes.ts";
 import { VERSION } from "./version.ts";
@@ -199,9 +201,12 @@ async function lateAnswer(x: Exchange, result: OriginResult): Promise<void> {
   }
   if (!x.streaming) x.baselines.record(x.latency, result.ms);
   const now = x.clock.now();
-  const verdict = x.policy.lkg ? responseVerdict(x.request.method, result.response, x.runtime.config, x.policy) : undefined;
-  if (x.policy.lkg && verdict?.store && x.runtime.activity.claim(x.policy.key, now)) await store(x, x.policy.key, result.response, result.body(true), now);
-  else await result.response.body?.cancel();
+  const { policy } = x;
+  const verdict = policy.lkg ? responseVerdict(x.request.method, result.response, x.runtime.config, policy) : undefined;
+  const admission = policy.lkg && verdict?.store ? admit(x.runtime, policy.key, result.response.headers, now) : undefined;
+  if (policy.lkg && admission?.capture) return store(x, policy.key, result.response, admission.headers, result.body(true), now);
+  if (admission && !admission.capture) x.runtime.store.skip(admission.reason);
+  await result.response.body?.cancel();
 }
 
 function tellBreaker(x: Exchange, outcome: "failure" | "success", probe: boolean, now: number): void {
@@ -289,27 +294,32 @@ function settle(x: Exchange, probe: boolean, result: OriginResult, counted: bool
 function healthy(x: Exchange, result: OriginResult & { kind: "response" }, answeredAt: number): Response {
   const { policy } = x;
   const upstream = result.response;
-  /** The key to capture this answer under, when the store needs it. */
+  /** The key to capture this answer under, when the store needs it, and the headers its copy carries. */
   let capture: string | undefined;
+  let headers: StoredHeaders | undefined;
   if (policy.lkg) {
     const verdict = responseVerdict(x.request.method, upstream, x.runtime.config, policy);
     if (!verdict.store) {
       x.record.store = `skip:${verdict.reason}`;
       x.runtime.store.skip(verdict.reason);
-    } else if (!x.runtime.activity.claim(policy.key, answeredAt)) {
-      x.record.store = "skip:fresh";
-      x.runtime.store.skip("fresh");
     } else {
-      capture = policy.key;
+      const admission = admit(x.runtime, policy.key, upstream.headers, answeredAt);
+      if (!admission.capture) {
+        x.record.store = admission.label;
+        x.runtime.store.skip(admission.reason);
+      } else {
+        capture = policy.key;
+        headers = admission.headers;
+      }
     }
   }
   let response: Response;
-  if (capture !== undefined) {
+  if (capture !== undefined && headers !== undefined) {
     const body = result.body(true);
     let toStore: ReadableStream<Uint8Array> | null = null;
     let toClient = body;
     if (body) [toClient, toStore] = body.tee();
-    x.ctx.waitUntil(store(x, capture, upstream, toStore, answeredAt));
+    x.ctx.waitUntil(store(x, capture, upstream, headers, toStore, answeredAt));
     response = passOn(upstream, toClient);
     x.record.store = "stored";
   } else {
@@ -319,7 +329,7 @@ function healthy(x: Exchange, result: OriginResult & { kind: "response" }, answe
   return response;
 }
 
-async function store(x: Exchange, key: string, response: Response, body: ReadableStream<Uint8Array> | null, answeredAt: number): Promise<void> {
+async function store(x: Exchange, key: string, response: Response, headers: StoredHeaders, body: ReadableStream<Uint8Array> | null, answeredAt: number): Promise<void> {
   const { config } = x.runtime;
   const captured = await captureBody(body, config.lkg.maxBodyBytes);
   if (!captured.ok) {
@@ -328,11 +338,12 @@ async function store(x: Exchange, key: string, response: Response, body: Readabl
     x.runtime.activity.release(key);
     return;
   }
-  await x.runtime.store.save(
+  const saved = await x.runtime.store.save(
     {
       key,
       status: response.status,
-      headers: scrubbedHeaders(response.headers, config.scrub),
+      headers: headers.list,
+      nativeHeaders: headers.native,
       body: captured.body,
       storedAt: answeredAt,
       origin: x.origin.name,
@@ -340,6 +351,8 @@ async function store(x: Exchange, key: string, response: Response, body: Readabl
     x.clock.now(),
     x.runtime.activity.demand(key) >= config.lkg.sharedMinRequests,
   );
+  // A key stored once refreshes without the new-key budget from now on.
+  if (saved.length > 0) x.runtime.activity.markStored(key);
 }
 
 async function originFailed(x: Exchange, cause: StaleCause, origin: (OriginResult & { kind: "response" }) | undefined): Promise<Response> {
@@ -371,7 +384,7 @@ async function breakerOpen(x: Exchange, retryAfterMs: number): Promise<Response>
 async function fromStore(x: Exchange, cause: StaleCause): Promise<Response | undefined> {
   if (!x.policy.lkg) return undefined;
   const maxAgeMs = x.runtime.config.lkg.maxAgeSeconds * 1000;
-  const found = await x.runtime.store.lookup(x.policy.key, x.clock.now(), maxAgeMs);
+  const found = await x.runtime.store.lookup(x.policy.key, x.clock.now(), maxAgeMs, clientAcceptEncoding(x.request));
   if (!found.found) {
     x.record.lookup = found.expiredAgeMs === undefined ? "miss" : "expired";
     return undefined;

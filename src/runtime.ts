@@ -27,6 +27,8 @@ export interface Runtime {
   store: LkgStore;
   /** Per key: when it was last captured and how much it is asked for (healthy path, memory only). */
   activity: KeyActivity;
+  /** LKG_NEW_KEYS_PER_SECOND: captures of keys this isolate holds no copy of yet. */
+  newKeys: WriteBudget;
   views: Map<string, BreakerView>;
   /** Per origin: latency baselines per route class, and for the whole origin. */
   latency: Map<string, LatencyBaselines>;
@@ -90,6 +92,7 @@ export class Runtimes {
       digest,
       store: new LkgStore(tiers, newCounters(), rules),
       activity: new KeyActivity(config.lkg.refreshMs),
+      newKeys: new WriteBudget(config.lkg.newKeysPerSecond),
       views: new Map(),
       latency: new Map(),
       gates: new Map(),

@@ -30,6 +30,7 @@ interface Health {
       hits: Record<string, number>;
       misses: number;
       expired: number;
+      notAcceptable: number;
       stores: Record<string, number>;
       storeSkipped: Record<string, number>;
       errors: Record<string, number>;
@@ -109,6 +110,7 @@ describe("GET /__edge/health", () => {
           hits: { memory: 0, cache: 0, kv: 0 },
           misses: 0,
           expired: 0,
+          notAcceptable: 0,
           stores: { memory: 0, cache: 0, kv: 0 },
           storeSkipped: {},
           errors: { memory: 0, cache: 0, kv: 0 },
@@ -191,6 +193,7 @@ describe("GET /__edge/health", () => {
       hits: { memory: 1, cache: 0, kv: 0 },
       misses: 0,
       expired: 0,
+      notAcceptable: 0,
       stores: { memory: 1, cache: 1, kv: 1 },
       storeSkipped: {},
       errors: { memory: 0, cache: 0, kv: 0 },

@@ -55,6 +55,7 @@ describe("resolveConfig: the shipped configuration", () => {
       sharedMinRequests: 4,
       volatileHeaders: [],
       sharedWritesPerSecond: 10,
+      newKeysPerSecond: 50,
     });
     expect(config.scrub).toEqual({
       // wrangler.toml's "x-api-key" is also built in.
@@ -182,9 +183,15 @@ describe("resolveConfig: every problem at once", () => {
     });
   });
 
-  it("validates the store's refresh and sharing knobs, every problem at once", () => {
+  it("validates the store's refresh, sharing and new-key knobs, every problem at once", () => {
     const result = resolveConfig(
-      { ...validVars(), LKG_REFRESH_MS: "20000", LKG_SHARED_MIN_REQUESTS: "0", LKG_VOLATILE_HEADERS: '["x-request-id","bad header"]' },
+      {
+        ...validVars(),
+        LKG_REFRESH_MS: "20000",
+        LKG_SHARED_MIN_REQUESTS: "0",
+        LKG_VOLATILE_HEADERS: '["x-request-id","bad header"]',
+        LKG_NEW_KEYS_PER_SECOND: "0",
+      },
       ALL_BINDINGS,
     );
     if (result.ok) throw new Error("accepted");
@@ -192,10 +199,18 @@ describe("resolveConfig: every problem at once", () => {
       'LKG_REFRESH_MS must be a number from 0 to 10000, got "20000"',
       'LKG_SHARED_MIN_REQUESTS must be a number from 1 to 1000, got "0"',
       'LKG_VOLATILE_HEADERS[1] must be an HTTP header name, got "bad header"',
+      'LKG_NEW_KEYS_PER_SECOND must be a number from 1 to 100000, got "0"',
     ]);
-    const ok = resolveConfig({ ...validVars(), LKG_REFRESH_MS: "0", LKG_SHARED_MIN_REQUESTS: 1, LKG_VOLATILE_HEADERS: '["X-Request-Id"]' }, ALL_BINDINGS);
+    expect(resolveConfig({ ...validVars(), LKG_NEW_KEYS_PER_SECOND: "2.5" }, ALL_BINDINGS)).toEqual({
+      ok: false,
+      problems: ['LKG_NEW_KEYS_PER_SECOND must be a whole number, got "2.5"'],
+    });
+    const ok = resolveConfig(
+      { ...validVars(), LKG_REFRESH_MS: "0", LKG_SHARED_MIN_REQUESTS: 1, LKG_VOLATILE_HEADERS: '["X-Request-Id"]', LKG_NEW_KEYS_PER_SECOND: "500" },
+      ALL_BINDINGS,
+    );
     if (!ok.ok) throw new Error(ok.problems.join("; "));
-    expect(ok.config.lkg).toMatchObject({ refreshMs: 0, sharedMinRequests: 1, volatileHeaders: ["x-request-id"] });
+    expect(ok.config.lkg).toMatchObject({ refreshMs: 0, sharedMinRequests: 1, volatileHeaders: ["x-request-id"], newKeysPerSecond: 500 });
   });
 
   it("refuses a fractional whole-number knob and a non-list list knob, naming each value", () => {

@@ -76,8 +76,9 @@ export function harness(
     ...(env as unknown as Env),
     ORIGINS: JSON.stringify([{ name: originName, url: ORIGIN_URL, weight: 1 }]),
     METRICS: metrics as unknown as AnalyticsEngineDataset,
-    // Every answer captured and every key shared: the strictest setting for the privacy and tier
-    // tests. The product's defaults (capture once per second, share keys in demand) have their own.
+    // Every answer captured, every key shared and every new key stored: the strictest setting for
+    // the privacy and tier tests. The product's defaults (capture once per second, share keys in
+    // demand, 50 new keys a second) have their own tests.
     LKG_REFRESH_MS: "0",
     LKG_SHARED_MIN_REQUESTS: "1",
     LKG_SHARED_WRITES_PER_SECOND: "1000",
@@ -85,6 +86,7 @@ export function harness(
     // would dismiss every test's failures: the breaker mechanics are tested without the check
     // (any run of failures opens it), and test/breaker-evidence.test.ts tests the check itself.
     ORIGIN_HEALTH_PATH: "off",
+    LKG_NEW_KEYS_PER_SECOND: "100000",
     ...overrides,
   } as Env;
   const send = async (input: string | Request, init?: RequestInit) => {
@@ -113,6 +115,20 @@ export function harness(
       return response;
     },
   };
+}
+
+/**
+ * The header bytes a client would receive, one character per byte (latin1), for `names`: JavaScript
+ * cannot show them (workerd decodes header values as UTF-8, a byte that is not valid UTF-8 becomes
+ * U+FFFD), so the Headers object is sent unchanged to the fake origin, which echoes what arrived.
+ */
+export async function wireHeaders(headers: Headers, names: readonly string[]): Promise<[string, string][]> {
+  // A native copy keeps the bytes; the body's framing headers would describe a body this GET lacks.
+  const sent = new Headers(headers);
+  for (const name of ["content-length", "content-encoding", "transfer-encoding"]) sent.delete(name);
+  const res = await fetch(`${ORIGIN_URL}/__echo-headers`, { headers: sent });
+  const echoed = ((await res.json()) as { headers: [string, string][] }).headers;
+  return names.map((name) => [name, echoed.find(([n]) => n === name)?.[1] ?? "(absent)"]);
 }
 
 /** Wraps a binding so every method call is counted by name, in call order. */

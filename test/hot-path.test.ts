@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ADMIN_HEADERS, counting, harness, requestPoints, scenario } from "./helpers.ts";
 
 /** The product's own refresh and sharing defaults instead of the harness's capture-everything ones. */
-const PRODUCT_DEFAULTS = { LKG_REFRESH_MS: undefined, LKG_SHARED_MIN_REQUESTS: undefined, LKG_SHARED_WRITES_PER_SECOND: undefined };
+const PRODUCT_DEFAULTS = { LKG_REFRESH_MS: undefined, LKG_SHARED_MIN_REQUESTS: undefined, LKG_SHARED_WRITES_PER_SECOND: undefined, LKG_NEW_KEYS_PER_SECOND: undefined };
 
 /** Bindings that log every call, so the test can tell what a request waited on. */
 function instrumented() {

@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { brotliCompressSync, deflateSync, gzipSync, zstdCompressSync } from "node:zlib";
 
 export type Mode =
   | { mode: "healthy" }
@@ -39,6 +40,13 @@ export interface Behaviour {
    * builds links from X-Forwarded-Prefix or echoes a header: what a poisoned copy would carry.
    */
   reflect?: string[];
+  /**
+   * Send the body pre-encoded and labelled with this Content-Encoding, codings listed in the order
+   * applied (`"gzip, br"`: gzip first, then brotli). gzip, x-gzip, deflate, br and zstd are real
+   * (node:zlib); identity leaves the bytes; any other name (`x-custom`) inverts every byte, an
+   * encoding no client or runtime can undo by accident.
+   */
+  encoding?: string;
 }
 
 type Setting = Mode & Behaviour;
@@ -95,6 +103,7 @@ export async function startFakeOrigin(port = 0, host = "127.0.0.1"): Promise<Fak
     const url = new URL(req.url ?? "/", "http://origin.local");
     const control = /^\/__control\/([\w-]+)$/.exec(url.pathname);
     if (control) return handleControl(control[1]!, req, res);
+    if (url.pathname === "/__echo-headers") return echoHeaders(req, res);
 
     const match = /^\/s\/([\w-]+)(\/.*)?$/.exec(url.pathname);
     const name = match ? match[1]! : "default";
@@ -232,15 +241,44 @@ function answer(name: string, s: ScenarioState, url: URL, req: IncomingMessage, 
 
 function sendJson(res: ServerResponse, status: number, body: unknown, setting?: Behaviour): void {
   const stamp = typeof body === "object" && body !== null ? (body as { user?: string; servedAt?: number; seq?: number }) : {};
-  const payload = JSON.stringify(setting?.stableBody && stamp.servedAt ? { ...stamp, seq: undefined, servedAt: undefined } : body);
+  const json = JSON.stringify(setting?.stableBody && stamp.servedAt ? { ...stamp, seq: undefined, servedAt: undefined } : body);
+  const payload = setting?.encoding ? encode(Buffer.from(json), setting.encoding) : Buffer.from(json);
   res.writeHead(status, {
     "content-type": "application/json",
     // Readers (drills) check privacy and freshness from headers without parsing bodies.
     ...(stamp.servedAt ? { "x-origin-served-at": String(stamp.servedAt), "x-origin-seq": String(stamp.seq) } : {}),
-    ...(setting?.chunked ? {} : { "content-length": String(Buffer.byteLength(payload)) }),
+    ...(setting?.chunked ? {} : { "content-length": String(payload.byteLength) }),
+    ...(setting?.encoding ? { "content-encoding": setting.encoding } : {}),
     ...(stamp.user ? { "x-origin-user": stamp.user } : {}),
     ...setting?.headers,
   });
+  res.end(payload);
+}
+
+/** Applies the codings of a Content-Encoding value in the order listed. */
+export function encode(bytes: Buffer, contentEncoding: string): Buffer {
+  let out = bytes;
+  for (const coding of contentEncoding.split(",").map((c) => c.trim().toLowerCase())) {
+    if (coding === "gzip" || coding === "x-gzip") out = gzipSync(out);
+    else if (coding === "deflate") out = deflateSync(out);
+    else if (coding === "br") out = brotliCompressSync(out);
+    else if (coding === "zstd") out = zstdCompressSync(out);
+    else if (coding !== "identity" && coding !== "") out = Buffer.from(out.map((b) => 255 - b));
+  }
+  return out;
+}
+
+/**
+ * GET /__echo-headers answers the request's headers as the bytes arrived, one character per byte
+ * (latin1), lower-cased names in arrival order. A worker test sends a Response's Headers object here
+ * unchanged to see the bytes a client would get, which JavaScript cannot show: workerd decodes
+ * header values as UTF-8 and replaces a byte that is not valid UTF-8 with U+FFFD.
+ */
+function echoHeaders(req: IncomingMessage, res: ServerResponse): void {
+  const headers: [string, string][] = [];
+  for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i]!.toLowerCase(), req.rawHeaders[i + 1]!]);
+  const payload = JSON.stringify({ headers });
+  res.writeHead(200, { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)) });
   res.end(payload);
 }
 

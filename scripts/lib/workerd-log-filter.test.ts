@@ -4,11 +4,14 @@ import { filterExpectedDisconnectLogs, isExpectedDisconnectLog } from "./workerd
 
 // Verbatim messages from workerd 2026-11 (stack addresses shortened), as the vitest pool writes them.
 const STACK = "stack: /work/main/node_modules/@cloudflare/workerd-linux-64/bin/workerd@28a3c60 /work/main/node_modules/@cloudflare/workerd-linux-64/bin/workerd@3ac7580";
+const QUIRK =
+  "As a quirk to support Unicode, we are encoding values as UTF-8 in the header, but in a browser this would likely result in a TypeError exception. Consider encoding this string in ASCII for compatibility with browser implementations of the Fetch specification.";
 const EXPECTED = [
   `exception = rust/worker/ffi.rs:110: disconnected: client error (SendRequest)\n${STACK}\n`,
   "uncaught exception; source = Uncaught (in promise); stack = Error: Network connection lost.\n",
   `uncaught exception; exception = workerd/jsg/value.h:1535: disconnected: jsg.Error: Network connection lost.\n${STACK}\n`,
   `exception = rust/worker/ffi.rs:110: disconnected: HTTP body: error reading a body from connection\n${STACK}\n`,
+  `A header value for "x-utf8" contains non-ASCII characters: "café" (raw bytes: "\\x63\\x61\\x66\\xc3\\xa9"). ${QUIRK}\n`,
 ];
 
 describe("workerd log filter", () => {
@@ -26,6 +29,9 @@ describe("workerd log filter", () => {
       EXPECTED[1]! + "Error: something else\n",
       " ✓ test/origin-faults.test.ts (14 tests) 4687ms\n",
       "Network connection lost.\n",
+      // The non-ASCII warning for any other header or value.
+      `A header value for "x-name" contains non-ASCII characters: "café" (raw bytes: "\\x63\\x61\\x66\\xc3\\xa9"). ${QUIRK}\n`,
+      `A header value for "x-utf8" contains non-ASCII characters: "naïve" (raw bytes: "\\x6e\\x61\\xc3\\xaf\\x76\\x65"). ${QUIRK}\n`,
     ];
     for (const message of others) expect(isExpectedDisconnectLog(message), message).toBe(false);
   });

@@ -1,7 +1,8 @@
 /**
  * What this isolate knows about each stored key on the healthy path: when it last captured an
- * answer (so a hot key is captured about once per refresh interval, not on every request) and how
- * often the key is asked for (so only keys in demand are written to the shared tiers).
+ * answer (so a hot key is captured about once per refresh interval, not on every request), how
+ * often the key is asked for (so only keys in demand are written to the shared tiers), and whether
+ * a copy of it was stored here (so only new keys count against the new-key budget).
  */
 
 /** The window over which requests for a key are counted to decide whether it is shared. */
@@ -14,6 +15,8 @@ interface KeyState {
   /** Requests in the current window and in the one before it. */
   count: number;
   previous: number;
+  /** A capture of this key was stored in some tier by this isolate. */
+  stored: boolean;
 }
 
 export class KeyActivity {
@@ -36,7 +39,7 @@ export class KeyActivity {
     let s = this.keys.get(key);
     if (!s) {
       if (this.keys.size >= this.maxKeys) this.evictOldest();
-      s = { claimedAt: Number.NEGATIVE_INFINITY, windowStart: now, count: 0, previous: 0 };
+      s = { claimedAt: Number.NEGATIVE_INFINITY, windowStart: now, count: 0, previous: 0, stored: false };
       this.keys.set(key, s);
     }
     const elapsed = now - s.windowStart;
@@ -58,6 +61,16 @@ export class KeyActivity {
   release(key: string): void {
     const s = this.keys.get(key);
     if (s) s.claimedAt = Number.NEGATIVE_INFINITY;
+  }
+
+  /** Whether a copy of `key` was stored here (forgotten when the key is evicted from this record). */
+  isStored(key: string): boolean {
+    return this.keys.get(key)?.stored === true;
+  }
+
+  markStored(key: string): void {
+    const s = this.keys.get(key);
+    if (s) s.stored = true;
   }
 
   /** Requests for `key` counted in the current window or the previous one, whichever is more. */

@@ -54,9 +54,17 @@ export class CacheTier {
         [STORED_AT]: String(entry.storedAt),
         [STATUS]: String(entry.status),
         [ORIGIN]: entry.origin,
-        [HEADERS]: JSON.stringify(entry.headers),
+        [HEADERS]: asciiJson(entry.headers),
       },
     });
     await cache.put(cacheRequest(entry.key), response);
   }
+}
+
+/**
+ * JSON with every non-ASCII character escaped (JSON.parse restores it): a header value should be
+ * ASCII, and the runtime would otherwise encode it as UTF-8 with a warning on every write.
+ */
+function asciiJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -3,6 +3,11 @@ export interface LkgEntry {
   key: string;
   status: number;
   headers: [string, string][];
+  /**
+   * The runtime's own Headers object with the same headers, when their bytes do not survive a
+   * string (scrub/headers.ts). Only the memory tier keeps it; the shared tiers do not take the copy.
+   */
+  nativeHeaders?: Headers | undefined;
   body: ArrayBuffer;
   /** Our clock when the copy was stored: the only thing staleness is measured from. */
   storedAt: number;

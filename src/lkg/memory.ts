@@ -21,6 +21,11 @@ export class MemoryTier {
     return entry;
   }
 
+  /** Whether a copy of `key` is held, without touching its place in the eviction order. */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   put(entry: LkgEntry): boolean {
     const size = entrySize(entry);
     if (size > this.maxBytes) return false;

@@ -7,7 +7,8 @@ export const CACHE_NAME = "edge-fallback";
 export type StaleCause = "origin-5xx" | "origin-timeout" | "origin-unreachable" | "origin-slow" | "breaker-open";
 
 export function fromEntry(entry: LkgEntry, ageMs: number, cause: StaleCause, method: string): Response {
-  const headers = new Headers(entry.headers);
+  // A native copy of the runtime's Headers keeps bytes a string could not (scrub/headers.ts).
+  const headers = new Headers(entry.nativeHeaders ?? entry.headers);
   headers.set("age", String(Math.floor(ageMs / 1000)));
   headers.set("cache-status", `${CACHE_NAME}; hit; detail=stale-${cause}`);
   if (isNullBodyStatus(entry.status)) return new Response(null, { status: entry.status, headers });

@@ -1,5 +1,6 @@
 /** Last-known-good store: memory first, then this PoP's Cache API, then KV; the freshest usable copy wins. */
 import type { LkgTier } from "../config.ts";
+import { acceptsEncoding } from "../scrub/encoding.ts";
 import type { CacheTier } from "./cache-tier.ts";
 import { contentDigest } from "./digest.ts";
 import type { LkgEntry, TierName } from "./entry.ts";
@@ -17,6 +18,8 @@ export interface LkgCounters {
   hits: Record<TierName, number>;
   misses: number;
   expired: number;
+  /** Fresh copies passed over because they are still encoded in a way the client does not accept. */
+  notAcceptable: number;
   stores: Record<TierName, number>;
   storeSkipped: Record<string, number>;
   errors: Record<TierName, number>;
@@ -28,6 +31,7 @@ export function newCounters(): LkgCounters {
     hits: { memory: 0, cache: 0, kv: 0 },
     misses: 0,
     expired: 0,
+    notAcceptable: 0,
     stores: { memory: 0, cache: 0, kv: 0 },
     storeSkipped: {},
     errors: { memory: 0, cache: 0, kv: 0 },
@@ -67,8 +71,11 @@ export class LkgStore {
     };
   }
 
-  /** Only called on the failure path: a healthy request never reads any tier. */
-  async lookup(key: string, now: number, maxAgeMs: number): Promise<LookupResult> {
+  /**
+   * Only called on the failure path: a healthy request never reads any tier. `acceptEncoding` is
+   * the client's own: a copy still encoded in a way it does not accept is no copy for it.
+   */
+  async lookup(key: string, now: number, maxAgeMs: number, acceptEncoding: string | null): Promise<LookupResult> {
     this.counters.lookups++;
     let expiredAgeMs: number | undefined;
     for (const tier of ["memory", "cache", "kv"] as const) {
@@ -83,6 +90,10 @@ export class LkgStore {
       if (!entry) continue;
       const ageMs = Math.max(0, now - entry.storedAt);
       if (ageMs <= maxAgeMs) {
+        if (!servable(entry, acceptEncoding)) {
+          this.counters.notAcceptable++;
+          continue;
+        }
         this.counters.hits[tier]++;
         if (tier !== "memory") this.tiers.memory?.put(entry);
         return { found: true, entry, tier, ageMs };
@@ -96,8 +107,9 @@ export class LkgStore {
 
   /**
    * Runs in waitUntil. Memory always takes the copy; the shared tiers only when `shared` (the key
-   * is in demand here) and their rule says they need it (new content, or theirs about to age out).
-   * Returns the tiers that now hold the copy.
+   * is in demand here) and their rule says they need it (new content, or theirs about to age out),
+   * and never a copy whose header bytes only the runtime's Headers object holds: they would come
+   * back from a string changed. Returns the tiers that now hold the copy.
    */
   async save(entry: LkgEntry, now: number, shared: boolean): Promise<TierName[]> {
     const saved: TierName[] = [];
@@ -107,6 +119,11 @@ export class LkgStore {
     }
     const { cache, kv } = this.tiers;
     if (!cache && !kv) return saved;
+    if (entry.nativeHeaders) {
+      if (cache) this.skip("cache-header-bytes");
+      if (kv) this.skip("kv-header-bytes");
+      return saved;
+    }
     if (!shared) {
       this.skip("not-in-demand");
       return saved;
@@ -159,6 +176,16 @@ export class LkgStore {
     this.counters.storeSkipped[reason] = (this.counters.storeSkipped[reason] ?? 0) + 1;
   }
 
+  /** Whether the memory tier holds a copy of `key` (the shared tiers are not asked: that would be I/O). */
+  holds(key: string): boolean {
+    return this.tiers.memory?.has(key) === true;
+  }
+
+  /** Whether a copy whose header bytes only the runtime's Headers object holds has a tier to go to. */
+  keepsNativeHeaders(): boolean {
+    return this.tiers.memory !== undefined;
+  }
+
   memoryStats(): ReturnType<MemoryTier["stats"]> | undefined {
     return this.tiers.memory?.stats();
   }
@@ -168,4 +195,10 @@ export class LkgStore {
     if (tier === "cache") return this.tiers.cache?.get(key);
     return this.tiers.kv?.get(key);
   }
+}
+
+/** Whether the client can read the copy: it carries no Content-Encoding, or one the client accepts. */
+function servable(entry: LkgEntry, acceptEncoding: string | null): boolean {
+  for (const [name, value] of entry.headers) if (name === "content-encoding") return acceptsEncoding(acceptEncoding, value);
+  return true;
 }

@@ -2,6 +2,7 @@
 import type { Config } from "../config.ts";
 import { storeDenial } from "./cache-control.ts";
 import { hasSecretParam, type Credential } from "./credentials.ts";
+import { storableEncoding } from "./encoding.ts";
 import { lkgKey } from "./key.ts";
 import { matchRoute } from "./routes.ts";
 import { rulesFor } from "./rules.ts";
@@ -49,7 +50,9 @@ function credentialOf(flags: number): Credential | undefined {
 /** RFC 9110 §15.1: statuses that are cacheable by default. 206 is left out: the Cache API refuses it. */
 const STORABLE_STATUSES = new Set([200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501]);
 
-export type ResponseVerdict = { store: true } | { store: false; reason: "request-no-store" | "status" | "no-store" | "private" | "set-cookie" | "vary" | "too-large" | "method" };
+export type ResponseVerdict =
+  | { store: true }
+  | { store: false; reason: "request-no-store" | "status" | "no-store" | "private" | "set-cookie" | "vary" | "too-large" | "method" | "encoding" };
 
 /**
  * RFC 9213: a CDN that honours CDN-Cache-Control ignores Cache-Control. For privacy we are
@@ -75,8 +78,10 @@ export function responseVerdict(method: string, response: Response, config: Conf
     .split(",")
     .map((v) => v.trim().toLowerCase())
     .filter(Boolean);
-  // The body is stored decoded, so Accept-Encoding is the one request header a variant may depend on.
+  // A copy is served only to clients that accept its encoding (scrub/encoding.ts), so
+  // Accept-Encoding is the one request header a variant may depend on.
   if (vary.some((v) => v !== "accept-encoding")) return { store: false, reason: "vary" };
+  if (!storableEncoding(response.headers.get("content-encoding"))) return { store: false, reason: "encoding" };
   const length = Number(response.headers.get("content-length") ?? "0");
   if (Number.isFinite(length) && length > config.lkg.maxBodyBytes) return { store: false, reason: "too-large" };
   return { store: true };
