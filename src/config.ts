@@ -80,9 +80,9 @@ export const DEFAULTS = {
   ORIGIN_STREAMING_ROUTES: [] as string[],
   BREAKER_FAILURE_THRESHOLD: 5,
   // The probe is the worker's health check, one request per open period fleet-wide: cheap enough
-  // to send every second, so a healed origin is back within about 2 s.
+  // to send every second without backing off, so a healed origin is back within about 1-2 s.
   BREAKER_OPEN_MS: 1000,
-  BREAKER_OPEN_MAX_MS: 2000,
+  BREAKER_OPEN_MAX_MS: 1000,
   BREAKER_BACKOFF_MULTIPLIER: 2,
   BREAKER_SYNC_INTERVAL_MS: 1000,
   BREAKER_OBJECT_TIMEOUT_MS: 250,

@@ -228,11 +228,11 @@ function tellBreaker(x: Exchange, outcome: "failure" | "success", probe: boolean
 }
 
 /**
- * How long the confirming check may take: twice the slow deadline of ordinary requests (a health
+ * How long a health check (the confirmation, and the probe) may take: twice the slow deadline of ordinary requests (a health
  * path should be cheap), at least 100 ms, at most ORIGIN_HEALTH_TIMEOUT_MS. Short, so a real
  * partition still opens the breaker within a few slow deadlines of its start.
  */
-function confirmDeadline(x: Exchange): number {
+function healthCheckDeadline(x: Exchange): number {
   const { config } = x.runtime;
   const slowAfter = x.baselines.origin.slowAfter(config.originSlow, config.originTimeoutMs);
   if (slowAfter === undefined) return config.health.timeoutMs;
@@ -247,7 +247,7 @@ function recordCheck(x: Exchange, purpose: "confirm" | "probe", result: HealthRe
 }
 
 async function confirmWithHealthCheck(x: Exchange, path: string): Promise<void> {
-  const result = await checkHealth(x.origin, path, confirmDeadline(x));
+  const result = await checkHealth(x.origin, path, healthCheckDeadline(x));
   recordCheck(x, "confirm", result);
   const now = x.clock.now();
   const pass = x.gate.checked(!result.ok, now);
@@ -257,7 +257,9 @@ async function confirmWithHealthCheck(x: Exchange, path: string): Promise<void> 
 }
 
 async function probeWithHealthCheck(x: Exchange, path: string): Promise<void> {
-  const result = await checkHealth(x.origin, path, x.runtime.config.health.timeoutMs);
+  // The confirming deadline again: a probe that waits out a blackhole for the full timeout would
+  // keep a healed origin away for that long on top of the open period.
+  const result = await checkHealth(x.origin, path, healthCheckDeadline(x));
   recordCheck(x, "probe", result);
   const now = x.clock.now();
   x.view.record(result.ok ? "success" : "failure", true, now);
