@@ -80,9 +80,11 @@ export const DEFAULTS = {
   ORIGIN_STREAMING_ROUTES: [] as string[],
   BREAKER_FAILURE_THRESHOLD: 5,
   // The probe is the worker's health check, one request per open period fleet-wide: cheap enough
-  // to send every second without backing off, so a healed origin is back within about 1-2 s.
-  BREAKER_OPEN_MS: 1000,
-  BREAKER_OPEN_MAX_MS: 1000,
+  // to send every 1.5 s without backing off, so a healed origin is back within about 1.5 s. Not
+  // shorter: each open period costs an isolate in trouble about two calls to the breaker object
+  // (the probe lease, the probe's report), and one object serves the whole fleet.
+  BREAKER_OPEN_MS: 1500,
+  BREAKER_OPEN_MAX_MS: 1500,
   BREAKER_BACKOFF_MULTIPLIER: 2,
   BREAKER_SYNC_INTERVAL_MS: 1000,
   BREAKER_OBJECT_TIMEOUT_MS: 250,

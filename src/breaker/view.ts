@@ -139,8 +139,12 @@ export class BreakerView {
     if (!this.objectReachable(now)) return false;
     const s = this.state;
     // While open until a known time, the probe-lease call at that time brings the fleet's state:
-    // with open periods of a second or two, a sync in between would only double the calls.
+    // with open periods of a second or two, a sync in between would only add calls (an isolate
+    // then calls the object about once per open period, as before the periods were short).
     if (s.kind === "open" && now < s.until) return false;
+    // Half-open within the lease, a probe is out (ours, or one the object granted another
+    // isolate); its report, or the next lease call, brings the outcome.
+    if (s.kind === "half-open" && now < s.probeLeaseUntil) return false;
     // A blip kept in this isolate (heldFailures) is no reason to ask: the object knows nothing of it.
     return s.kind !== "closed" || this.lastQueued === "failure" || now - this.lastTroubleAt < TROUBLE_WINDOW_MS;
   }
