@@ -264,7 +264,7 @@ async function probeWithHealthCheck(x: Exchange, path: string): Promise<void> {
   const now = x.clock.now();
   x.view.record(result.ok ? "success" : "failure", true, now);
   // A closed breaker starts with no run of failures: old confirmation must not carry over.
-  if (result.ok) x.gate.success();
+  if (result.ok) x.gate.reset();
   await x.view.background(x.link, now);
 }
 

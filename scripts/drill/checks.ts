@@ -216,10 +216,13 @@ export function evaluate(all: DrillData): { targets: TargetResult[]; totals: Rec
     // a success resets the run, and a stall that slows fifty requests counts once), in the order
     // the breaker heard them: a point is stamped when its answer is ready, which for a request
     // released by the opening comes after the opening it caused; double6 says when it was heard.
-    // "held": a failure kept from the breaker until the health check confirmed the run; a
-    // confirmed run's held failures count, so they count here too.
+    // "held": a failure kept from the breaker until the health check spoke. A failed check
+    // passes the held failures on, so one held shortly before a failed confirming check counts;
+    // one a passing check dismissed never reached the breaker, and does not.
+    const failedChecksAt = d.points.filter((p) => p.blobs?.[0] === "health_check" && p.blobs?.[1] === "confirm" && p.blobs?.[2] === "failed").map((p) => p.timestamp);
+    const passedOn = (at: number) => failedChecksAt.some((t) => t >= at && t - at <= 2000);
     const heard = requestPoints
-      .filter((p) => p.blobs?.[12] === "failure" || p.blobs?.[12] === "held" || p.blobs?.[12] === "success")
+      .filter((p) => p.blobs?.[12] === "failure" || p.blobs?.[12] === "success" || (p.blobs?.[12] === "held" && passedOn(heardAt(p))))
       .map((p) => ({ outcome: p.blobs![12]!, at: heardAt(p) }))
       .filter((e) => e.at >= from && e.at < to)
       .sort((a, b) => a.at - b.at);
