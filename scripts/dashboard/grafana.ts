@@ -31,6 +31,7 @@ const TITLES: Record<PanelName, string> = {
   stale_age: "Age of copies served (s)",
   errors: "Failures by class",
   breaker_transitions: "Breaker transitions",
+  failing_routes: "Failing routes (failures the health check showed to be one route's, not the origin's)",
 };
 
 export function grafanaDashboard(): unknown {
@@ -43,7 +44,7 @@ export function grafanaDashboard(): unknown {
     time: { from: "now-6h", to: "now" },
     templating: { list: [{ name: "dataset", type: "textbox", query: "edge_fallback", current: { text: "edge_fallback", value: "edge_fallback" }, label: "Analytics Engine dataset" }] },
     panels: PANELS.map((panel, i) => {
-      const table = panel === "totals" || panel === "breaker_transitions";
+      const table = panel === "totals" || panel === "breaker_transitions" || panel === "failing_routes";
       return {
         id: i + 1,
         title: TITLES[panel],

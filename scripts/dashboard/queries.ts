@@ -9,7 +9,7 @@ import { fileURLToPath } from "node:url";
 
 export const QUERIES_DIR = join(dirname(fileURLToPath(import.meta.url)), "queries");
 
-export const PANELS = ["totals", "edge_fallback_triggered", "cache_miss_rate", "answers", "latency", "stale_age", "errors", "breaker_transitions"] as const;
+export const PANELS = ["totals", "edge_fallback_triggered", "cache_miss_rate", "answers", "latency", "stale_age", "errors", "breaker_transitions", "failing_routes"] as const;
 export type PanelName = (typeof PANELS)[number];
 
 export interface Window {

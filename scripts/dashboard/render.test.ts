@@ -27,6 +27,7 @@ function rows(): PanelRows {
       transition(25_300, "open", "half-open", "probe-granted"),
       transition(25_349, "half-open", "closed", "probe-success"),
     ],
+    failing_routes: [{ origin: "primary", route: "/", failure: "http_5xx", failures: 30, last_seen: second(40) }],
   };
 }
 
@@ -94,6 +95,14 @@ describe("dashboard page", () => {
       expect(panel(html, "answers")).toContain(`fill="${color}"`);
       expect(report).toMatch(new RegExp(`<rect [^>]*fill="${color}"/><text [^>]*>${reportLabel.replace(/[()]/g, "\\$&")}</text>`));
     }
+  });
+
+  it("lists failing routes (failures the health check showed to be one route's) apart from the breaker", () => {
+    const html = renderPage(drill);
+    const section = html.slice(html.indexOf("<h2>Failing routes</h2>"));
+    expect(section).toContain("<tr><td>primary</td><td>/</td><td>http_5xx</td><td>30</td>");
+    const none = renderPage({ ...drill, rows: { ...rows(), failing_routes: [] } });
+    expect(none).toContain("No failing routes in this window");
   });
 
   it("keeps clock time (UTC) for production, with no drill", () => {

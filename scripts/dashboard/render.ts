@@ -250,6 +250,15 @@ function transitionsTable(rows: Row[], drillStartMs: number | undefined): string
     .join("\n")}\n</tbody></table>`;
 }
 
+/** Routes whose failures the health check dismissed: the origin was up, the route was not. */
+function failingRoutesTable(rows: Row[]): string {
+  if (rows.length === 0) return "<p>No failing routes in this window: every failure the breaker was asked about was the origin's.</p>";
+  const cols = ["origin", "route", "failure", "failures", "last_seen"];
+  return `<table><thead><tr>${cols.map((c) => `<th>${c}</th>`).join("")}</tr></thead><tbody>\n${rows
+    .map((r) => `<tr>${cols.map((c) => `<td>${escapeXml(String(r[c] ?? ""))}</td>`).join("")}</tr>`)
+    .join("\n")}\n</tbody></table>`;
+}
+
 export function renderPage(input: PageInput): string {
   const { window: w, rows } = input;
   const origins = [...new Set(rows.totals.map((r) => String(r["origin"])))].sort();
@@ -280,6 +289,8 @@ ${totalsTable(rows.totals)}
 ${sections.map((s) => `<h2 id="${s.id}">${escapeXml(s.heading)}</h2>\n${charts(input, s.origin).map((p) => `<div class="panel" data-panel="${p.panel}" data-rows="${p.rows}">${p.svg}</div>`).join("\n")}`).join("\n")}
 <h2>Breaker transitions</h2>
 ${transitionsTable(rows.breaker_transitions, input.drillStartMs)}
+<h2>Failing routes</h2>
+${failingRoutesTable(rows.failing_routes)}
 </body>
 </html>
 `;
