@@ -122,11 +122,23 @@ async function answer(x: Exchange): Promise<Response> {
       return breakerOpen(x, retryAfterMs(x));
     }
     if (verdict === "probe" && x.runtime.config.health.path !== undefined) {
-      // The worker's own health check is the probe; this client is answered as while open.
-      x.ctx.waitUntil(probeWithHealthCheck(x, x.runtime.config.health.path));
-      return breakerOpen(x, retryAfterMs(x));
+      // The worker's own health check is the probe. A client with a copy is answered from it at
+      // once; one without waits for the check (its short deadline) rather than take a 503 from
+      // an origin that may be back: if it is, this request goes on to it like any other.
+      const probing = probeWithHealthCheck(x, x.runtime.config.health.path);
+      x.ctx.waitUntil(probing);
+      x.record.failure = "breaker_open";
+      x.record.breaker = x.view.state.kind;
+      const served = await fromStore(x, "breaker-open");
+      if (served) return served;
+      if (!(await probing)) {
+        x.record.outcome = "no_lkg";
+        return unavailable("breaker-open", retryAfterSeconds(x), `circuit breaker for origin ${x.origin.name} is open`);
+      }
+      x.record.failure = undefined;
     }
-    probe = verdict === "probe";
+    // With a health path the probe was the check: this request is an ordinary one.
+    probe = verdict === "probe" && x.runtime.config.health.path === undefined;
   }
   x.record.probe = probe;
 
@@ -256,7 +268,8 @@ async function confirmWithHealthCheck(x: Exchange, path: string): Promise<void> 
   await x.view.background(x.link, now);
 }
 
-async function probeWithHealthCheck(x: Exchange, path: string): Promise<void> {
+/** The half-open probe: the health check, told to the breaker. Whether the origin answered well. */
+async function probeWithHealthCheck(x: Exchange, path: string): Promise<boolean> {
   // The confirming deadline again: a probe that waits out a blackhole for the full timeout would
   // keep a healed origin away for that long on top of the open period.
   const result = await checkHealth(x.origin, path, healthCheckDeadline(x));
@@ -266,6 +279,7 @@ async function probeWithHealthCheck(x: Exchange, path: string): Promise<void> {
   // A closed breaker starts with no run of failures: old confirmation must not carry over.
   if (result.ok) x.gate.reset();
   await x.view.background(x.link, now);
+  return result.ok;
 }
 
 /** `counted`: the breaker already heard about this request (it was slow). */

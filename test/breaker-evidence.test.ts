@@ -114,6 +114,39 @@ describe("a run of failures opens the breaker only when the health check says th
     expect(checks[0]!.indexes).toEqual([h.originName]);
   });
 
+  it("at the end of the open period a client with no copy waits for the probe and, when the origin is back, gets its fresh answer, not a 503", async () => {
+    const { h, health } = withHealthPath();
+    await h.object();
+    const s = scenario("nocopy");
+    await s.set({ mode: "status", status: 502 });
+    await health.set({ mode: "status", status: 503 });
+    for (let i = 0; i < 5; i++) expect((await h.fetch(s.url(`/k${i}`))).status).toBe(502);
+    expect(await breakerState(h)).toBe("open");
+    const closed = await h.fetch(s.url("/new"));
+    expect(closed.status).toBe(503);
+    expect(closed.headers.get("cache-status")).toBe("edge-fallback; fwd=uri-miss; detail=breaker-open-no-lkg");
+    // The origin heals; past the open period the first client, with no copy, is the origin's.
+    await s.set({ mode: "healthy" });
+    await health.set({ mode: "healthy" });
+    h.clock.advance(5000);
+    const first = await h.fetch(s.url("/new"));
+    expect(first.status).toBe(200);
+    expect(first.headers.get("cache-status")).toBe("edge-fallback; fwd=bypass; fwd-status=200; stored");
+    expect(await breakerState(h)).toBe("closed");
+    const point = requestPoints(h.metrics).at(-1)!;
+    expect([point.blobs?.[1], point.blobs?.[2], point.blobs?.[11]]).toEqual(["origin_ok", "", ""]);
+    // And while the origin is still down, the waiting client gets the fast 503 the probe earned.
+    await s.set({ mode: "status", status: 502 });
+    await health.set({ mode: "status", status: 503 });
+    for (let i = 0; i < 5; i++) await h.fetch(s.url(`/again${i}`));
+    expect(await breakerState(h)).toBe("open");
+    h.clock.advance(5000);
+    const stillDown = await h.fetch(s.url("/other"));
+    expect(stillDown.status).toBe(503);
+    expect(stillDown.headers.get("retry-after")).not.toBeNull();
+    expect(await breakerState(h)).toBe("open");
+  });
+
   it("an unreachable origin (connection refused everywhere) still opens the breaker at the threshold", async () => {
     // A port nothing listens on: the request and the health check both fail at once.
     const h = harness({ ORIGINS: JSON.stringify([{ name: `refused-${Date.now()}`, url: "http://127.0.0.1:9", weight: 1 }]), ORIGIN_HEALTH_PATH: "/healthz" });
