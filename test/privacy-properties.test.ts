@@ -48,6 +48,14 @@ const credentialed: fc.Arbitrary<Credentialed> = fc.oneof(
     .map(([param, value, first]) => ({ overrides: {}, path: first ? `/account?${param.name}=${value}&x=1` : `/account?x=1&${param.name}=${value}`, headers: {} })),
 );
 
+/**
+ * Content codings the fake origin applies for real (x-custom inverts every byte): the runtime
+ * decodes plain gzip and br, the copy keeps the others' bytes and label. Every request accepts them
+ * all, so a copy may answer each one.
+ */
+const contentEncoding = fc.constantFrom(undefined, "gzip", "br", "deflate", "zstd", "x-custom", "gzip, br", "identity");
+const ACCEPT_ALL = { headers: { "accept-encoding": "gzip, deflate, br, zstd, x-custom" } };
+
 /** Names a stored or served copy carries that read as a credential header. */
 function credentialNames(headers: [string, string][]): string[] {
   return headers.map(([name]) => name).filter((name) => RESPONSE_CREDENTIAL_HEADERS.has(headerKey(name)));
@@ -120,15 +128,17 @@ describe("privacy properties (fast-check, seeded)", () => {
       let tried = 0;
       let stored = 0;
       await fc.assert(
-        fc.asyncProperty(responseHeaderSet, fc.boolean(), fc.nat({ max: 4000 }), async (set, publicRoute, bodyBytes) => {
+        fc.asyncProperty(responseHeaderSet, fc.boolean(), fc.nat({ max: 4000 }), contentEncoding, async (set, publicRoute, bodyBytes, encoding) => {
           tried++;
           const s = scenario("prop-stored");
           const overrides = publicRoute ? { PUBLIC_ROUTES: JSON.stringify([`/s/${s.id}/*`]) } : {};
           const h = harness(overrides);
-          await s.set({ mode: "healthy", headers: set.headers, ...(bodyBytes > 0 ? { bodyBytes } : {}) });
-          const healthy = await h.fetch(s.url("/doc"));
+          await s.set({ mode: "healthy", headers: set.headers, ...(bodyBytes > 0 ? { bodyBytes } : {}), ...(encoding ? { encoding } : {}) });
+          const healthy = await h.fetch(s.url("/doc"), ACCEPT_ALL);
           expect(healthy.status).toBe(200);
-          const healthyBody = await healthy.text();
+          const healthyBytes = new Uint8Array(await healthy.arrayBuffer());
+          // The tiers' readers decode stored bodies as UTF-8 text; the same bytes decode the same way.
+          const healthyBody = new TextDecoder().decode(healthyBytes);
           const key = keyFor(s, "/doc");
           const expectStored = !set.denied && (publicRoute || !set.setsCookie);
           expect(healthy.headers.get("cache-status")).toBe(`edge-fallback; fwd=bypass; fwd-status=200${expectStored ? "; stored" : ""}`);
@@ -136,7 +146,7 @@ describe("privacy properties (fast-check, seeded)", () => {
           if (!expectStored) {
             await expectNothingStored(key);
             await s.set({ mode: "status", status: 502 });
-            await expectOrigin502(h, s, s.url("/doc"));
+            await expectOrigin502(h, s, s.url("/doc"), ACCEPT_ALL);
             return;
           }
           stored++;
@@ -152,11 +162,11 @@ describe("privacy properties (fast-check, seeded)", () => {
           // Memory first in this worker, then fresh workers that hold only the Cache API or only KV.
           const workers = [h, harness({ ...overrides, LKG_TIERS: '["cache"]' }, { originName: h.originName }), harness({ ...overrides, LKG_TIERS: '["kv"]' }, { originName: h.originName })];
           for (const worker of workers) {
-            const served = await worker.fetch(s.url("/doc"));
+            const served = await worker.fetch(s.url("/doc"), ACCEPT_ALL);
             expect(served.status).toBe(200);
             expect(served.headers.get("age")).not.toBeNull();
             expect(credentialNames(headerList(served))).toEqual([]);
-            expect(await served.text()).toBe(healthyBody);
+            expect(new Uint8Array(await served.arrayBuffer())).toEqual(healthyBytes);
           }
         }),
         { seed: SEED, numRuns: RUNS.stored },

@@ -6,7 +6,7 @@ import { BUILTIN_SECRET_QUERY_PARAMS, BUILTIN_SENSITIVE_HEADERS } from "../src/c
  * One seed for every property, so CI replays the same inputs; fast-check prints it (with the
  * shrunk counterexample's path) when a property fails, and `{ seed, path }` replays that case.
  */
-export const SEED = 0x9e3779b9;
+export const SEED = 20_261_202;
 
 /** Configured on top of the built-ins by the credential property, to cover SENSITIVE_HEADERS too. */
 export const CONFIGURED_SENSITIVE_HEADER = "x-tenant-secret";
@@ -118,11 +118,12 @@ function encodeTimes(c: string, depth: number): string {
   return out;
 }
 
-/** One character of `__edge`: case, percent-encoded up to three times (hex case at random), or fullwidth `＿` for `_`. */
+/** One character of `__edge`: case, percent-encoded up to three times (hex case at random), or another spelling of `_`. */
 function reservedChar(c: string): fc.Arbitrary<string> {
   const plain = /[a-z]/.test(c) ? fc.constantFrom(c, c.toUpperCase()) : fc.constant(c);
   const options = [plain, fc.integer({ min: 1, max: 3 }).chain((depth) => fc.boolean().map((lower) => (lower ? encodeTimes(c, depth).toLowerCase() : encodeTimes(c, depth))))];
-  if (c === "_") options.push(fc.constantFrom("%EF%BC%BF", "＿"));
+  // Fullwidth `＿` (NFKC folds it), and nibble-wise double encodings: `%%35%46` and `%5%46` decode to `%5F`, then `_`.
+  if (c === "_") options.push(fc.constantFrom("%EF%BC%BF", "＿", "%%35%46", "%%35f", "%5%46", "%%35%66"));
   return fc.oneof(...options);
 }
 
