@@ -12,7 +12,7 @@ import { healthCheckPoint, requestPoint, type FailureClass, type RequestRecord }
 import { emit } from "./metrics/writer.ts";
 import { fetchOrigin, passOn, type OriginResult } from "./origin/client.ts";
 import { checkHealth, type HealthResult } from "./origin/health-check.ts";
-import type { LatencyBaselines, LatencyTracker } from "./origin/latency.ts";
+import { routeClass, type LatencyBaselines, type LatencyTracker } from "./origin/latency.ts";
 import type { Runtime } from "./runtime.ts";
 import { clientAcceptEncoding } from "./scrub/encoding.ts";
 import type { StoredHeaders } from "./scrub/headers.ts";
@@ -228,7 +228,7 @@ function tellBreaker(x: Exchange, outcome: "failure" | "success", probe: boolean
     x.gate.success();
   } else if (healthPath !== undefined && !probe && x.view.state.kind === "closed") {
     // Evidence about one route or one client is held until the health check speaks (TripGate).
-    const { pass, check } = x.gate.failure(now);
+    const { pass, check } = x.gate.failure(now, routeClass(x.url.pathname));
     if (check) x.ctx.waitUntil(confirmWithHealthCheck(x, healthPath));
     if (pass === 0) {
       x.record.breakerHeard = "held";
@@ -251,18 +251,27 @@ function healthCheckDeadline(x: Exchange): number {
   return Math.min(config.health.timeoutMs, Math.max(100, 2 * slowAfter));
 }
 
-function recordCheck(x: Exchange, purpose: "confirm" | "probe", result: HealthResult): void {
+function recordCheck(x: Exchange, purpose: "confirm" | "probe", result: HealthResult, dismissed = { failures: 0, routes: [] as string[] }): void {
   emit(
     x.env.METRICS,
-    healthCheckPoint({ origin: x.origin.name, purpose, ok: result.ok, why: result.ok ? "" : result.why, status: result.ok ? result.status : 0, ms: result.ms }),
+    healthCheckPoint({
+      origin: x.origin.name,
+      purpose,
+      ok: result.ok,
+      why: result.ok ? "" : result.why,
+      status: result.ok ? result.status : 0,
+      ms: result.ms,
+      dismissed: dismissed.failures,
+      routes: dismissed.routes,
+    }),
   );
 }
 
 async function confirmWithHealthCheck(x: Exchange, path: string): Promise<void> {
   const result = await checkHealth(x.origin, path, healthCheckDeadline(x));
-  recordCheck(x, "confirm", result);
   const now = x.clock.now();
   const pass = x.gate.checked(!result.ok, now);
+  recordCheck(x, "confirm", result, x.gate.lastDismissed);
   if (pass === 0 || x.view.state.kind !== "closed") return;
   for (let i = 0; i < pass; i++) x.view.record("failure", false, now);
   await x.view.background(x.link, now);

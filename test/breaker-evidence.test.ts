@@ -38,6 +38,13 @@ describe("a run of failures opens the breaker only when the health check says th
       expect(r.method).toBe("GET");
       expect(r.headers["user-agent"]).toBe("edge-fallback-health-check");
     }
+    // The passing checks' points name what they dismissed: every failure, under its route class.
+    const dismissed = h.metrics.points.filter((p) => p.blobs?.[0] === "health_check" && p.blobs?.[1] === "confirm");
+    expect(dismissed.every((p) => p.blobs?.[2] === "ok" && p.blobs?.[4] === "/s")).toBe(true);
+    // Failures after the last check wait for the next one: all but those are accounted for.
+    const accounted = dismissed.reduce((n, p) => n + (p.doubles?.[2] ?? 0), 0);
+    expect(accounted).toBeGreaterThan(20);
+    expect(accounted).toBeLessThanOrEqual(30);
     const failures = requestPoints(h.metrics).filter((p) => p.blobs?.[2] === "http_5xx");
     expect(failures).toHaveLength(30);
     expect(new Set(failures.map((p) => p.blobs?.[12]))).toEqual(new Set(["held"]));

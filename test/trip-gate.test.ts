@@ -1,6 +1,6 @@
 /** TripGate on its own: failures held until a check, what a failed or passing check does, and how often checks run. */
 import { describe, expect, it } from "vitest";
-import { CONFIRMATION_TTL_MS, HEALTH_CHECK_MIN_INTERVAL_MS, TripGate } from "../src/breaker/trip-gate.ts";
+import { CONFIRMATION_TTL_MS, HEALTH_CHECK_MIN_INTERVAL_MS, MAX_ROUTES_REPORTED, TripGate } from "../src/breaker/trip-gate.ts";
 
 const T0 = 1_000_000;
 
@@ -68,12 +68,27 @@ describe("TripGate", () => {
     expect(gate.checked(true, T0 + 100)).toBe(1);
   });
 
-  it("a success clears held failures so a passing check dismisses none of them", () => {
+  it("a passing check accounts for every failure held since the last result, successes between or not, with their route classes", () => {
     const gate = new TripGate();
-    gate.failure(T0);
+    gate.failure(T0, "/err");
     gate.success();
+    gate.failure(T0 + 1, "/report");
+    gate.failure(T0 + 2, "/err");
     expect(gate.checked(false, T0 + 100)).toBe(0);
-    expect(gate.dismissedFailures).toBe(0);
+    expect(gate.dismissedFailures).toBe(3);
+    expect(gate.lastDismissed).toEqual({ failures: 3, routes: ["/err", "/report"] });
+    // A failing check dismisses nothing.
+    gate.failure(T0 + HEALTH_CHECK_MIN_INTERVAL_MS + 200, "/x");
+    gate.checked(true, T0 + HEALTH_CHECK_MIN_INTERVAL_MS + 300);
+    expect(gate.lastDismissed).toEqual({ failures: 0, routes: [] });
+  });
+
+  it("names at most MAX_ROUTES_REPORTED route classes per result", () => {
+    const gate = new TripGate();
+    for (let i = 0; i < 20; i++) gate.failure(T0 + i, `/r${i}`);
+    gate.checked(false, T0 + 100);
+    expect(gate.lastDismissed.failures).toBe(20);
+    expect(gate.lastDismissed.routes).toHaveLength(MAX_ROUTES_REPORTED);
   });
 
   it("reset drops the confirmation and the held failures: the next failure is held and checked again", () => {

@@ -27,7 +27,7 @@ function rows(): PanelRows {
       transition(25_300, "open", "half-open", "probe-granted"),
       transition(25_349, "half-open", "closed", "probe-success"),
     ],
-    failing_routes: [{ origin: "primary", route: "/", failure: "http_5xx", failures: 30, last_seen: second(40) }],
+    failing_routes: [{ origin: "primary", routes: "/err /report", failures: 30, checks: 3, last_seen: second(40) }],
   };
 }
 
@@ -97,10 +97,10 @@ describe("dashboard page", () => {
     }
   });
 
-  it("lists failing routes (failures the health check showed to be one route's) apart from the breaker", () => {
+  it("lists failing routes (failures a passing health check dismissed, by route class) apart from the breaker", () => {
     const html = renderPage(drill);
     const section = html.slice(html.indexOf("<h2>Failing routes</h2>"));
-    expect(section).toContain("<tr><td>primary</td><td>/</td><td>http_5xx</td><td>30</td>");
+    expect(section).toContain("<tr><td>primary</td><td>/err /report</td><td>30</td><td>3</td>");
     const none = renderPage({ ...drill, rows: { ...rows(), failing_routes: [] } });
     expect(none).toContain("No failing routes in this window");
   });

@@ -252,8 +252,8 @@ function transitionsTable(rows: Row[], drillStartMs: number | undefined): string
 
 /** Routes whose failures the health check dismissed: the origin was up, the route was not. */
 function failingRoutesTable(rows: Row[]): string {
-  if (rows.length === 0) return "<p>No failing routes in this window: every failure the breaker was asked about was the origin's.</p>";
-  const cols = ["origin", "route", "failure", "failures", "last_seen"];
+  if (rows.length === 0) return "<p>No failing routes in this window: no health check found the origin up while requests failed.</p>";
+  const cols = ["origin", "routes", "failures", "checks", "last_seen"];
   return `<table><thead><tr>${cols.map((c) => `<th>${c}</th>`).join("")}</tr></thead><tbody>\n${rows
     .map((r) => `<tr>${cols.map((c) => `<td>${escapeXml(String(r[c] ?? ""))}</td>`).join("")}</tr>`)
     .join("\n")}\n</tbody></table>`;

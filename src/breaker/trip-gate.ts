@@ -19,6 +19,8 @@
 export const HEALTH_CHECK_MIN_INTERVAL_MS = 1000;
 /** How long a failed check vouches for the origin failing; then a new check must confirm again. */
 export const CONFIRMATION_TTL_MS = 5000;
+/** Route classes named per dismissed span: enough to point at the broken ones, bounded per data point. */
+export const MAX_ROUTES_REPORTED = 8;
 
 export class TripGate {
   /** Failures since the last success that the breaker has not heard of. */
@@ -28,11 +30,20 @@ export class TripGate {
   private lastCheckAt = Number.NEGATIVE_INFINITY;
   /** Failures a passing check showed to be one route's trouble, for health and metrics. */
   dismissedFailures = 0;
+  /**
+   * Every failure held since the last check's result, success or not in between, and (a few of)
+   * their route classes: what the next check's result speaks for. The breaker's consecutive
+   * count needs `held`; the dashboard needs all of them.
+   */
+  private sinceResult = 0;
+  private readonly routesSinceResult = new Set<string>();
 
   /** A failed request while the breaker is closed: how many failures to pass on now, and whether to start a check. */
-  failure(now: number): { pass: number; check: boolean } {
+  failure(now: number, route?: string): { pass: number; check: boolean } {
     if (now < this.confirmedUntil) return { pass: 1, check: false };
     this.held++;
+    this.sinceResult++;
+    if (route !== undefined && this.routesSinceResult.size < MAX_ROUTES_REPORTED) this.routesSinceResult.add(route);
     const check = !this.inFlight && now - this.lastCheckAt >= HEALTH_CHECK_MIN_INTERVAL_MS;
     if (check) {
       this.inFlight = true;
@@ -51,13 +62,22 @@ export class TripGate {
     this.inFlight = false;
     const pass = this.held;
     this.held = 0;
+    const held = this.sinceResult;
+    const routes = [...this.routesSinceResult].sort();
+    this.sinceResult = 0;
+    this.routesSinceResult.clear();
     if (originFailed) {
       this.confirmedUntil = now + CONFIRMATION_TTL_MS;
+      this.lastDismissed = { failures: 0, routes: [] };
       return pass;
     }
-    this.dismissedFailures += pass;
+    this.dismissedFailures += held;
+    this.lastDismissed = { failures: held, routes };
     return 0;
   }
+
+  /** What the last check's result dismissed (nothing when it failed): for its data point. */
+  lastDismissed: { failures: number; routes: string[] } = { failures: 0, routes: [] };
 
   /** A closed breaker starts over: an old confirmation must not let a client's failures through. */
   reset(): void {

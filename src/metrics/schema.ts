@@ -87,6 +87,9 @@ export interface HealthCheckRecord {
   why: string;
   status: number;
   ms: number;
+  /** A passing confirmation: the held failures it showed to be route trouble, and (up to 8 of) their route classes. */
+  dismissed: number;
+  routes: string[];
 }
 
 export function healthCheckPoint(h: HealthCheckRecord): AnalyticsEngineDataPoint {
@@ -97,10 +100,12 @@ export function healthCheckPoint(h: HealthCheckRecord): AnalyticsEngineDataPoint
       h.purpose, // blob2
       h.ok ? "ok" : "failed", // blob3
       h.why, // blob4
+      h.routes.join(" "), // blob5
     ],
     doubles: [
       h.ms, // double1
       h.status, // double2
+      h.dismissed, // double3
     ],
   };
 }
