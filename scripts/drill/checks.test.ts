@@ -3,8 +3,8 @@
  * evaluate() a run with exactly one defect and checks that exactly that target fails.
  */
 import { describe, expect, it } from "vitest";
-import { evaluate, type CounterSample, type DataPoint, type DrillData } from "./checks.ts";
-import type { Plan, RequestResult } from "./types.ts";
+import { evaluate, fallbackCounts, type CounterSample, type DataPoint, type DrillData } from "./checks.ts";
+import { HOSTILE_USER, type Plan, type RequestResult } from "./types.ts";
 
 const T0 = Date.parse("2026-11-22T12:00:00Z");
 
@@ -216,5 +216,13 @@ describe("drill targets", () => {
     const d = cleanRun();
     for (let i = 0; i < 4; i++) d.results[i] = result(i * 100, { sendDelayMs: 12 });
     expect(failing(d)).toEqual(["load delivered on schedule"]);
+  });
+});
+
+describe("the dashboard agreement counts", () => {
+  it("counts a hostile client's anonymous GETs with no copy as lookups, as the SQL over the worker's points does", () => {
+    const miss = (user: string) => result(0, { user, status: 500, cacheStatus: "edge-fallback; fwd=uri-miss; fwd-status=500; detail=no-lkg" });
+    const counts = fallbackCounts([miss("anonymous"), miss(HOSTILE_USER), miss("auth:user-1"), result(15_000)]);
+    expect(counts).toEqual({ served: 1, lookups: 3, misses: 2, missRate: 2 / 3 });
   });
 });

@@ -459,7 +459,8 @@ export function fallbackCounts(results: RequestResult[]): { served: number; look
   let misses = 0;
   for (const r of results) {
     if (r.cacheStatus.includes("; hit")) served++;
-    else if (r.method === "GET" && r.user === "anonymous" && r.cacheStatus.includes("no-lkg")) misses++;
+    // Hostile clients (drill broken-route) send no credentials either: their GETs are looked up too.
+    else if (r.method === "GET" && (r.user === "anonymous" || r.user === HOSTILE_USER) && r.cacheStatus.includes("no-lkg")) misses++;
   }
   const lookups = served + misses;
   return { served, lookups, misses, missRate: lookups === 0 ? 0 : misses / lookups };
