@@ -256,7 +256,8 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
   const originSlow = readOriginSlow(vars["ORIGIN_SLOW_MS"], originTimeoutMs, problems);
   const health = {
     path: readHealthPath(vars["ORIGIN_HEALTH_PATH"], problems),
-    timeoutMs: reader.int("ORIGIN_HEALTH_TIMEOUT_MS", DEFAULTS.ORIGIN_HEALTH_TIMEOUT_MS, 10, 60_000),
+    // At most 10 s: the check runs in waitUntil, which the runtime may cut off at about 30 s.
+    timeoutMs: reader.int("ORIGIN_HEALTH_TIMEOUT_MS", DEFAULTS.ORIGIN_HEALTH_TIMEOUT_MS, 10, 10_000),
   };
   const streamingRoutes = reader.list("ORIGIN_STREAMING_ROUTES", DEFAULTS.ORIGIN_STREAMING_ROUTES, isRoutePattern, "a path starting with / (a trailing * matches any rest)");
   const failureThreshold = reader.int("BREAKER_FAILURE_THRESHOLD", DEFAULTS.BREAKER_FAILURE_THRESHOLD, 1, 1000);

@@ -143,8 +143,10 @@ async function answer(x: Exchange): Promise<Response> {
   x.record.probe = probe;
 
   const { config } = x.runtime;
-  const sequence = x.latency.begin();
-  const slowAfter = x.streaming ? undefined : x.latency.slowAfter(config.originSlow, config.originTimeoutMs);
+  // One stall slows every route at once: it is counted once for the origin (claimSlow), however
+  // many route classes had requests in flight.
+  const sequence = x.baselines.origin.begin();
+  const slowAfter = x.streaming ? undefined : x.baselines.slowAfter(x.latency, config.originSlow, config.originTimeoutMs);
   // The probe is what decides whether the breaker stays open; every other request stops waiting
   // on the origin the moment the breaker opens (rule 7: a fast answer, never the full timeout).
   let signal!: (why: typeof SLOW | typeof OPENED) => void;
@@ -189,7 +191,7 @@ function releasedByBreaker(x: Exchange, fetching: Promise<OriginResult>): Promis
  * The origin's eventual answer still refreshes the copy.
  */
 async function slowOrigin(x: Exchange, probe: boolean, sequence: number, fetching: Promise<OriginResult>): Promise<Response> {
-  const counted = probe || x.latency.claimSlow(sequence);
+  const counted = probe || x.baselines.origin.claimSlow(sequence);
   if (counted) tellBreaker(x, "failure", probe, x.clock.now());
   x.record.failure = "slow";
   const served = await fromStore(x, "origin-slow");
@@ -285,9 +287,9 @@ async function probeWithHealthCheck(x: Exchange, path: string): Promise<boolean>
   recordCheck(x, "probe", result);
   const now = x.clock.now();
   x.view.record(result.ok ? "success" : "failure", true, now);
-  // A closed breaker starts with no run of failures: old confirmation must not carry over.
-  if (result.ok) x.gate.reset();
-  await x.view.background(x.link, now);
+  // The waiting client needs the verdict, not the object's acknowledgement of it.
+  const report = x.view.background(x.link, now);
+  if (report) x.ctx.waitUntil(report);
   return result.ok;
 }
 

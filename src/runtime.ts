@@ -101,15 +101,17 @@ export class Runtimes {
     const policy = breakerPolicy(config);
     for (const origin of config.origins) {
       runtime.latency.set(origin.name, new LatencyBaselines());
-      runtime.gates.set(origin.name, new TripGate());
-      runtime.views.set(
-        origin.name,
-        new BreakerView(origin.name, policy, {
-          syncIntervalMs: config.breaker.syncIntervalMs,
-          clock,
-          onTransition: (t) => emit(runtime.sink, transitionPoint(t)),
-        }),
-      );
+      const gate = new TripGate();
+      const view = new BreakerView(origin.name, policy, {
+        syncIntervalMs: config.breaker.syncIntervalMs,
+        clock,
+        onTransition: (t) => emit(runtime.sink, transitionPoint(t)),
+      });
+      // However it closed (our probe, another isolate's, an operator), a closed breaker starts
+      // with no confirmation: old evidence must not let a client's failures straight through.
+      view.onClosed = () => gate.reset();
+      runtime.gates.set(origin.name, gate);
+      runtime.views.set(origin.name, view);
     }
     return runtime;
   }

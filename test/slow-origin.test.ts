@@ -192,15 +192,21 @@ describe("latency baselines per route class, and streaming routes", () => {
     return harness({ ORIGINS: JSON.stringify([{ name: `classes-${Math.random().toString(36).slice(2, 8)}`, url: `${ORIGIN_URL}/s`, weight: 1 }]), ORIGIN_HEALTH_PATH: "off", ...vars });
   }
 
-  it("an endpoint slow by design is slow only against its own route's baseline: it never opens the breaker", async () => {
-    const h = perRoute();
+  it("an endpoint slow by design is slow only against its own route's baseline once it has one; before that the origin's counts, and the health check keeps the breaker closed", async () => {
+    const health = scenario("health");
+    const h = perRoute({ ORIGIN_HEALTH_PATH: `/${health.id}/healthz` });
     const fast = scenario("fast");
     const report = scenario("report");
     for (let i = 0; i < 40; i++) expect((await h.fetch(`https://edge.example.com/${fast.id}/k${i % 4}`)).status).toBe(200);
-    await report.set({ mode: "healthy", latencyMs: 300 });
-    for (let i = 0; i < 8; i++) expect((await h.fetch(`https://edge.example.com/${report.id}/r`)).status).toBe(200);
-    const points = requestPoints(h.metrics).filter((p) => p.blobs?.[2] === "slow");
-    expect(points).toHaveLength(0);
+    await report.set({ mode: "healthy", latencyMs: 60 });
+    for (let i = 0; i < 44; i++) {
+      expect((await h.fetch(`https://edge.example.com/${report.id}/r${i}`)).status).toBe(200);
+      h.clock.advance(100);
+    }
+    const reports = requestPoints(h.metrics).slice(40).map((p) => p.blobs?.[2]);
+    // Slow by the origin's 25 ms deadline until the route has 32 answers of its own, then never.
+    expect(reports.slice(0, 5)).toEqual(["slow", "slow", "slow", "slow", "slow"]);
+    expect(reports.slice(33)).toEqual(Array(11).fill(""));
     expect((await (await h.object()).snapshot(h.originName)).state.kind).toBe("closed");
     // The fast route's own deadline is untouched: still the 25 ms floor.
     const again = await h.fetch(`https://edge.example.com/${fast.id}/k0`);

@@ -1,6 +1,6 @@
 /** TripGate on its own: failures held until a check, what a failed or passing check does, and how often checks run. */
 import { describe, expect, it } from "vitest";
-import { CONFIRMATION_TTL_MS, HEALTH_CHECK_MIN_INTERVAL_MS, MAX_ROUTES_REPORTED, TripGate } from "../src/breaker/trip-gate.ts";
+import { CHECK_LOST_AFTER_MS, CONFIRMATION_TTL_MS, HEALTH_CHECK_MIN_INTERVAL_MS, MAX_ROUTES_REPORTED, TripGate } from "../src/breaker/trip-gate.ts";
 
 const T0 = 1_000_000;
 
@@ -107,5 +107,14 @@ describe("TripGate", () => {
     gate.checked(true, T0 + 10);
     gate.reset();
     expect(gate.failure(T0 + 20)).toEqual({ pass: 0, check: false });
+  });
+});
+
+describe("a lost check", () => {
+  it("one that never reported back stops holding failures: a new check goes out after CHECK_LOST_AFTER_MS", () => {
+    const gate = new TripGate();
+    expect(gate.failure(T0).check).toBe(true);
+    expect(gate.failure(T0 + CHECK_LOST_AFTER_MS).check).toBe(false);
+    expect(gate.failure(T0 + CHECK_LOST_AFTER_MS + 1).check).toBe(true);
   });
 });

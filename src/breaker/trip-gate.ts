@@ -19,6 +19,8 @@
 export const HEALTH_CHECK_MIN_INTERVAL_MS = 1000;
 /** How long a failed check vouches for the origin failing; then a new check must confirm again. */
 export const CONFIRMATION_TTL_MS = 5000;
+/** Longer than any check may take (ORIGIN_HEALTH_TIMEOUT_MS is at most 10 s): a check this old is lost. */
+export const CHECK_LOST_AFTER_MS = 15_000;
 /** Route classes named per dismissed span: enough to point at the broken ones, bounded per data point. */
 export const MAX_ROUTES_REPORTED = 8;
 
@@ -44,7 +46,9 @@ export class TripGate {
     this.held++;
     this.sinceResult++;
     if (route !== undefined && this.routesSinceResult.size < MAX_ROUTES_REPORTED) this.routesSinceResult.add(route);
-    const check = !this.inFlight && now - this.lastCheckAt >= HEALTH_CHECK_MIN_INTERVAL_MS;
+    // A check that never reported back (its waitUntil cut off) must not hold failures forever.
+    const stuck = this.inFlight && now - this.lastCheckAt > CHECK_LOST_AFTER_MS;
+    const check = (!this.inFlight || stuck) && now - this.lastCheckAt >= HEALTH_CHECK_MIN_INTERVAL_MS;
     if (check) {
       this.inFlight = true;
       this.lastCheckAt = now;

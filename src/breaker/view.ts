@@ -213,9 +213,13 @@ export class BreakerView {
     else this.options.onTransition(record);
   }
 
+  /** Called when this view's breaker closes, from here or from the object (another isolate's probe, an operator). */
+  onClosed: (() => void) | undefined;
+
   private setState(after: BreakerState): void {
     const before = this.state;
     this.state = after;
+    if (after.kind === "closed" && before.kind !== "closed") this.onClosed?.();
     if (after.kind === "open" && before.kind !== "open" && this.openListeners.size > 0) {
       const listeners = [...this.openListeners];
       this.openListeners.clear();

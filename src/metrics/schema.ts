@@ -100,7 +100,8 @@ export function healthCheckPoint(h: HealthCheckRecord): AnalyticsEngineDataPoint
       h.purpose, // blob2
       h.ok ? "ok" : "failed", // blob3
       h.why, // blob4
-      h.routes.join(" "), // blob5
+      // Bounded: Analytics Engine refuses a point whose blobs are too large, and would drop it.
+      h.routes.join(" ").slice(0, 512), // blob5
     ],
     doubles: [
       h.ms, // double1

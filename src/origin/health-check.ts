@@ -9,15 +9,17 @@ import { CDN_LOOP_TOKEN } from "./client.ts";
 
 export type HealthResult = { ok: true; status: number; ms: number } | { ok: false; why: string; ms: number };
 
-/** RFC 5861's "error" statuses: the same ones that count as a failed request. */
-const FAILED_STATUSES = new Set([500, 502, 503, 504]);
 
 export function healthUrl(origin: OriginRegion, path: string): string {
   const base = origin.url.pathname.endsWith("/") ? origin.url.pathname.slice(0, -1) : origin.url.pathname;
   return `${origin.url.origin}${base}${path}`;
 }
 
-/** Any answer but a 5xx within `timeoutMs` means the origin is up: a 404 is still an origin answering. */
+/**
+ * Any answer below 500 within `timeoutMs` means the origin is up: a 404 is still an origin
+ * answering. Every 5xx fails, not only RFC 5861's four: behind Cloudflare a down origin shows as
+ * 521-530, and a health path has no business answering any 5xx when all is well.
+ */
 export async function checkHealth(origin: OriginRegion, path: string, timeoutMs: number): Promise<HealthResult> {
   const started = Date.now();
   const controller = new AbortController();
@@ -34,7 +36,7 @@ export async function checkHealth(origin: OriginRegion, path: string, timeoutMs:
     // The body is not read: the status says what we need, and reading it could stall.
     res.body?.cancel().catch(() => {});
     const ms = Date.now() - started;
-    if (FAILED_STATUSES.has(res.status)) return { ok: false, why: `health path answered ${res.status}`, ms };
+    if (res.status >= 500) return { ok: false, why: `health path answered ${res.status}`, ms };
     return { ok: true, status: res.status, ms };
   } catch (err) {
     const ms = Date.now() - started;

@@ -85,6 +85,8 @@ function quantile(sorted: number[], q: number): number {
 
 /** Most route classes with their own baseline per origin; the rest share one. */
 export const ROUTE_CLASSES_MAX = 256;
+/** Longer first segments share the overflow baseline. */
+export const ROUTE_CLASS_MAX_CHARS = 64;
 
 /**
  * The route class of a path, its first segment ("/api" for "/api/users/7"): endpoints under one
@@ -110,11 +112,20 @@ export class LatencyBaselines {
     const name = routeClass(pathname);
     let tracker = this.byClass.get(name);
     if (tracker === undefined) {
-      if (this.byClass.size >= ROUTE_CLASSES_MAX) return this.overflow;
+      // A long segment is no route anyone configured; it would also pin its whole path in memory.
+      if (this.byClass.size >= ROUTE_CLASSES_MAX || name.length > ROUTE_CLASS_MAX_CHARS) return this.overflow;
       tracker = new LatencyTracker();
       this.byClass.set(name, tracker);
     }
     return tracker;
+  }
+
+  /**
+   * When a request of `tracker`'s class counts as slow: by its own baseline once it has one, until
+   * then by the whole origin's, so a partition is still noticed on a new or rarely used route.
+   */
+  slowAfter(tracker: LatencyTracker, setting: Config["originSlow"], timeoutMs: number): number | undefined {
+    return tracker.recent() !== undefined ? tracker.slowAfter(setting, timeoutMs) : this.origin.slowAfter(setting, timeoutMs);
   }
 
   record(tracker: LatencyTracker, ms: number): void {
