@@ -11,7 +11,7 @@ import { CACHE_NAME, fromEntry, unavailable, type StaleCause } from "./lkg/respo
 import { healthCheckPoint, requestPoint, type FailureClass, type RequestRecord } from "./metrics/schema.ts";
 import { emit } from "./metrics/writer.ts";
 import { fetchOrigin, passOn, type OriginResult } from "./origin/client.ts";
-import { checkHealth, type HealthResult } from "./origin/health-check.ts";
+import { checkHealth, type HealthLatency, type HealthResult } from "./origin/health-check.ts";
 import { routeClass, type LatencyBaselines, type LatencyTracker } from "./origin/latency.ts";
 import type { Runtime } from "./runtime.ts";
 import { clientAcceptEncoding } from "./scrub/encoding.ts";
@@ -30,6 +30,8 @@ interface Exchange {
   origin: OriginRegion;
   view: BreakerView;
   gate: TripGate;
+  /** How long the origin's health path takes when up: the checks' deadline. */
+  health: HealthLatency;
   link: BreakerLink;
   policy: RequestPolicy;
   record: RequestRecord;
@@ -98,6 +100,7 @@ export async function proxy(request: Request, url: URL, env: Env, ctx: Execution
     origin,
     view,
     gate: runtime.gates.get(origin.name)!,
+    health: runtime.healthLatency.get(origin.name)!,
     link: objectLink(env.BREAKER, runtime.config.breaker.objectTimeoutMs),
     policy,
     started,
@@ -242,15 +245,18 @@ function tellBreaker(x: Exchange, outcome: "failure" | "success", probe: boolean
 }
 
 /**
- * How long a health check (the confirmation, and the probe) may take: twice the slow deadline of ordinary requests (a health
- * path should be cheap), at least 100 ms, at most ORIGIN_HEALTH_TIMEOUT_MS. Short, so a real
- * partition still opens the breaker within a few slow deadlines of its start.
+ * How long a health check (the confirmation, and the probe) may take: 3 x the slowest of the
+ * health path's recent passing checks, at least 100 ms, at most ORIGIN_HEALTH_TIMEOUT_MS (see
+ * HealthLatency). Short, so a real partition still opens the breaker within a few slow deadlines
+ * of its start; learned from the health path itself, so no other route's latency shortens it.
  */
 function healthCheckDeadline(x: Exchange): number {
-  const { config } = x.runtime;
-  const slowAfter = x.baselines.origin.slowAfter(config.originSlow, config.originTimeoutMs);
-  if (slowAfter === undefined) return config.health.timeoutMs;
-  return Math.min(config.health.timeoutMs, Math.max(100, 2 * slowAfter));
+  return x.health.deadline(x.runtime.config.health.timeoutMs);
+}
+
+/** While closed, about once a minute per isolate: learn how long the health path takes (off the client's path). */
+async function learnHealthLatency(x: Exchange, path: string): Promise<void> {
+  x.health.record(await checkHealth(x.origin, path, x.runtime.config.health.timeoutMs));
 }
 
 function recordCheck(x: Exchange, purpose: "confirm" | "probe", result: HealthResult, dismissed = { failures: 0, routes: [] as string[] }): void {
@@ -271,6 +277,7 @@ function recordCheck(x: Exchange, purpose: "confirm" | "probe", result: HealthRe
 
 async function confirmWithHealthCheck(x: Exchange, path: string): Promise<void> {
   const result = await checkHealth(x.origin, path, healthCheckDeadline(x));
+  x.health.record(result);
   const now = x.clock.now();
   const pass = x.gate.checked(!result.ok, now);
   recordCheck(x, "confirm", result, x.gate.lastDismissed);
@@ -284,6 +291,7 @@ async function probeWithHealthCheck(x: Exchange, path: string): Promise<boolean>
   // The confirming deadline again: a probe that waits out a blackhole for the full timeout would
   // keep a healed origin away for that long on top of the open period.
   const result = await checkHealth(x.origin, path, healthCheckDeadline(x));
+  x.health.record(result);
   recordCheck(x, "probe", result);
   const now = x.clock.now();
   x.view.record(result.ok ? "success" : "failure", true, now);
@@ -442,6 +450,8 @@ function finish(x: Exchange, response: Response): void {
   x.record.breaker = x.view.state.kind;
   const work = x.view.background(x.link, now);
   if (work) x.ctx.waitUntil(work);
+  const healthPath = x.runtime.config.health.path;
+  if (healthPath !== undefined && x.view.state.kind === "closed" && x.health.shouldLearn(now)) x.ctx.waitUntil(learnHealthLatency(x, healthPath));
   // writeDataPoint returns at once and never fails the request (emit): no waitUntil needed.
   emit(x.env.METRICS, requestPoint(x.record));
 }

@@ -8,6 +8,7 @@ import type { Env } from "./env.ts";
 import { CacheTier, LKG_CACHE_NAME } from "./lkg/cache-tier.ts";
 import { KV_GC_TTL_SECONDS, KvTier } from "./lkg/kv-tier.ts";
 import { MemoryTier } from "./lkg/memory.ts";
+import { HealthLatency } from "./origin/health-check.ts";
 import { LatencyBaselines } from "./origin/latency.ts";
 import { KeyActivity } from "./lkg/activity.ts";
 import { SharedWriteRule, WriteBudget } from "./lkg/shared-write.ts";
@@ -34,6 +35,8 @@ export interface Runtime {
   latency: Map<string, LatencyBaselines>;
   /** Per origin: runs of failures held until the health check says they are about the origin. */
   gates: Map<string, TripGate>;
+  /** Per origin: how long its health path takes when up (the checks' deadline). */
+  healthLatency: Map<string, HealthLatency>;
   /** The sink of the latest request, so isolate-only breaker transitions can be reported. */
   sink: MetricsSink | undefined;
 }
@@ -96,6 +99,7 @@ export class Runtimes {
       views: new Map(),
       latency: new Map(),
       gates: new Map(),
+      healthLatency: new Map(),
       sink: undefined,
     };
     const policy = breakerPolicy(config);
@@ -111,6 +115,7 @@ export class Runtimes {
       // with no confirmation: old evidence must not let a client's failures straight through.
       view.onClosed = () => gate.reset();
       runtime.gates.set(origin.name, gate);
+      runtime.healthLatency.set(origin.name, new HealthLatency());
       runtime.views.set(origin.name, view);
     }
     return runtime;

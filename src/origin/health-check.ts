@@ -46,3 +46,47 @@ export async function checkHealth(origin: OriginRegion, path: string, timeoutMs:
     clearTimeout(timer);
   }
 }
+
+/** Passing checks kept to learn how long the health path takes when the origin is up. */
+const LEARNED_CHECKS = 8;
+/** While the breaker is closed, one check this often per isolate keeps what was learned current. */
+export const HEALTH_LEARN_INTERVAL_MS = 60_000;
+
+/**
+ * How long this origin's health path takes when the origin is up, from its recent passing checks.
+ * A check's deadline follows from it, not from other routes' latency: a health path slower than
+ * the API beside it (a rendered `/`) must not fail every check on a healthy origin, and a client
+ * flooding fast routes must not be able to shorten the deadline.
+ */
+export class HealthLatency {
+  private readonly passing: number[] = [];
+  private lastLearnAt = Number.NEGATIVE_INFINITY;
+
+  record(result: HealthResult): void {
+    if (!result.ok) return;
+    this.passing.push(result.ms);
+    if (this.passing.length > LEARNED_CHECKS) this.passing.shift();
+  }
+
+  /** The slowest recent passing check, in ms, or undefined before the first. */
+  slowestMs(): number | undefined {
+    return this.passing.length === 0 ? undefined : Math.max(...this.passing);
+  }
+
+  /** Whether to send a learning check now (claims it). */
+  shouldLearn(now: number): boolean {
+    if (now - this.lastLearnAt < HEALTH_LEARN_INTERVAL_MS) return false;
+    this.lastLearnAt = now;
+    return true;
+  }
+
+  /**
+   * A check's deadline: 3 x the slowest recent passing check, at least 100 ms, at most
+   * `timeoutMs`; `timeoutMs` itself until a check has passed.
+   */
+  deadline(timeoutMs: number): number {
+    const slowest = this.slowestMs();
+    if (slowest === undefined) return timeoutMs;
+    return Math.min(timeoutMs, Math.max(100, 3 * slowest));
+  }
+}
