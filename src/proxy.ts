@@ -11,7 +11,7 @@ import { CACHE_NAME, fromEntry, unavailable, type StaleCause } from "./lkg/respo
 import { healthCheckPoint, requestPoint, type FailureClass, type RequestRecord } from "./metrics/schema.ts";
 import { emit } from "./metrics/writer.ts";
 import { fetchOrigin, passOn, type OriginResult } from "./origin/client.ts";
-import { checkHealth, type HealthLatency, type HealthResult } from "./origin/health-check.ts";
+import { checkHealth, CLIENT_PROBE_AFTER_FAILED_CHECKS, type HealthLatency, type HealthResult } from "./origin/health-check.ts";
 import { routeClass, type LatencyBaselines, type LatencyTracker } from "./origin/latency.ts";
 import type { Runtime } from "./runtime.ts";
 import { clientAcceptEncoding } from "./scrub/encoding.ts";
@@ -124,11 +124,12 @@ async function answer(x: Exchange): Promise<Response> {
     if (verdict === "reject") {
       return breakerOpen(x, retryAfterMs(x));
     }
-    if (verdict === "probe" && x.runtime.config.health.path !== undefined) {
+    const byCheck = x.runtime.config.health.path !== undefined && !clientProbeTurn(x);
+    if (verdict === "probe" && byCheck) {
       // The worker's own health check is the probe. A client with a copy is answered from it at
       // once; one without waits for the check (its short deadline) rather than take a 503 from
       // an origin that may be back: if it is, this request goes on to it like any other.
-      const probing = probeWithHealthCheck(x, x.runtime.config.health.path);
+      const probing = probeWithHealthCheck(x, x.runtime.config.health.path!);
       x.ctx.waitUntil(probing);
       x.record.failure = "breaker_open";
       x.record.breaker = x.view.state.kind;
@@ -140,8 +141,8 @@ async function answer(x: Exchange): Promise<Response> {
       }
       x.record.failure = undefined;
     }
-    // With a health path the probe was the check: this request is an ordinary one.
-    probe = verdict === "probe" && x.runtime.config.health.path === undefined;
+    // When the check was the probe, this request is an ordinary one.
+    probe = verdict === "probe" && !byCheck;
   }
   x.record.probe = probe;
 
@@ -229,6 +230,8 @@ async function lateAnswer(x: Exchange, result: OriginResult): Promise<void> {
 function tellBreaker(x: Exchange, outcome: "failure" | "success", probe: boolean, now: number): void {
   x.record.breakerHeardMs = Date.now() - x.startedWall;
   const healthPath = x.runtime.config.health.path;
+  // A client's request that was the probe (clientProbeTurn) takes its turn in the count.
+  if (probe && healthPath !== undefined) x.health.failedProbes = outcome === "success" ? 0 : x.health.failedProbes + 1;
   if (outcome === "success") {
     x.gate.success();
   } else if (healthPath !== undefined && !probe && x.view.state.kind === "closed") {
@@ -286,12 +289,23 @@ async function confirmWithHealthCheck(x: Exchange, path: string): Promise<void> 
   await x.view.background(x.link, now);
 }
 
+/**
+ * Whether this probe goes to a client's idempotent request rather than the health check: every
+ * other probe once CLIENT_PROBE_AFTER_FAILED_CHECKS health-check probes failed in a row.
+ */
+function clientProbeTurn(x: Exchange): boolean {
+  if (x.request.method !== "GET" && x.request.method !== "HEAD") return false;
+  const failed = x.health.failedProbes;
+  return failed >= CLIENT_PROBE_AFTER_FAILED_CHECKS && failed % 2 === 1;
+}
+
 /** The half-open probe: the health check, told to the breaker. Whether the origin answered well. */
 async function probeWithHealthCheck(x: Exchange, path: string): Promise<boolean> {
   // The confirming deadline again: a probe that waits out a blackhole for the full timeout would
   // keep a healed origin away for that long on top of the open period.
   const result = await checkHealth(x.origin, path, healthCheckDeadline(x));
   x.health.record(result);
+  x.health.probed(result);
   recordCheck(x, "probe", result);
   const now = x.clock.now();
   x.view.record(result.ok ? "success" : "failure", true, now);

@@ -154,6 +154,32 @@ describe("a run of failures opens the breaker only when the health check says th
     expect(await breakerState(h)).toBe("open");
   });
 
+  it("a health path that fails while the application works cannot hold the breaker open for good: after 5 failed checks every other probe is a client's GET", async () => {
+    const { h, health } = withHealthPath();
+    await h.object();
+    const s = scenario("app");
+    expect((await h.fetch(s.url("/p"))).status).toBe(200);
+    await s.set({ mode: "status", status: 502 });
+    await health.set({ mode: "status", status: 503 });
+    for (let i = 0; i < 5; i++) await h.fetch(s.url("/p"));
+    expect(await breakerState(h)).toBe("open");
+    // The application heals; its health path stays broken (a misconfigured ORIGIN_HEALTH_PATH).
+    await s.set({ mode: "healthy" });
+    const appBefore = (await s.log()).count;
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(10_000);
+      await h.fetch(s.url("/p"));
+      expect(await breakerState(h)).toBe("open");
+    }
+    // Five failed health-check probes, no client request reached the application.
+    expect((await s.log()).count).toBe(appBefore);
+    h.clock.advance(10_000);
+    const clientProbe = await h.fetch(s.url("/p"));
+    expect(clientProbe.headers.get("cache-status")).toContain("fwd=bypass");
+    expect(await breakerState(h)).toBe("closed");
+    expect(requestPoints(h.metrics).at(-1)?.blobs?.[11]).toBe("probe");
+  });
+
   it("an unreachable origin (connection refused everywhere) still opens the breaker at the threshold", async () => {
     // A port nothing listens on: the request and the health check both fail at once.
     const h = harness({ ORIGINS: JSON.stringify([{ name: `refused-${Date.now()}`, url: "http://127.0.0.1:9", weight: 1 }]), ORIGIN_HEALTH_PATH: "/healthz" });

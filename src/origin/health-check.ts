@@ -47,6 +47,14 @@ export async function checkHealth(origin: OriginRegion, path: string, timeoutMs:
   }
 }
 
+/**
+ * After this many failed health-check probes in a row, every other probe is a client's GET or
+ * HEAD instead: a health path that fails while the application works (a misconfigured
+ * ORIGIN_HEALTH_PATH) must not hold the breaker open for good. Safe against attackers: the
+ * breaker is already open, a failing client probe only keeps it so, and a real outage fails both.
+ */
+export const CLIENT_PROBE_AFTER_FAILED_CHECKS = 5;
+
 /** Passing checks kept to learn how long the health path takes when the origin is up. */
 const LEARNED_CHECKS = 8;
 /** While the breaker is closed, one check this often per isolate keeps what was learned current. */
@@ -61,6 +69,14 @@ export const HEALTH_LEARN_INTERVAL_MS = 60_000;
 export class HealthLatency {
   private readonly passing: number[] = [];
   private lastLearnAt = Number.NEGATIVE_INFINITY;
+
+  /** Half-open probes by health check that failed in a row (see CLIENT_PROBE_AFTER_FAILED_CHECKS). */
+  failedProbes = 0;
+
+  /** A probe's result: counts the failed ones in a row. */
+  probed(result: HealthResult): void {
+    this.failedProbes = result.ok ? 0 : this.failedProbes + 1;
+  }
 
   record(result: HealthResult): void {
     if (!result.ok) return;
