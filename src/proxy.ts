@@ -156,7 +156,11 @@ async function answer(x: Exchange): Promise<Response> {
   let signal!: (why: typeof SLOW | typeof OPENED) => void;
   const signalled = new Promise<typeof SLOW | typeof OPENED>((resolve) => (signal = resolve));
   // The origin client's own timer says when the request is slow: one timer per request.
-  const fetching = fetchOrigin(x.request, x.url, x.origin, config.originTimeoutMs, slowAfter, slowAfter === undefined ? undefined : () => signal(SLOW));
+  // A client's request as the probe (clientProbeTurn) is judged like the check it stands in for:
+  // a short deadline, so a probe into a blackhole does not hold its client for the full timeout.
+  const timeoutMs = probe && config.health.path !== undefined ? Math.min(config.originTimeoutMs, Math.max(CLIENT_PROBE_MIN_TIMEOUT_MS, healthCheckDeadline(x))) : config.originTimeoutMs;
+  const slowBefore = slowAfter !== undefined && slowAfter < timeoutMs ? slowAfter : undefined;
+  const fetching = fetchOrigin(x.request, x.url, x.origin, timeoutMs, slowBefore, slowBefore === undefined ? undefined : () => signal(SLOW));
   const unsubscribe = probe ? undefined : x.view.onOpen(() => signal(OPENED));
   const first = await Promise.race([fetching, signalled]);
   unsubscribe?.();
@@ -288,6 +292,9 @@ async function confirmWithHealthCheck(x: Exchange, path: string): Promise<void> 
   for (let i = 0; i < pass; i++) x.view.record("failure", false, now);
   await x.view.background(x.link, now);
 }
+
+/** The shortest origin timeout of a client's request that is the probe. */
+const CLIENT_PROBE_MIN_TIMEOUT_MS = 1000;
 
 /**
  * Whether this probe goes to a client's idempotent request rather than the health check: every
