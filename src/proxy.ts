@@ -266,7 +266,7 @@ async function learnHealthLatency(x: Exchange, path: string): Promise<void> {
   x.health.record(await checkHealth(x.origin, path, x.runtime.config.health.timeoutMs));
 }
 
-function recordCheck(x: Exchange, purpose: "confirm" | "probe", result: HealthResult, dismissed = { failures: 0, routes: [] as string[] }): void {
+function recordCheck(x: Exchange, purpose: "confirm" | "probe", result: HealthResult, dismissed = { failures: 0, routes: [] as string[] }, passed = 0): void {
   emit(
     x.env.METRICS,
     healthCheckPoint({
@@ -278,6 +278,7 @@ function recordCheck(x: Exchange, purpose: "confirm" | "probe", result: HealthRe
       ms: result.ms,
       dismissed: dismissed.failures,
       routes: dismissed.routes,
+      passed,
     }),
   );
 }
@@ -287,7 +288,7 @@ async function confirmWithHealthCheck(x: Exchange, path: string): Promise<void> 
   x.health.record(result);
   const now = x.clock.now();
   const pass = x.gate.checked(!result.ok, now);
-  recordCheck(x, "confirm", result, x.gate.lastDismissed);
+  recordCheck(x, "confirm", result, x.gate.lastDismissed, pass);
   if (pass === 0 || x.view.state.kind !== "closed") return;
   for (let i = 0; i < pass; i++) x.view.record("failure", false, now);
   await x.view.background(x.link, now);

@@ -222,10 +222,17 @@ export function evaluate(all: DrillData): { targets: TargetResult[]; totals: Rec
     // "held": a failure kept from the breaker until the health check spoke. A failed check
     // passes the held failures on, so one held shortly before a failed confirming check counts;
     // one a passing check dismissed never reached the breaker, and does not.
-    const failedChecksAt = d.points.filter((p) => p.blobs?.[0] === "health_check" && p.blobs?.[1] === "confirm" && p.blobs?.[2] === "failed").map((p) => p.timestamp);
-    const passedOn = (at: number) => failedChecksAt.some((t) => t >= at && t - at <= 2000);
+    // A failing confirmation's point says how many held failures it passed on (double4): the
+    // last that many held before it, exactly as the breaker heard them.
+    const held = requestPoints.filter((p) => p.blobs?.[12] === "held").sort((a, b) => heardAt(a) - heardAt(b));
+    const passedOn = new Set<DataPoint>();
+    for (const c of d.points.filter((p) => p.blobs?.[0] === "health_check" && p.blobs?.[1] === "confirm" && p.blobs?.[2] === "failed")) {
+      const n = c.doubles?.[3] ?? 0;
+      const before = held.filter((p) => heardAt(p) <= c.timestamp && !passedOn.has(p));
+      for (const p of before.slice(Math.max(0, before.length - n))) passedOn.add(p);
+    }
     const heard = requestPoints
-      .filter((p) => p.blobs?.[12] === "failure" || p.blobs?.[12] === "success" || (p.blobs?.[12] === "held" && passedOn(heardAt(p))))
+      .filter((p) => p.blobs?.[12] === "failure" || p.blobs?.[12] === "success" || passedOn.has(p))
       .map((p) => ({ outcome: p.blobs![12]!, at: heardAt(p) }))
       .filter((e) => e.at >= from && e.at < to)
       .sort((a, b) => a.at - b.at);

@@ -90,6 +90,8 @@ export interface HealthCheckRecord {
   /** A passing confirmation: the held failures it showed to be route trouble, and (up to 8 of) their route classes. */
   dismissed: number;
   routes: string[];
+  /** A failing confirmation: the held failures it passed on to the breaker. */
+  passed: number;
 }
 
 export function healthCheckPoint(h: HealthCheckRecord): AnalyticsEngineDataPoint {
@@ -107,6 +109,7 @@ export function healthCheckPoint(h: HealthCheckRecord): AnalyticsEngineDataPoint
       h.ms, // double1
       h.status, // double2
       h.dismissed, // double3
+      h.passed, // double4
     ],
   };
 }
