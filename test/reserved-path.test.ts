@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { firstSegment, matchReserved, MAX_DECODE_ROUNDS, percentDecode } from "../src/reserved-path.ts";
+import { RESERVED_SPELLINGS } from "./reserved-spellings.ts";
 
 /** `_` percent-encoded `times` times over, the way a red team hides the prefix. */
 function encodeUnderscore(times: number): string {
@@ -17,31 +18,10 @@ describe("matchReserved", () => {
 
   it("calls every other spelling that normalizes into /__edge a spelling", () => {
     const spellings = [
-      "//__edge/admin/breakers/primary/open",
-      "//__edge//admin",
-      "/__edge//admin",
-      "/__EDGE/health",
-      "/__Edge/",
-      "/__edge%2Fadmin",
-      "/__edge%2fadmin",
-      "/%5f%5fedge/",
-      "/%5F%5Fedge/health",
-      "/__%65dge/health",
-      "/__edge;x",
-      "/__edge;jsessionid=1/admin",
-      "/__edge%3bx",
+      ...RESERVED_SPELLINGS,
       "/__edge\\admin",
-      "/__edge%5cadmin",
-      "/__edge%252fadmin",
-      "/%255f%255fedge/",
-      "/%2f__edge/health",
       "/x/%2e%2e/__edge/health",
-      "/x/%252e%252e/__edge/health",
-      "/__edge./health",
-      "/__edge%20/health",
       "/a/..%20/__edge/",
-      "/__edge%00.html",
-      "/%EF%BC%BF%EF%BC%BFedge/",
       "/x%EF%BC%8F%EF%BC%8E%EF%BC%8E%EF%BC%8F__edge/",
       "/__edge%EF%BC%9Bx",
       "/__edge/./health",
