@@ -4,7 +4,8 @@ import { adminRoutes, type EdgeVariables } from "./admin/routes.ts";
 import type { Env } from "./env.ts";
 import { jsonError } from "./lkg/respond.ts";
 import { CDN_LOOP_TOKEN } from "./origin/client.ts";
-import { proxy, recordRejected } from "./proxy.ts";
+import { handle } from "./request/handle.ts";
+import { recordRejected } from "./request/record.ts";
 import { MAX_DECODE_ROUNDS, matchReserved, type ReservedMatch } from "./reserved-path.ts";
 import { Runtimes, type Deps, type Runtime } from "./runtime.ts";
 
@@ -48,7 +49,7 @@ export function createApp(deps: Deps): EdgeApp {
           recordRejected(request, env, runtime, refusal);
           return refusal;
         }
-        return await proxy(request, url, env, ctx, runtime, deps.clock);
+        return await handle(request, url, env, ctx, runtime, deps.clock);
       } catch (err) {
         return internalError(err);
       }

@@ -1,9 +1,10 @@
-/** Isolate-wide state: resolved configuration, the LKG store and the breaker views, kept across requests. */
+/** Isolate-wide state: resolved configuration, the LKG store and one Region per origin, kept across requests. */
+import { objectLink } from "./breaker/link.ts";
 import { TripGate } from "./breaker/trip-gate.ts";
 import { BreakerView } from "./breaker/view.ts";
 import { breakerPolicy } from "./breaker/policy.ts";
 import type { Clock } from "./clock.ts";
-import { resolveConfig, type Config, type ConfigResult } from "./config.ts";
+import { resolveConfig, type Config, type ConfigResult, type OriginRegion } from "./config.ts";
 import type { Env } from "./env.ts";
 import { CacheTier, LKG_CACHE_NAME } from "./lkg/cache-tier.ts";
 import { KV_GC_TTL_SECONDS, KvTier } from "./lkg/kv-tier.ts";
@@ -21,6 +22,19 @@ export interface Deps {
   caches: CacheStorage;
 }
 
+/** One origin region as this isolate knows it: its breaker, its evidence rules and its latency. */
+export interface Region {
+  origin: OriginRegion;
+  /** Its breaker as this isolate sees it; owns its link to the breaker object. */
+  view: BreakerView;
+  /** Runs of failures held until the health check says they are about the origin. */
+  gate: TripGate;
+  /** How long its health path takes when up (the checks' deadline). */
+  health: HealthLatency;
+  /** Latency baselines per route class, and for the whole origin. */
+  baselines: LatencyBaselines;
+}
+
 /** Everything one configuration needs in this isolate; rebuilt only when the configuration changes. */
 export interface Runtime {
   config: Config;
@@ -30,13 +44,8 @@ export interface Runtime {
   activity: KeyActivity;
   /** LKG_NEW_KEYS_PER_SECOND: captures of keys this isolate holds no copy of yet. */
   newKeys: WriteBudget;
-  views: Map<string, BreakerView>;
-  /** Per origin: latency baselines per route class, and for the whole origin. */
-  latency: Map<string, LatencyBaselines>;
-  /** Per origin: runs of failures held until the health check says they are about the origin. */
-  gates: Map<string, TripGate>;
-  /** Per origin: how long its health path takes when up (the checks' deadline). */
-  healthLatency: Map<string, HealthLatency>;
+  /** Per origin name, in ORIGINS order. */
+  regions: Map<string, Region>;
   /** The sink of the latest request, so isolate-only breaker transitions can be reported. */
   sink: MetricsSink | undefined;
 }
@@ -69,6 +78,9 @@ export class Runtimes {
       this.current = runtime;
     }
     runtime.sink = env.METRICS;
+    // The object binding can differ per env (tests pass their own): each view talks through this env's.
+    const link = objectLink(env.BREAKER, config.breaker.objectTimeoutMs);
+    for (const region of runtime.regions.values()) region.view.link = link;
     runtime.store.setKv(config.lkg.tiers.includes("kv") ? this.kvTier(env) : undefined);
     return runtime;
   }
@@ -96,15 +108,11 @@ export class Runtimes {
       store: new LkgStore(tiers, newCounters(), rules),
       activity: new KeyActivity(config.lkg.refreshMs),
       newKeys: new WriteBudget(config.lkg.newKeysPerSecond),
-      views: new Map(),
-      latency: new Map(),
-      gates: new Map(),
-      healthLatency: new Map(),
+      regions: new Map(),
       sink: undefined,
     };
     const policy = breakerPolicy(config);
     for (const origin of config.origins) {
-      runtime.latency.set(origin.name, new LatencyBaselines());
       const gate = new TripGate();
       const view = new BreakerView(origin.name, policy, {
         syncIntervalMs: config.breaker.syncIntervalMs,
@@ -114,9 +122,7 @@ export class Runtimes {
       // However it closed (our probe, another isolate's, an operator), a closed breaker starts
       // with no confirmation: old evidence must not let a client's failures straight through.
       view.onClosed = () => gate.reset();
-      runtime.gates.set(origin.name, gate);
-      runtime.healthLatency.set(origin.name, new HealthLatency());
-      runtime.views.set(origin.name, view);
+      runtime.regions.set(origin.name, { origin, view, gate, health: new HealthLatency(), baselines: new LatencyBaselines() });
     }
     return runtime;
   }

@@ -18,7 +18,7 @@ export interface PublicHealth {
  * makes this worker call the breaker object, which tops out at about 1,000 requests/s.
  */
 export function publicHealth(runtime: Runtime): PublicHealth {
-  const origins = runtime.config.origins.map((origin) => ({ name: origin.name, breaker: runtime.views.get(origin.name)!.state.kind }));
+  const origins = runtime.config.origins.map((origin) => ({ name: origin.name, breaker: runtime.regions.get(origin.name)!.view.state.kind }));
   return { status: statusOf(origins), version: VERSION, origins };
 }
 
@@ -28,7 +28,7 @@ export async function fullHealth(runtime: Runtime, env: Env) {
   const link = objectLink(env.BREAKER, config.breaker.objectTimeoutMs);
   const origins = await Promise.all(
     config.origins.map(async (origin, i) => {
-      const view = runtime.views.get(origin.name)!;
+      const view = runtime.regions.get(origin.name)!.view;
       let object: unknown;
       try {
         object = (await link.snapshot(origin.name)).state;

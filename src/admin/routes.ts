@@ -37,8 +37,8 @@ export function adminRoutes(): Hono<{ Bindings: Env; Variables: EdgeVariables }>
     const runtime = c.get("runtime");
     const name = c.req.param("origin");
     const action = c.req.param("action");
-    const view = runtime.views.get(name);
-    if (!view) return jsonError(404, `unknown origin ${JSON.stringify(name)}`, { origins: [...runtime.views.keys()] });
+    const view = runtime.regions.get(name)?.view;
+    if (!view) return jsonError(404, `unknown origin ${JSON.stringify(name)}`, { origins: [...runtime.regions.keys()] });
     if (action !== "open" && action !== "close" && action !== "reset") {
       return jsonError(400, `unknown action ${JSON.stringify(action)}: use open, close or reset`);
     }

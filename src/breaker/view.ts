@@ -52,6 +52,8 @@ export class BreakerView {
   private unreported: TransitionRecord | undefined;
 
   readonly origin: string;
+  /** The line to this origin's object; connected per env (tests bring their own bindings), see Runtimes.for. */
+  link: BreakerLink | undefined;
   private readonly policy: BreakerPolicy;
   private readonly options: ViewOptions;
 
@@ -81,10 +83,11 @@ export class BreakerView {
   }
 
   /** Only reached while the breaker is open: asks the object for the fleet-wide lease, else decides alone. */
-  async acquireProbe(link: BreakerLink, now: number): Promise<"probe" | "forward" | "reject"> {
+  async acquireProbe(now: number): Promise<"probe" | "forward" | "reject"> {
     // When the open period ends under load, every request in flight would ask at once; one asks.
     if (this.acquiring) return "reject";
-    if (this.objectReachable(now)) {
+    const link = this.link;
+    if (link && this.objectReachable(now)) {
       this.acquiring = true;
       try {
         this.calls.acquireProbe++;
@@ -127,7 +130,9 @@ export class BreakerView {
   }
 
   /** Work for ctx.waitUntil, or undefined when there is none (the healthy case). */
-  background(link: BreakerLink, now: number): Promise<void> | undefined {
+  background(now: number): Promise<void> | undefined {
+    const link = this.link;
+    if (!link) return undefined;
     const flush = this.queue.length > 0 && !this.flushing ? this.flush(link) : undefined;
     const sync = this.needsSync(now) ? this.sync(link, now) : undefined;
     if (!flush && !sync) return undefined;
