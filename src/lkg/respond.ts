@@ -4,12 +4,17 @@ import { isNullBodyStatus, type LkgEntry } from "./entry.ts";
 /** The name we give ourselves in Cache-Status (RFC 9211). */
 export const CACHE_NAME = "edge-fallback";
 
+/** Names the region whose answer this is; a stored copy or a worker-made error carries none. */
+export const REGION_HEADER = "x-edge-region";
+
 export type StaleCause = "origin-5xx" | "origin-timeout" | "origin-unreachable" | "origin-slow" | "breaker-open";
 
 export function fromEntry(entry: LkgEntry, ageMs: number, cause: StaleCause, method: string): Response {
   // A native copy of the runtime's Headers keeps bytes a string could not (scrub/headers.ts).
   const headers = new Headers(entry.nativeHeaders ?? entry.headers);
   headers.set("age", String(Math.floor(ageMs / 1000)));
+  // A copy is not a region's answer now, whatever the origin put in it.
+  headers.delete(REGION_HEADER);
   headers.set("cache-status", `${CACHE_NAME}; hit; detail=stale-${cause}`);
   if (isNullBodyStatus(entry.status)) return new Response(null, { status: entry.status, headers });
   // The stored body's own length (the origin's was dropped when storing: the copy is kept decoded).

@@ -11,7 +11,7 @@ import type { StoredHeaders } from "../scrub/headers.ts";
 import { responseVerdict } from "../scrub/policy.ts";
 import { admit } from "./admission.ts";
 import { captureBody } from "./capture.ts";
-import { CACHE_NAME } from "./respond.ts";
+import { CACHE_NAME, REGION_HEADER } from "./respond.ts";
 
 /**
  * `answeredAt` is when the origin's headers arrived: a copy's age counts from then, not from when
@@ -53,6 +53,8 @@ export function healthyAnswer(x: RequestContext, region: Region, result: OriginR
     response = passOn(upstream, result.body(false));
   }
   response.headers.set("cache-status", `${CACHE_NAME}; fwd=bypass; fwd-status=${response.status}${capture !== undefined ? "; stored" : ""}`);
+  response.headers.set(REGION_HEADER, region.origin.name);
+  trace.answeredBy = region.origin.name;
   return response;
 }
 

@@ -1,6 +1,7 @@
 /** The Analytics Engine schema: which blob and double holds what. The README documents the same table. */
 import type { BreakerState } from "../breaker/state.ts";
 import type { TierName } from "../lkg/entry.ts";
+import type { RoutingReason } from "../routing/types.ts";
 
 export type Outcome =
   /** The origin answered (any status but 500/502/503/504) and that answer was passed on. */
@@ -44,6 +45,15 @@ export interface RequestRecord {
   staleAgeSeconds: number;
   originMs: number;
   status: number;
+  /** The region whose answer was passed on ("" when none: a copy or a worker-made error). */
+  answeredBy: string;
+  /** The region tried first when the answer came from another one (failover), else "". */
+  failedOverFrom: string;
+  routingReason: RoutingReason;
+  /** The answering region's share of its weight under return-to-home (100 when not ramping; 0 when none answered). */
+  rampPercent: number;
+  /** Regions tried (0 when refused before any, 2 after a failover). */
+  regionsTried: number;
 }
 
 export interface TransitionRecord {
@@ -76,6 +86,37 @@ export function transitionRecord(origin: string, before: BreakerState, after: Br
 export const REQUEST_EVENT = "request";
 export const BREAKER_EVENT = "breaker";
 export const HEALTH_CHECK_EVENT = "health_check";
+export const ROUTING_EVENT = "routing";
+
+/** A change in where traffic goes: an operator's action, or a region leaving, returning or ramping. */
+export interface RoutingRecord {
+  region: string;
+  action: "evacuate" | "drain" | "shed" | "restore" | "left" | "returned" | "ramp_step" | "ramp_abort" | "ramp_done" | "leader";
+  reason: string;
+  source: "admin" | "isolate" | "object";
+  /** Ramp percent, or shed percent for "shed". */
+  percent: number;
+  /** Ramp step index (0-based), 0 when not ramping. */
+  step: number;
+  generation: number;
+}
+
+export function routingPoint(r: RoutingRecord): AnalyticsEngineDataPoint {
+  return {
+    indexes: [r.region],
+    blobs: [
+      ROUTING_EVENT, // blob1
+      r.action, // blob2
+      r.reason.slice(0, 256), // blob3
+      r.source, // blob4
+    ],
+    doubles: [
+      r.percent, // double1
+      r.step, // double2
+      r.generation, // double3
+    ],
+  };
+}
 
 /** One active check of an origin's health path: why it was sent, and what it found. */
 export interface HealthCheckRecord {
@@ -131,6 +172,9 @@ export function requestPoint(r: RequestRecord): AnalyticsEngineDataPoint {
       r.version, // blob11
       r.probe ? "probe" : "", // blob12
       r.breakerHeard, // blob13
+      r.answeredBy, // blob14
+      r.failedOverFrom, // blob15
+      r.routingReason, // blob16
     ],
     doubles: [
       r.latencyMs, // double1
@@ -139,6 +183,8 @@ export function requestPoint(r: RequestRecord): AnalyticsEngineDataPoint {
       r.originMs, // double4
       r.status, // double5
       r.breakerHeardMs, // double6
+      r.rampPercent, // double7
+      r.regionsTried, // double8
     ],
   };
 }

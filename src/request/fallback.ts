@@ -1,5 +1,5 @@
 /** The answers when the origin did not answer well: the stored copy (<= 30 s, Age, Cache-Status), else a clean, fast 5xx. */
-import { CACHE_NAME, fromEntry, unavailable, type StaleCause } from "../lkg/respond.ts";
+import { CACHE_NAME, REGION_HEADER, fromEntry, unavailable, type StaleCause } from "../lkg/respond.ts";
 import type { FailureClass } from "../metrics/schema.ts";
 import type { OriginResponse } from "../origin/attempt.ts";
 import { passOn } from "../origin/client.ts";
@@ -44,6 +44,8 @@ export function noCopy(x: RequestContext, cause: StaleCause, region: string, ret
   if (origin) {
     const passed = passOn(origin.response, origin.body(false));
     passed.headers.set("cache-status", `${CACHE_NAME}; fwd=uri-miss; fwd-status=${passed.status}; detail=no-lkg`);
+    passed.headers.set(REGION_HEADER, region);
+    x.trace.answeredBy = region;
     return passed;
   }
   const retryAfterSeconds = Math.max(1, Math.ceil(retryAfterMs / 1000));

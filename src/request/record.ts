@@ -10,6 +10,7 @@ import type { FailureClass, LookupOutcome, Outcome, RequestRecord } from "../met
 import { requestPoint } from "../metrics/schema.ts";
 import { emit } from "../metrics/writer.ts";
 import type { Runtime } from "../runtime.ts";
+import type { RoutingReason } from "../routing/types.ts";
 import type { RequestPolicy } from "../scrub/policy.ts";
 import { VERSION } from "../version.ts";
 
@@ -33,10 +34,15 @@ export interface Trace {
   lookup: LookupOutcome;
   tier: TierName | undefined;
   staleAgeSeconds: number;
+  routingReason: RoutingReason;
+  /** The region whose answer was passed on ("" for a copy or a worker-made error). */
+  answeredBy: string;
+  /** The answering region's return-to-home percent when it answered. */
+  rampPercent: number;
 }
 
 export function newTrace(policy: RequestPolicy): Trace {
-  return { attempts: [], outcome: "origin_ok", store: policy.lkg ? "" : `skip:${policy.reason}`, lookup: "none", tier: undefined, staleAgeSeconds: 0 };
+  return { attempts: [], outcome: "origin_ok", store: policy.lkg ? "" : `skip:${policy.reason}`, lookup: "none", tier: undefined, staleAgeSeconds: 0, routingReason: "single", answeredBy: "", rampPercent: 100 };
 }
 
 export function newAttempt(region: string): AttemptTrace {
@@ -73,7 +79,24 @@ export function requestRecord(
     staleAgeSeconds: trace.staleAgeSeconds,
     originMs: last?.originMs ?? 0,
     status,
+    answeredBy: trace.answeredBy,
+    failedOverFrom: failedOverFrom(trace),
+    routingReason: trace.routingReason,
+    rampPercent: trace.answeredBy === "" ? 0 : trace.rampPercent,
+    regionsTried: regionsTried(trace),
   };
+}
+
+function failedOverFrom(trace: Trace): string {
+  const first = trace.attempts[0];
+  return first !== undefined && trace.answeredBy !== "" && trace.answeredBy !== first.region ? first.region : "";
+}
+
+/** Distinct regions: a health-check probe that passed and sent the request on is one region tried twice. */
+function regionsTried(trace: Trace): number {
+  const { attempts } = trace;
+  if (attempts.length < 2) return attempts.length;
+  return new Set(attempts.map((a) => a.region)).size;
 }
 
 function colo(request: Request): string {
@@ -103,5 +126,10 @@ export function recordRejected(request: Request, env: Env, runtime: Runtime, res
     staleAgeSeconds: 0,
     originMs: 0,
     status: response.status,
+    answeredBy: "",
+    failedOverFrom: "",
+    routingReason: "refused",
+    rampPercent: 0,
+    regionsTried: 0,
   }));
 }

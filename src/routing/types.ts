@@ -66,7 +66,8 @@ export interface RoutingSnapshot {
 }
 
 /** Why a request went where it went: a data point's routing reason. */
-export type RoutingReason = "single" | "sticky" | "weighted" | "failover" | "latency" | "ramp" | "shed" | "no-usable-region";
+/** "refused": the request was answered before any routing (a bad request, bad configuration). */
+export type RoutingReason = "refused" | "single" | "sticky" | "weighted" | "failover" | "latency" | "ramp" | "shed" | "no-usable-region";
 
 /** One region as the choice sees it: everything already read from memory. */
 export interface RegionInput {
