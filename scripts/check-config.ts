@@ -130,22 +130,32 @@ function fromWrangler(): WranglerView | undefined {
  * with wrangler's rule for environments (vars and bindings come from [env.NAME] only).
  */
 function fromRawFile(): WranglerView | undefined {
-  let raw: Record<string, any>;
+  let raw: RawSection;
   try {
-    raw = experimental_readRawConfig({ config: configPath }).rawConfig as Record<string, any>;
+    raw = experimental_readRawConfig({ config: configPath }).rawConfig as RawSection;
   } catch {
     return undefined; // Not even parseable (TOML syntax, missing file): wrangler's message says it all.
   }
-  const source: Record<string, any> | undefined = envName ? raw["env"]?.[envName] : raw;
+  const source = envName ? raw.env?.[envName] : raw;
   if (!source) return undefined;
   const list = <T>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
   return {
-    vars: { ...(source["vars"] ?? {}) },
-    durableObjects: list(source["durable_objects"]?.bindings),
-    kvNamespaces: list(source["kv_namespaces"]),
-    analyticsEngine: list(source["analytics_engine_datasets"]),
-    migrations: list(source["migrations"] ?? raw["migrations"]), // migrations are inherited, unlike the rest
+    vars: { ...source.vars },
+    durableObjects: list(source.durable_objects?.bindings),
+    kvNamespaces: list(source.kv_namespaces),
+    analyticsEngine: list(source.analytics_engine_datasets),
+    migrations: list(source.migrations ?? raw.migrations), // migrations are inherited, unlike the rest
   };
+}
+
+/** A top-level or [env.NAME] section of the file as TOML gives it: nothing in it is trusted yet. */
+interface RawSection {
+  vars?: Record<string, unknown>;
+  durable_objects?: { bindings?: unknown };
+  kv_namespaces?: unknown;
+  analytics_engine_datasets?: unknown;
+  migrations?: unknown;
+  env?: Record<string, RawSection | undefined>;
 }
 
 /** Wrangler's messages come formatted for a terminal: drop colours, the banner and the "Processing" line. */
@@ -244,7 +254,7 @@ process.exit(0);
 
 function isLoopback(url: URL): boolean {
   const host = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
-  return host === "localhost" || host.endsWith(".localhost") || /^127\./.test(host) || host === "::1" || host === "0.0.0.0" || host === "::";
+  return host === "localhost" || host.endsWith(".localhost") || host.startsWith("127.") || host === "::1" || host === "0.0.0.0" || host === "::";
 }
 
 function describe(

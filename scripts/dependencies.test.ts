@@ -10,17 +10,19 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const json = (path: string) => JSON.parse(readFileSync(resolve(root, path), "utf8")) as Record<string, any>;
+interface Manifest { version: string; dependencies: Record<string, string>; devDependencies: Record<string, string> }
+interface Lock { packages: Record<string, { version: string }> }
+const json = (path: string): unknown => JSON.parse(readFileSync(resolve(root, path), "utf8"));
 
 describe("declared dependencies", () => {
   it("miniflare is a dev dependency pinned to wrangler's own miniflare, installed once", () => {
-    const pkg = json("package.json");
-    const wrangler = json("node_modules/wrangler/package.json");
-    expect(wrangler["version"]).toBe(pkg["devDependencies"]["wrangler"]);
-    expect(pkg["devDependencies"]["miniflare"]).toBe(wrangler["dependencies"]["miniflare"]);
-    const lock = json("package-lock.json");
-    const copies = Object.keys(lock["packages"]).filter((path) => path === "node_modules/miniflare" || path.endsWith("/node_modules/miniflare"));
+    const pkg = json("package.json") as Manifest;
+    const wrangler = json("node_modules/wrangler/package.json") as Manifest;
+    expect(wrangler.version).toBe(pkg.devDependencies["wrangler"]);
+    expect(pkg.devDependencies["miniflare"]).toBe(wrangler.dependencies["miniflare"]);
+    const lock = json("package-lock.json") as Lock;
+    const copies = Object.keys(lock.packages).filter((path) => path === "node_modules/miniflare" || path.endsWith("/node_modules/miniflare"));
     expect(copies).toEqual(["node_modules/miniflare"]);
-    expect(lock["packages"]["node_modules/miniflare"]["version"]).toBe(pkg["devDependencies"]["miniflare"]);
+    expect(lock.packages["node_modules/miniflare"]?.version).toBe(pkg.devDependencies["miniflare"]);
   });
 });

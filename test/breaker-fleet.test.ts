@@ -59,7 +59,7 @@ describe("breaker in front of the origin", () => {
     }
     // The breaker heard nothing from the released requests: it was already open.
     const released = requestPoints(h.metrics).filter((p) => p.blobs?.[2] === "breaker_open");
-    expect(released.map((p) => [p.blobs?.[1], p.blobs?.[12]]).sort()).toEqual([
+    expect(released.map((p) => [p.blobs?.[1], p.blobs?.[12]]).sort((x, y) => JSON.stringify(x).localeCompare(JSON.stringify(y)))).toEqual([
       ["lkg_served", ""],
       ["no_lkg", ""],
       ["no_lkg", ""],
@@ -109,7 +109,7 @@ describe("breaker in front of the origin", () => {
     ]);
     expect((await s.log()).count).toBe(9);
     // The probe's own answer is the origin's 502 (no copy exists); everyone else gets a fast 503.
-    expect(answers.map((r) => r.status).sort()).toEqual([502, ...Array(19).fill(503)]);
+    expect(answers.map((r) => r.status).sort((x, y) => x - y)).toEqual([502, ...Array<number>(19).fill(503)]);
   });
 
   it("answers correctly when the breaker object is unreachable, tripping the isolate's own breaker", async () => {

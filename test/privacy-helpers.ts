@@ -55,7 +55,7 @@ export async function allKvKeys(): Promise<Set<string>> {
   const names = new Set<string>();
   let cursor: string | undefined;
   for (;;) {
-    const page: KVNamespaceListResult<unknown, string> = await kv.list(cursor ? { cursor } : {});
+    const page: KVNamespaceListResult<unknown> = await kv.list(cursor ? { cursor } : {});
     for (const k of page.keys) names.add(k.name);
     if (page.list_complete) break;
     cursor = page.cursor;

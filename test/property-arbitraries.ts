@@ -20,7 +20,7 @@ const hex = (code: number) => fc.boolean().map((upper) => `%${code.toString(16).
 
 /** `name` with every character's case chosen at random and `-`/`_` swapped at random: one origin-visible header. */
 export function headerSpelling(name: string): fc.Arbitrary<string> {
-  return fc.tuple(...[...name].map((c) => charSpelling(c, false))).map((chars) => chars.join(""));
+  return fc.tuple(...name.split("").map((c) => charSpelling(c, false))).map((chars) => chars.join(""));
 }
 
 function charSpelling(c: string, percent: boolean): fc.Arbitrary<string> {
@@ -73,7 +73,7 @@ const sessionCookieName = fc
   .constantFrom("sid", "s_id")
   .chain((name) =>
     fc.tuple(
-      fc.tuple(...[...name].map((c) => (c === "_" ? fc.constantFrom("_", ".", "-", " ", "%5F", "%2E", "%20") : charSpelling(c, true)))),
+      fc.tuple(...name.split("").map((c) => (c === "_" ? fc.constantFrom("_", ".", "-", " ", "%5F", "%2E", "%20") : charSpelling(c, true)))),
       fc.constantFrom("", "[]", "[0]", "%5B%5D"),
     ),
   )
@@ -105,7 +105,7 @@ export const secretParamSpelling = fc
     fc.tuple(
       fc.constant(name),
       fc.constantFrom("", "+", "%20"),
-      fc.tuple(...[...name].map((c) => (c === "_" || c === "-" ? fc.constantFrom("_", "-", ".", "+", "%20", "%5F", "%2D", "%2E") : charSpelling(c, true)))),
+      fc.tuple(...name.split("").map((c) => (c === "_" || c === "-" ? fc.constantFrom("_", "-", ".", "+", "%20", "%5F", "%2D", "%2E") : charSpelling(c, true)))),
       fc.constantFrom("", "[]", "[0]", "[a]", "%5B%5D"),
     ),
   )
@@ -136,7 +136,7 @@ function reservedChar(c: string): fc.Arbitrary<string> {
 export const reservedPath = fc
   .tuple(
     fc.constantFrom("/", "//", "///", "/%2F", "/%2f", "/\\", "/./", "/a/../", "/%2e/", "/x/%2e%2e/", "/x/%252e%252e/", "/%5C"),
-    fc.tuple(...[..."__edge"].map(reservedChar)).map((chars) => chars.join("")),
+    fc.tuple(..."__edge".split("").map(reservedChar)).map((chars) => chars.join("")),
     fc.constantFrom("", ";x", ";jsessionid=1", "%3bx", ".", "%20", "%00.html"),
     // Nothing after the segment, or a separator (plain, doubled, encoded, a backslash) and a rest behind it.
     fc.oneof(

@@ -28,7 +28,7 @@ export interface PageInput {
 
 /** Epoch ms of a ClickHouse time string ('2026-11-22 12:00:05[.123]', UTC) or of epoch seconds. */
 export function epochMs(t: string | number): number {
-  return typeof t === "number" ? t * 1000 : Date.parse(`${String(t).replace(" ", "T")}Z`);
+  return typeof t === "number" ? t * 1000 : Date.parse(`${t.replace(" ", "T")}Z`);
 }
 
 /** Seconds from the window start for a ClickHouse time string ('2026-11-22 12:00:05[.123]', UTC). */

@@ -159,7 +159,7 @@ export async function main(argv: string[], print: (line: string) => void = conso
       allowPositionals: true,
     });
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n${USAGE}`);
+    throw new Error(`${(err as Error).message}\n${USAGE}`, { cause: err });
   }
   if (args.values.help) {
     print(USAGE);

@@ -43,12 +43,17 @@ async function read(req: IncomingMessage): Promise<string> {
 }
 
 beforeAll(async () => {
-  server = createServer(async (req, res) => {
-    const body = await read(req);
-    const authorization = req.headers.authorization ?? "";
-    seen.push({ method: req.method ?? "", url: req.url ?? "", authorization, body });
-    const { status, body: out } = answer(authorization.replace(/^Bearer /, ""), body);
-    res.writeHead(status, { "content-type": "application/json" }).end(out);
+  // node:http ignores what a handler returns: a rejection would go unhandled, so answer 500 instead.
+  server = createServer((req, res) => {
+    void read(req).then(
+      (body) => {
+        const authorization = req.headers.authorization ?? "";
+        seen.push({ method: req.method ?? "", url: req.url ?? "", authorization, body });
+        const { status, body: out } = answer(authorization.replace(/^Bearer /, ""), body);
+        res.writeHead(status, { "content-type": "application/json" }).end(out);
+      },
+      (err: unknown) => res.writeHead(500).end(String(err)),
+    );
   });
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/client/v4`;
@@ -95,16 +100,20 @@ describe("Analytics Engine SQL API", () => {
 describe("npm run dashboard (production)", () => {
   function withEnv(env: Record<string, string | undefined>, fn: () => Promise<unknown>): Promise<unknown> {
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-    for (const [k, v] of Object.entries(env)) v === undefined ? delete process.env[k] : (process.env[k] = v);
-    return fn().finally(() => {
-      for (const [k, v] of Object.entries(saved)) v === undefined ? delete process.env[k] : (process.env[k] = v);
-    });
+    const apply = (values: Record<string, string | undefined>) => {
+      for (const [k, v] of Object.entries(values)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    };
+    apply(env);
+    return fn().finally(() => apply(saved));
   }
 
   it("lists every missing setting in one message", async () => {
     await withEnv({ CLOUDFLARE_ACCOUNT_ID: undefined, CLOUDFLARE_API_TOKEN: undefined }, async () => {
       const err = await main(["--since", "soon"]).catch((e: Error) => e);
-      expect(String((err as Error).message)).toMatch(
+      expect((err as Error).message).toMatch(
         /^cannot query production:\n {2}- CLOUDFLARE_ACCOUNT_ID is not set .*\n {2}- CLOUDFLARE_API_TOKEN is not set .*\n {2}- --since must look like 30m, 6h or 2d, got "soon"\n/,
       );
     });

@@ -27,7 +27,7 @@ export async function loadPlan(nameOrPath: string): Promise<Plan> {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`plan ${path} is not JSON: ${(err as Error).message}`);
+    throw new Error(`plan ${path} is not JSON: ${(err as Error).message}`, { cause: err });
   }
   const problems = validatePlan(raw);
   if (problems.length > 0) throw new Error(`plan ${path} has ${problems.length} problem(s):\n  - ${problems.join("\n  - ")}`);

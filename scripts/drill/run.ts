@@ -156,7 +156,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     args = parseArgs({ args: argv, options: { rate: { type: "string" }, netns: { type: "boolean" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n${USAGE}`);
+    throw new Error(`${(err as Error).message}\n${USAGE}`, { cause: err });
   }
   if (args.values.help) {
     console.log(

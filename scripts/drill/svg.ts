@@ -6,7 +6,7 @@
  * a title, a legend, axes with tick labels and units, and shaded vertical bands
  * (labelled with the phase name) for the fault phases.
  */
-import { BREAKER_COLORS, OUTCOME_COLORS } from "../lib/palette.ts";
+import { OUTCOME_COLORS } from "../lib/palette.ts";
 
 /** A shaded vertical band, in x-axis units (seconds in the drills). */
 export interface Band {
@@ -128,9 +128,6 @@ export const STATUS_COLORS: Record<string, string> = {
   "5xx": OUTCOME_COLORS.no_lkg,
   err: OUTCOME_COLORS.no_answer,
 };
-
-/** Fixed colours for breaker states (the shared palette's). */
-export { BREAKER_COLORS };
 
 const PALETTE = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#ff9da6", "#9d755d", "#bab0ac"];
 const FONT = "system-ui, -apple-system, 'Segoe UI', 'DejaVu Sans', Helvetica, Arial, sans-serif";

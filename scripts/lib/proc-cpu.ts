@@ -33,17 +33,3 @@ export function pidsMatching(needle: string): number[] {
   }
   return pids;
 }
-
-/** Starts measuring the named processes; `stop()` returns each one's CPU in % of one core. */
-export function cpuMeter(processes: Record<string, number[]>): { stop(): Record<string, number> } {
-  // A process that ended meanwhile (nginx's cache loader exits after its first minute) adds nothing.
-  const sum = (pids: number[]) => pids.reduce((n, pid) => n + (procCpuMs(pid) || 0), 0);
-  const t0 = performance.now();
-  const before = Object.fromEntries(Object.entries(processes).map(([name, pids]) => [name, sum(pids)]));
-  return {
-    stop() {
-      const wall = performance.now() - t0;
-      return Object.fromEntries(Object.entries(processes).map(([name, pids]) => [name, Math.round((100 * (sum(pids) - before[name]!)) / wall)]));
-    },
-  };
-}

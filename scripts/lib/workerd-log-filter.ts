@@ -41,6 +41,8 @@ const FILTERED = Symbol.for("edge-fallback.workerd-log-filter");
  * swallowed (its callback still runs). Returns a function that restores the original `write`.
  */
 export function filterExpectedDisconnectLogs(stream: NodeJS.WriteStream): () => void {
+  // Kept unbound on purpose: it is called with the stream as `this`, and restored as it was.
+  // oxlint-disable-next-line typescript/unbound-method
   const original = stream.write;
   // A config loaded twice (watch mode) must not wrap twice.
   if (FILTERED in original) return () => {};

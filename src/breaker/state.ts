@@ -78,7 +78,3 @@ export function nextDeadline(state: BreakerState): number | undefined {
   if (state.kind === "half-open") return state.probeLeaseUntil;
   return undefined;
 }
-
-export function isSameState(a: BreakerState, b: BreakerState): boolean {
-  return JSON.stringify(a) === JSON.stringify(b);
-}

@@ -78,7 +78,7 @@ export class SharedWriteRule {
 
 /** KV answers a second write of a key within the second with 429; the runtime's message carries it. */
 export function isRateLimited(err: unknown): boolean {
-  const text = err instanceof Error ? `${err.message} ${String((err as { status?: unknown }).status ?? "")}` : String(err);
+  const text = err instanceof Error ? `${err.message} ${(err as { status?: number | string }).status ?? ""}` : String(err);
   return /\b429\b|too many requests/i.test(text);
 }
 

@@ -2,8 +2,6 @@
 import type { OriginRegion } from "../config.ts";
 import { HOP_BY_HOP } from "../scrub/headers.ts";
 
-export type OriginFailure = "http_5xx" | "timeout" | "connection";
-
 export type OriginResult =
   | {
       kind: "response";

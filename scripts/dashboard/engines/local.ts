@@ -71,7 +71,7 @@ export async function localEngine(dataset: string, points: CapturedPoint[]): Pro
       try {
         text = session.query(sql, "JSON");
       } catch (err) {
-        throw new Error(`local ClickHouse refused the query: ${(err as Error).message}\n${sql}`);
+        throw new Error(`local ClickHouse refused the query: ${(err as Error).message}\n${sql}`, { cause: err });
       }
       const body = JSON.parse(text || '{"data":[]}') as { data: Row[] };
       return body.data.map(numbersAsNumbers);

@@ -30,7 +30,7 @@ export function sqlApiEngine(o: SqlApiOptions): Engine {
           signal: AbortSignal.timeout(o.timeoutMs ?? 30_000),
         });
       } catch (err) {
-        throw new Error(`could not reach the Analytics Engine SQL API at ${base}: ${(err as Error).message}`);
+        throw new Error(`could not reach the Analytics Engine SQL API at ${base}: ${(err as Error).message}`, { cause: err });
       }
       const text = await res.text();
       if (res.status === 401 || res.status === 403) {

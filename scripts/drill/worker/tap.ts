@@ -36,7 +36,8 @@ export class Tap {
   lastBreaker = "closed";
 
   writeDataPoint(point: AnalyticsEngineDataPoint): void {
-    if (point.blobs?.[0] === "request") this.lastBreaker = String(point.blobs[3]);
+    const breaker = point.blobs?.[3];
+    if (point.blobs?.[0] === "request" && typeof breaker === "string") this.lastBreaker = breaker;
     this.points.push({ ...point, timestamp: Date.now() });
   }
 
