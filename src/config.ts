@@ -280,7 +280,6 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
   const routing = readRouting(vars["ROUTING"], problems);
   const routingSyncMs = reader.int("ROUTING_SYNC_MS", DEFAULTS.ROUTING_SYNC_MS, 100, 60_000);
   checkRegionsAgainstPolicy(origins, routing, problems);
-  const stickySecret = readStickySecret(vars, origins.length > 1 && routing.stickMs > 0, problems);
   const originTimeoutMs = reader.int("ORIGIN_TIMEOUT_MS", DEFAULTS.ORIGIN_TIMEOUT_MS, 1, 120_000);
   const originSlow = readOriginSlow(vars["ORIGIN_SLOW_MS"], originTimeoutMs, problems);
   const health = {
@@ -339,6 +338,8 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
       );
     }
   }
+
+  const stickySecret = readStickySecret(vars, origins.length > 1 && routing.stickMs > 0, problems);
 
   if (!bindings.BREAKER) problems.push("the BREAKER Durable Object binding is missing (see [[durable_objects.bindings]] in wrangler.toml)");
   if (!bindings.METRICS) problems.push("the METRICS Analytics Engine binding is missing (see [[analytics_engine_datasets]] in wrangler.toml)");
