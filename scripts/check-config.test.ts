@@ -57,9 +57,16 @@ ORIGINS = '[{"name":"primary","url":"https://staging.example.com","weight":1}]'
 ${BINDINGS.replaceAll("[[", "[[env.staging.")}
 `;
 
+const TWO_REGIONS = BASE.replace(
+  /^ORIGINS = .*$/m,
+  `ORIGINS = '[{"name":"us-east","url":"https://use.example.com"},{"name":"eu-west","url":"https://euw.example.com"}]'
+ROUTING = '{"mode":"weighted","stick_seconds":60,"down":0}'`,
+);
+
 let dir: string;
 let withEnvs: string;
 let withoutEnvs: string;
+let twoRegions: string;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "edge-fallback-check-config-"));
@@ -67,6 +74,8 @@ beforeAll(async () => {
   withoutEnvs = join(dir, "without-envs.toml");
   await writeFile(withEnvs, WITH_ENVS);
   await writeFile(withoutEnvs, BASE);
+  twoRegions = join(dir, "two-regions.toml");
+  await writeFile(twoRegions, TWO_REGIONS);
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -112,5 +121,19 @@ describe.concurrent("npm run check-config", { timeout: 60_000 }, () => {
     const top = await checkConfig("--config", withoutEnvs);
     expect(top.code).toBe(0);
     expect(top.stdout).toContain(`check-config: ${withoutEnvs} (the default env) is valid`);
+  });
+
+  it("two regions: ROUTING problems are listed; without them the summary shows the routing and says STICKY_SECRET must be set", async () => {
+    const bad = await checkConfig("--config", twoRegions);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(`check-config: ${twoRegions} (the default env) has 1 problem:\n  - ROUTING.down must be a whole number from 1 to 100, got 0\n`);
+    const fixed = join(dir, "two-regions-fixed.toml");
+    await writeFile(fixed, TWO_REGIONS.replace(',"down":0', ""));
+    const ok = await checkConfig("--config", fixed);
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("eu-west https://euw.example.com/ (weight 1, priority 1)");
+    expect(ok.stdout).toContain("  routing     weighted; sticky 60 s by cookie edge-region; leave after 3 failures");
+    expect(ok.stdout).toContain("note: with 2 regions and stickiness, region assignments are signed: set `wrangler secret put STICKY_SECRET`");
   });
 });

@@ -189,7 +189,10 @@ if (view) {
   if (kv) bindings[KV_BINDING] = { placeholder: KV_BINDING };
   if (metrics) bindings[METRICS_BINDING] = { placeholder: METRICS_BINDING };
 
-  const result = resolveConfig(vars, bindings);
+  // Secrets never live in wrangler.toml: stand in for STICKY_SECRET so a multi-region file is
+  // judged on what it holds, and say below that the secret must be set.
+  const secretAbsent = !("STICKY_SECRET" in vars) && !("ADMIN_TOKEN" in vars);
+  const result = resolveConfig(secretAbsent ? { ...vars, STICKY_SECRET: "check-config-stand-in-secret" } : vars, bindings);
   if (!result.ok) problems.push(...result.problems);
 
   // Things resolveConfig cannot see from presence alone.
@@ -206,6 +209,15 @@ if (view) {
     const fix = `create the namespace with \`wrangler kv namespace create ${KV_BINDING}\` and put its id in ${envName ? `[env.${envName}]` : "wrangler.toml"}`;
     if (envName) warnings.push(`${KV_BINDING} uses the placeholder id ${kv.id}: ${fix}`);
     else notes.push(`${KV_BINDING} uses the placeholder id (fine locally); before deploying, ${fix}`);
+  }
+  if ("STICKY_SECRET" in vars) {
+    warnings.push("STICKY_SECRET is set in [vars], in plain text; remove it and store it as a secret with `wrangler secret put STICKY_SECRET`");
+  }
+  if (result.ok && result.config.stickySecret && secretAbsent) {
+    notes.push(
+      `with ${result.config.origins.length} regions and stickiness, region assignments are signed: set \`wrangler secret put STICKY_SECRET${envName ? ` --env ${envName}` : ""}\` ` +
+        "(at least 16 characters; without it a key is derived from ADMIN_TOKEN, and with neither the worker refuses the configuration)",
+    );
   }
   if ("ADMIN_TOKEN" in vars) {
     warnings.push("ADMIN_TOKEN is set in [vars], in plain text; remove it and store it as a secret with `wrangler secret put ADMIN_TOKEN`");
@@ -273,7 +285,8 @@ function describe(
   ];
   return [
     `  digest      ${digest}`,
-    ...config.origins.map((o, i) => `  ${i === 0 ? "origins    " : "           "} ${o.name} ${o.url.href} (weight ${o.weight})`),
+    ...config.origins.map((o, i) => `  ${i === 0 ? "origins    " : "           "} ${o.name} ${o.url.href} (weight ${o.weight}, priority ${o.priority}${o.home ? ", home" : ""})`),
+    `  routing     ${describeRouting(config)}`,
     `  timeout     ${config.originTimeoutMs} ms per origin request`,
     `  breaker     opens after ${breaker.failureThreshold} failures; open ${breaker.openMs}-${breaker.openMaxMs} ms (x${breaker.backoffMultiplier}); sync ${breaker.syncIntervalMs} ms; object budget ${breaker.objectTimeoutMs} ms`,
     `  lkg         tiers ${list(lkg.tiers)}; max age ${lkg.maxAgeSeconds} s; methods ${list(lkg.methods)}; routes ${list(lkg.routes)}; public ${list(lkg.publicRoutes)}`,
@@ -281,4 +294,13 @@ function describe(
     `  steering    ${list(scrub.steeringHeaders)}`,
     `  bindings    ${bindings.join(", ")}`,
   ];
+}
+
+function describeRouting(config: Config): string {
+  const r = config.routing;
+  const stick = config.origins.length < 2 ? "one region, no stickiness" : r.stickMs === 0 ? "no stickiness" : `sticky ${r.stickMs / 1000} s by ${r.stickyHeader ? `header ${r.stickyHeader}` : "cookie edge-region"}`;
+  return (
+    `${r.mode}; ${stick}; leave after ${r.down} failures, return after ${r.up} successes, ${r.hysteresisMs / 1000} s apart; ` +
+    `return-to-home ${r.gradualWeights.join("/")} % every ${r.stepDwellMs / 1000} s; retries ${r.retryBudget.ratio * 100} % (min ${r.retryBudget.minPerSecond}/s); sync ${config.routingSyncMs} ms`
+  );
 }

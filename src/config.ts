@@ -1,16 +1,30 @@
 /** Raw `[vars]` and bindings -> one validated, resolved configuration, or every problem at once. */
+import { readRouting } from "./config/routing.ts";
+import type { RegionConfig, RoutingPolicy } from "./routing/types.ts";
 import { headerKey } from "./scrub/names.ts";
 
-export interface OriginRegion {
-  name: string;
-  url: URL;
-  weight: number;
+/** The older name of a region's configuration, kept so the single-origin code reads as before. */
+export type OriginRegion = RegionConfig;
+
+/**
+ * What signs the region assignments clients carry: STICKY_SECRET, or else ADMIN_TOKEN, from which
+ * sticky.ts derives a key (an HMAC of a fixed label) so the admin token itself never signs cookies.
+ */
+export interface StickySecret {
+  source: "STICKY_SECRET" | "ADMIN_TOKEN";
+  secret: string;
 }
 
 export type LkgTier = "memory" | "cache" | "kv";
 
 export interface Config {
-  origins: OriginRegion[];
+  /** In ORIGINS order; exactly one is home. */
+  origins: RegionConfig[];
+  routing: RoutingPolicy;
+  /** How often an isolate re-reads the fleet routing object in the background. */
+  routingSyncMs: number;
+  /** Undefined when no assignment is ever issued: one region, or stick_seconds 0. */
+  stickySecret: StickySecret | undefined;
   originTimeoutMs: number;
   /**
    * When a request that has a stored copy is answered from it because the origin is slow, and
@@ -105,7 +119,15 @@ export const DEFAULTS = {
   SENSITIVE_HEADERS: [] as string[],
   SECRET_QUERY_PARAMS: [] as string[],
   SESSION_COOKIES: ["*"],
+  ROUTING_SYNC_MS: 1000,
 } as const;
+
+/**
+ * An assignment token is public (every client holds one) and its MAC can be checked offline
+ * against guessed secrets: a short secret would be found, and with ADMIN_TOKEN as the source, the
+ * admin token with it.
+ */
+export const STICKY_SECRET_MIN_LENGTH = 16;
 
 /** Always treated as secret, whatever the configuration adds. */
 export const BUILTIN_SECRET_QUERY_PARAMS = [
@@ -238,6 +260,9 @@ const KNOWN_VARS = new Set([
   "SECRET_QUERY_PARAMS",
   "SESSION_COOKIES",
   "STEERING_HEADERS",
+  "ROUTING",
+  "ROUTING_SYNC_MS",
+  "STICKY_SECRET",
 ]);
 
 type Vars = Record<string, unknown>;
@@ -252,6 +277,9 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
   const reader = new VarReader(vars, problems);
 
   const origins = readOrigins(vars["ORIGINS"], problems);
+  const routing = readRouting(vars["ROUTING"], problems);
+  const routingSyncMs = reader.int("ROUTING_SYNC_MS", DEFAULTS.ROUTING_SYNC_MS, 100, 60_000);
+  checkRegionsAgainstPolicy(origins, routing, problems);
   const originTimeoutMs = reader.int("ORIGIN_TIMEOUT_MS", DEFAULTS.ORIGIN_TIMEOUT_MS, 1, 120_000);
   const originSlow = readOriginSlow(vars["ORIGIN_SLOW_MS"], originTimeoutMs, problems);
   const health = {
@@ -302,6 +330,16 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
     .map((p) => p.toLowerCase());
   const sessionCookies = reader.list("SESSION_COOKIES", DEFAULTS.SESSION_COOKIES, (v) => v.length > 0 && !/[;=\s,]/.test(v), 'a cookie name or "*"');
   const steeringHeaders = readSteeringHeaders(reader);
+  if (routing.stickyHeader !== undefined) {
+    const key = headerKey(routing.stickyHeader);
+    if (BUILTIN_SENSITIVE_HEADERS.includes(key) || sensitiveHeaders.includes(key) || steeringHeaders.includes(key) || EDGE_OWNED.has(key)) {
+      problems.push(
+        `ROUTING.sticky_header ${JSON.stringify(routing.stickyHeader)} is a credential, steering or worker-set header the origin reads (the worker removes the assignment header before forwarding): use a header of your own, such as x-edge-assignment`,
+      );
+    }
+  }
+
+  const stickySecret = readStickySecret(vars, origins.length > 1 && routing.stickMs > 0, problems);
 
   if (!bindings.BREAKER) problems.push("the BREAKER Durable Object binding is missing (see [[durable_objects.bindings]] in wrangler.toml)");
   if (!bindings.METRICS) problems.push("the METRICS Analytics Engine binding is missing (see [[analytics_engine_datasets]] in wrangler.toml)");
@@ -316,6 +354,9 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
 
   const config: Config = {
     origins,
+    routing,
+    routingSyncMs,
+    stickySecret,
     originTimeoutMs,
     originSlow,
     health,
@@ -349,7 +390,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
 
 /** A typo in one of our own knobs must not silently fall back to a default. */
 function isOurPrefix(name: string): boolean {
-  return /^(ORIGIN|BREAKER_|LKG_|PUBLIC_|SENSITIVE_|SECRET_|SESSION_|STEERING_)/.test(name);
+  return /^(ORIGIN|BREAKER_|LKG_|PUBLIC_|SENSITIVE_|SECRET_|SESSION_|STEERING_|ROUTING|STICKY_)/.test(name);
 }
 
 const EDGE_OWNED = new Set(EDGE_OWNED_HEADERS);
@@ -401,7 +442,9 @@ function isRoutePattern(v: string): boolean {
   return v.startsWith("/") && !v.slice(0, -1).includes("*");
 }
 
-function readOrigins(raw: unknown, problems: string[]): OriginRegion[] {
+const ORIGIN_FIELDS = "name, url, weight, home, priority";
+
+function readOrigins(raw: unknown, problems: string[]): RegionConfig[] {
   if (raw === undefined || raw === "") {
     problems.push('ORIGINS is required: a JSON list like [{"name":"primary","url":"https://origin.example.com","weight":1}]');
     return [];
@@ -419,15 +462,16 @@ function readOrigins(raw: unknown, problems: string[]): OriginRegion[] {
     problems.push(`ORIGINS must be a non-empty list of {name, url, weight}, got ${JSON.stringify(parsed)}`);
     return [];
   }
-  const origins: OriginRegion[] = [];
+  const origins: RegionConfig[] = [];
   const seen = new Set<string>();
+  let homeAt: number | undefined;
   parsed.forEach((entry: unknown, i) => {
     if (typeof entry !== "object" || entry === null || Array.isArray(entry)) {
       problems.push(`ORIGINS[${i}] must be an object {name, url, weight}, got ${JSON.stringify(entry)}`);
       return;
     }
-    const { name, url, weight = 1, ...rest } = entry as Record<string, unknown>;
-    for (const extra of Object.keys(rest)) problems.push(`ORIGINS[${i}].${extra} is not a known field (known: name, url, weight)`);
+    const { name, url, weight = 1, home = false, priority = i, ...rest } = entry as Record<string, unknown>;
+    for (const extra of Object.keys(rest)) problems.push(`ORIGINS[${i}].${extra} is not a known field (known: ${ORIGIN_FIELDS})`);
     let ok = true;
     if (typeof name !== "string" || !/^[a-z0-9][a-z0-9_-]{0,62}$/i.test(name)) {
       problems.push(`ORIGINS[${i}].name must be 1-63 letters, digits, '-' or '_', got ${JSON.stringify(name)}`);
@@ -448,9 +492,60 @@ function readOrigins(raw: unknown, problems: string[]): OriginRegion[] {
       problems.push(`ORIGINS[${i}].weight must be a number >= 0, got ${JSON.stringify(weight)}`);
       ok = false;
     }
-    if (ok && parsedUrl) origins.push({ name: name as string, url: parsedUrl, weight: weight as number });
+    if (typeof home !== "boolean") {
+      problems.push(`ORIGINS[${i}].home must be true or false, got ${JSON.stringify(home)}`);
+      ok = false;
+    } else if (home && homeAt !== undefined) {
+      problems.push(`ORIGINS[${i}].home: at most one region is home, and ORIGINS[${homeAt}] already is`);
+      ok = false;
+    } else if (home) {
+      homeAt = i;
+    }
+    if (typeof priority !== "number" || !Number.isInteger(priority) || priority < 0 || priority > 10_000) {
+      problems.push(`ORIGINS[${i}].priority must be a whole number from 0 to 10000, got ${JSON.stringify(priority)}`);
+      ok = false;
+    }
+    if (ok && parsedUrl) origins.push({ name: name as string, url: parsedUrl, weight: weight as number, home: home as boolean, priority: priority as number });
   });
+  // No home named: the first entry is, as when ORIGINS had only names and weights.
+  if (homeAt === undefined && origins.length > 0) origins[0]!.home = true;
   return origins;
+}
+
+/** What the mode needs of the regions: weighted needs some weight; failover must not contradict the home. */
+function checkRegionsAgainstPolicy(origins: RegionConfig[], routing: RoutingPolicy, problems: string[]): void {
+  if (origins.length < 2) return;
+  if (routing.mode === "weighted" && origins.every((o) => o.weight === 0)) {
+    problems.push('ROUTING.mode "weighted" needs at least one region in ORIGINS with a weight above 0, got every weight 0');
+  }
+  const home = origins.find((o) => o.home);
+  const first = origins.reduce((best, o) => (o.priority < best.priority ? o : best));
+  if (routing.mode === "failover" && home && first.priority < home.priority) {
+    problems.push(
+      `ORIGINS: ${JSON.stringify(home.name)} is home but ${JSON.stringify(first.name)} has a lower priority (${first.priority} < ${home.priority}), so failover mode would send traffic there first: give the home the lowest priority, or make ${JSON.stringify(first.name)} home`,
+    );
+  }
+}
+
+/** STICKY_SECRET, else ADMIN_TOKEN; needed only when assignments are issued (2+ regions, stick_seconds > 0). */
+function readStickySecret(vars: Vars, needed: boolean, problems: string[]): StickySecret | undefined {
+  const own = vars["STICKY_SECRET"];
+  if (own !== undefined && own !== "") {
+    if (typeof own !== "string" || own.length < STICKY_SECRET_MIN_LENGTH) {
+      problems.push(`STICKY_SECRET must be a string of at least ${STICKY_SECRET_MIN_LENGTH} characters (use 32 random bytes), got ${typeof own === "string" ? `${own.length} characters` : typeof own}`);
+      return undefined;
+    }
+    return needed ? { source: "STICKY_SECRET", secret: own } : undefined;
+  }
+  if (!needed) return undefined;
+  const admin = vars["ADMIN_TOKEN"];
+  if (typeof admin === "string" && admin.length >= STICKY_SECRET_MIN_LENGTH) return { source: "ADMIN_TOKEN", secret: admin };
+  problems.push(
+    typeof admin === "string" && admin !== ""
+      ? `STICKY_SECRET is not set and ADMIN_TOKEN is too short (${admin.length} characters, at least ${STICKY_SECRET_MIN_LENGTH}) to sign region assignments: set STICKY_SECRET with \`wrangler secret put STICKY_SECRET\``
+      : "STICKY_SECRET is required to sign region assignments when ORIGINS has 2 or more regions and ROUTING.stick_seconds is above 0: set it with `wrangler secret put STICKY_SECRET` (or set ADMIN_TOKEN, or ROUTING.stick_seconds 0)",
+  );
+  return undefined;
 }
 
 class VarReader {
@@ -516,7 +611,8 @@ class VarReader {
 
 /** A short, stable fingerprint so operators can tell which configuration a PoP runs. */
 function digestOf(config: Config): string {
-  const text = JSON.stringify(config, (_k, v: unknown) => (v instanceof URL ? v.href : v));
+  // The secret stays out: the digest is shown to operators, and FNV is no way to hide a secret.
+  const text = JSON.stringify(config, (k, v: unknown) => (v instanceof URL ? v.href : k === "stickySecret" ? ((v as StickySecret | undefined)?.source ?? null) : v));
   // FNV-1a, 64-bit: synchronous (crypto.subtle is async) and plenty to tell configs apart.
   let hash = 0xcbf29ce484222325n;
   for (let i = 0; i < text.length; i++) {

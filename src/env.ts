@@ -10,5 +10,7 @@ export interface Env {
   METRICS: AnalyticsEngineDataset;
   /** Bearer secret for the admin routes, set with `wrangler secret put ADMIN_TOKEN`; unset disables them. */
   ADMIN_TOKEN?: string;
+  /** HMAC key for the region assignments clients carry (`wrangler secret put STICKY_SECRET`); unset: derived from ADMIN_TOKEN. */
+  STICKY_SECRET?: string;
   [name: string]: unknown;
 }

@@ -31,7 +31,11 @@ describe("resolveConfig: the shipped configuration", () => {
     if (!result.ok) throw new Error(`expected a valid config, got problems: ${JSON.stringify(result.problems)}`);
     const { config } = result;
     // vitest.config.ts points ORIGINS at the local fake origin and lowers the timeout to 1000 ms.
-    expect(config.origins).toEqual([{ name: "primary", url: new URL(ORIGIN_URL), weight: 1 }]);
+    expect(config.origins).toEqual([{ name: "primary", url: new URL(ORIGIN_URL), weight: 1, home: true, priority: 0 }]);
+    // wrangler.toml leaves ROUTING at its defaults (test/routing-config.test.ts checks them).
+    expect(config.routing.mode).toBe("failover");
+    expect(config.routingSyncMs).toBe(1000);
+    expect(config.stickySecret).toBeUndefined();
     expect(config.originTimeoutMs).toBe(1000);
     expect(config.breaker).toEqual({
       failureThreshold: 5,
@@ -119,18 +123,20 @@ describe("resolveConfig: every problem at once", () => {
       'ORIGINS[3].url must be an http(s) URL without query, fragment or credentials, got "ftp://files.example.com"',
       'ORIGINS[4].url must be an http(s) URL without query, fragment or credentials, got "https://q.example.com/?a=1"',
       "ORIGINS[5].weight must be a number >= 0, got -1",
-      "ORIGINS[6].region is not a known field (known: name, url, weight)",
+      "ORIGINS[6].region is not a known field (known: name, url, weight, home, priority)",
       'BREAKER_FAILURE_THRESHOLD must be a number from 1 to 1000, got "0"',
       "BREAKER_OPEN_MAX_MS must be >= BREAKER_OPEN_MS (10000), got 5000",
       'LKG_MAX_AGE_SECONDS must be a number from 0 to 30, got "45"',
       'LKG_TIERS[1] must be one of memory, cache, kv, got "disk"',
       'LKG_TIERS includes "kv" but the LKG_KV KV namespace binding is missing (add [[kv_namespaces]] or drop "kv")',
       'SENSITIVE_HEADERS[1] must be an HTTP header name, got "bad header"',
+      // "east" and "extra" are two regions with the default 900 s stickiness, and nothing signs assignments.
+      "STICKY_SECRET is required to sign region assignments when ORIGINS has 2 or more regions and ROUTING.stick_seconds is above 0: set it with `wrangler secret put STICKY_SECRET` (or set ADMIN_TOKEN, or ROUTING.stick_seconds 0)",
       "the BREAKER Durable Object binding is missing (see [[durable_objects.bindings]] in wrangler.toml)",
       "the METRICS Analytics Engine binding is missing (see [[analytics_engine_datasets]] in wrangler.toml)",
       expect.stringMatching(/^LKG_MAX_AGE is not a known setting \(known: ORIGINS, .*LKG_MAX_AGE_SECONDS, .*\)$/),
     ];
-    expect(result.problems).toHaveLength(15);
+    expect(result.problems).toHaveLength(16);
     expect(result.problems).toEqual(expected);
   });
 

@@ -6,7 +6,11 @@
 
 export type RoutingMode = "weighted" | "failover" | "latency";
 
-/** The ROUTING setting, resolved. Every duration in ms, every share in percent (0..100). */
+/**
+ * The ROUTING setting, resolved (src/config/routing.ts). Every duration in ms, every traffic share
+ * in percent (0..100: gradualWeights, and RegionControl.shedPercent / RegionInput.rampPercent);
+ * ratios stay ratios (0..1: stepErrorBudget, retryBudget.ratio, latency.alpha / switchMargin).
+ */
 export interface RoutingPolicy {
   mode: RoutingMode;
   /** How long a client keeps the region that served it, while that region is usable. */
