@@ -100,6 +100,7 @@ export function regionsRoutes(): Hono<RegionsEnv> {
       return jsonError(503, error, { detail: outcome.error }, { "retry-after": "5" });
     }
     const { applied } = outcome;
+    if (applied.invalid) return jsonError(400, applied.invalid);
     if (applied.refused) return jsonError(409, applied.refused, { region, action, generation: applied.snapshot.generation });
     return c.json({ region, action, control: controlJson(controlOf(applied.snapshot, region)), generation: applied.snapshot.generation }, 200, NO_STORE);
   });

@@ -39,10 +39,13 @@ export class RoutingObject extends DurableObject<Env> {
     return this.current;
   }
 
-  /** Applies one event; the answer carries the new snapshot and, for a change, its data point (the caller writes it). */
+  /**
+   * Applies one event; the answer carries the new snapshot and, for a change, its data point (the
+   * caller writes it). A malformed event is answered, not thrown: it changes nothing.
+   */
   apply(event: RoutingEvent): Applied {
-    const problem = eventProblem(event, this.current);
-    if (problem) throw new RangeError(`routing event refused: ${problem}`);
+    const invalid = eventProblem(event, this.current);
+    if (invalid) return { snapshot: this.current, changed: false, invalid };
     return this.commit(apply(this.current, event, this.clock.now(), this.policy()));
   }
 

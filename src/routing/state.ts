@@ -47,6 +47,8 @@ export interface Applied {
   point?: RoutingPoint;
   /** Why the event was refused (answered 409): it would leave no region taking traffic. */
   refused?: string;
+  /** What is wrong with a malformed event (the object's own check; callers validate first). */
+  invalid?: string;
 }
 
 export const EMPTY_SNAPSHOT: RoutingSnapshot = Object.freeze({ generation: 0, regions: Object.freeze({}) }) as RoutingSnapshot;

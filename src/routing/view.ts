@@ -162,6 +162,8 @@ export class RoutingView {
       }
       this.pending.shift();
       this.reached();
+      // A malformed report would be refused however often it is sent: dropped, and said in health.
+      if (applied.invalid) this.lastError = `routing object refused a report: ${applied.invalid}`;
       this.lastSyncAt = this.options.clock.now();
       this.adopt(applied.snapshot, true);
       // The object's point, unless this isolate already wrote its own for the same change.
