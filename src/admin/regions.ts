@@ -24,7 +24,7 @@ export interface RegionsDeps {
     link: RoutingLink;
     /** Configured region names, in ORIGINS order. */
     regions: readonly string[];
-    reading(region: string): RegionReading;
+    reading: (region: string) => RegionReading;
     clock: Clock;
   };
 }
