@@ -180,7 +180,7 @@ function parseFields(action: AdminAction, text: string): { percent?: number } | 
   if (unknown.length > 0) return `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.slice(0, 5).map(short).join(", ")}; ${usage}`;
   if (action !== "shed") return {};
   const { percent } = parsed as { percent?: unknown };
-  if (typeof percent !== "number" || !Number.isInteger(percent) || percent < 0 || percent > 100) return `percent must be an integer 0..100, got ${short(JSON.stringify(percent) ?? "nothing")}; ${usage}`;
+  if (typeof percent !== "number" || !Number.isInteger(percent) || percent < 0 || percent > 100) return `percent must be an integer 0..100, got ${percent === undefined ? "nothing" : cut(JSON.stringify(percent))}; ${usage}`;
   return { percent };
 }
 
@@ -196,7 +196,12 @@ function toEvent(action: AdminAction, region: string, configured: string[], forc
   }
 }
 
-/** Names and values sent by the caller, quoted and cut short: an answer quotes what was wrong, never pages of it. */
+/** What the caller sent, cut short: an answer quotes what was wrong, never pages of it. */
+function cut(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
+}
+
+/** A name or value the caller sent, quoted and cut short. */
 function short(text: string): string {
-  return JSON.stringify(text.length > 64 ? `${text.slice(0, 64)}...` : text);
+  return JSON.stringify(cut(text));
 }
