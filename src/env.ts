@@ -1,9 +1,15 @@
 /** The bindings and variables the worker expects; `[vars]` are read as raw values and validated by config.ts. */
 import type { BreakerObject } from "./breaker/object.ts";
+import type { RoutingObject } from "./routing/object.ts";
 
 export interface Env {
   /** Per-origin circuit breaker, the fleet's source of truth. */
   BREAKER: DurableObjectNamespace<BreakerObject>;
+  /**
+   * The fleet's routing controls (evacuations, drains, shedding, ramps), one object named "fleet".
+   * Not `ROUTING`: that name is the ROUTING policy var, and a binding and a var cannot share it.
+   */
+  ROUTING_OBJECT: DurableObjectNamespace<RoutingObject>;
   /** Global tier of the last-known-good store (optional when LKG_TIERS leaves out "kv"). */
   LKG_KV?: KVNamespace;
   /** One data point per request and per breaker transition. */

@@ -1,9 +1,10 @@
-/** The worker and its Durable Object class; nothing else lives here. */
+/** The worker and its Durable Object classes; nothing else lives here. */
 import { createApp } from "./app.ts";
 import { systemClock } from "./clock.ts";
 import type { Env } from "./env.ts";
 
 export { BreakerObject } from "./breaker/object.ts";
+export { RoutingObject } from "./routing/object.ts";
 
 const app = createApp({ clock: systemClock, caches });
 

@@ -2,7 +2,12 @@ import { describe, expect, it } from "vitest";
 import pkg from "../package.json" with { type: "json" };
 import { ADMIN_HEADERS, ADMIN_TOKEN as TOKEN, harness, ORIGIN_URL, scenario, unreachableBreaker, type Harness } from "./helpers.ts";
 
-const ROUTES = ["GET /__edge/health", "POST /__edge/admin/breakers/:origin/(open|close|reset)"];
+const ROUTES = [
+  "GET /__edge/health",
+  "POST /__edge/admin/breakers/:origin/(open|close|reset)",
+  "GET /__edge/admin/regions",
+  "POST /__edge/admin/regions/:region/(evacuate|drain|shed|restore)",
+];
 const CLOSED = { kind: "closed", failures: 0 };
 
 interface Health {

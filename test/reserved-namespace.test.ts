@@ -4,7 +4,12 @@ import { ADMIN_HEADERS, harness, ORIGIN_URL, requestPoints, scenario, uniqueOrig
 import { RESERVED_SPELLINGS } from "./reserved-spellings.ts";
 
 const EDGE = "https://edge.example.com";
-const ROUTES = ["GET /__edge/health", "POST /__edge/admin/breakers/:origin/(open|close|reset)"];
+const ROUTES = [
+  "GET /__edge/health",
+  "POST /__edge/admin/breakers/:origin/(open|close|reset)",
+  "GET /__edge/admin/regions",
+  "POST /__edge/admin/regions/:region/(evacuate|drain|shed|restore)",
+];
 
 /**
  * A worker whose origin lives under this scenario's prefix, so whatever it forwards, whatever the

@@ -7,8 +7,18 @@ import { jsonError } from "../lkg/respond.ts";
 import type { Runtime } from "../runtime.ts";
 import { checkAdmin, type AdminAuth } from "./auth.ts";
 import { fullHealth, publicHealth } from "./health.ts";
+import { regionsRoutes, type RegionsDeps } from "./regions.ts";
+import { regionsDeps } from "./regions-runtime.ts";
 
 export type EdgeVariables = { runtime: Runtime };
+
+/** Every route under /__edge, listed in the 404 answer. */
+const ROUTES = [
+  "GET /__edge/health",
+  "POST /__edge/admin/breakers/:origin/(open|close|reset)",
+  "GET /__edge/admin/regions",
+  "POST /__edge/admin/regions/:region/(evacuate|drain|shed|restore)",
+];
 
 /** Health answers say what is true now; no cache between a monitor and the edge may keep one. */
 const NO_STORE = { "cache-control": "no-store" };
@@ -51,7 +61,16 @@ export function adminRoutes(): Hono<{ Bindings: Env; Variables: EdgeVariables }>
     }
   });
 
-  routes.all("*", (c) => jsonError(404, `no such edge route ${c.req.method} ${new URL(c.req.url).pathname}`, { routes: ["GET /__edge/health", "POST /__edge/admin/breakers/:origin/(open|close|reset)"] }));
+  // The regions routes read their deps from the runtime (RegionsDeps); this one gives them theirs.
+  routes.use("/admin/regions/*", async (c, next) => {
+    const runtime = c.get("runtime");
+    const withRouting: Runtime & RegionsDeps = Object.assign(Object.create(runtime) as Runtime, { routing: regionsDeps(runtime, c.env) });
+    c.set("runtime", withRouting);
+    await next();
+  });
+  routes.route("/admin/regions", regionsRoutes());
+
+  routes.all("*", (c) => jsonError(404, `no such edge route ${c.req.method} ${new URL(c.req.url).pathname}`, { routes: ROUTES }));
 
   return routes;
 }

@@ -1,5 +1,6 @@
 /** The isolate's line to the breaker objects: typed RPC with a time budget, so bookkeeping can never hang a request. */
 import type { Env } from "../env.ts";
+import { withTimeout } from "../timeout.ts";
 import type { BreakerSnapshot, ForceAction, OutcomeRun } from "./protocol.ts";
 
 export interface BreakerLink {
@@ -29,22 +30,11 @@ export function objectLink(namespace: Env["BREAKER"], timeoutMs: number): Breake
 
 function makeLink(namespace: Env["BREAKER"], timeoutMs: number): BreakerLink {
   const stub = (origin: string) => namespace.get(namespace.idFromName(origin));
+  const timedOut = () => new BreakerObjectTimeout(timeoutMs);
   return {
-    snapshot: (origin) => withTimeout(stub(origin).snapshot(origin), timeoutMs),
-    report: (origin, runs) => withTimeout(stub(origin).report(origin, runs), timeoutMs),
-    acquireProbe: (origin) => withTimeout(stub(origin).acquireProbe(origin), timeoutMs),
-    force: (origin, action) => withTimeout(stub(origin).force(origin, action), timeoutMs),
+    snapshot: (origin) => withTimeout(stub(origin).snapshot(origin), timeoutMs, timedOut),
+    report: (origin, runs) => withTimeout(stub(origin).report(origin, runs), timeoutMs, timedOut),
+    acquireProbe: (origin) => withTimeout(stub(origin).acquireProbe(origin), timeoutMs, timedOut),
+    force: (origin, action) => withTimeout(stub(origin).force(origin, action), timeoutMs, timedOut),
   };
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BreakerObjectTimeout(ms)), ms);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
-  }
 }

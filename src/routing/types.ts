@@ -58,6 +58,13 @@ export interface RegionControl {
   shedPercent: number;
   /** A return-to-home ramp in progress: started at this time (fleet clock, ms); undefined when at full weight. */
   rampStartedAt: number | undefined;
+  /**
+   * The region went dark (an isolate reported `left`) or its ramp aborted: its ramp is held at 0
+   * until a `returned` or an operator's restore. Optional: absent reads as false.
+   */
+  held?: boolean;
+  /** The last ramp step the fleet recorded (the object's alarm advances it), for exactly one `ramp_step` point per step. */
+  rampStep?: number;
   /** Why the last change happened ("admin:evacuate", "ramp:abort error rate 12% > 5%", ...). */
   reason: string;
   changedAt: number;

@@ -1,0 +1,93 @@
+/** The fleet's routing controls: one SQLite-backed Durable Object per worker (`idFromName("fleet")`) that loads, applies and saves. */
+import { DurableObject } from "cloudflare:workers";
+import { systemClock, type Clock } from "../clock.ts";
+import { resolveConfig } from "../config.ts";
+import type { Env } from "../env.ts";
+import { emit, type MetricsSink } from "../metrics/writer.ts";
+import { routingPoint } from "./point.ts";
+import { routingRules } from "./rules.ts";
+import { apply, EMPTY_SNAPSHOT, eventProblem, nextRampDeadline, type Applied, type RoutingEvent, type RoutingRules } from "./state.ts";
+import type { RoutingSnapshot } from "./types.ts";
+
+/** The one object's name: routing is fleet-wide, unlike the breakers (one per origin). */
+export const ROUTING_OBJECT_NAME = "fleet";
+
+interface Row extends Record<string, SqlStorageValue> {
+  snapshot: string;
+}
+
+export class RoutingObject extends DurableObject<Env> {
+  /** Replaced in tests to drive time without waiting. */
+  clock: Clock = systemClock;
+  /** The ramp and hysteresis settings; from configuration unless a test sets them. */
+  rules: RoutingRules | undefined;
+  /** Where the object's own changes (ramp steps on its alarm) are written; the METRICS binding unless a test captures them. */
+  sink: MetricsSink | undefined;
+  private current: RoutingSnapshot = EMPTY_SNAPSHOT;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    // Nothing is answered before the row is read: a fresh instance never serves generation 0 over a saved one.
+    void ctx.blockConcurrencyWhile(async () => {
+      ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS routing (id INTEGER PRIMARY KEY CHECK (id = 1), snapshot TEXT NOT NULL, updated_at INTEGER NOT NULL)");
+      const row = ctx.storage.sql.exec<Row>("SELECT snapshot FROM routing WHERE id = 1").toArray()[0];
+      if (row) this.current = JSON.parse(row.snapshot) as RoutingSnapshot;
+    });
+  }
+
+  snapshot(): RoutingSnapshot {
+    return this.current;
+  }
+
+  /**
+   * Applies one event; the answer carries the new snapshot and, for a change, its data point (the
+   * caller writes it). A malformed event is answered, not thrown: it changes nothing.
+   */
+  apply(event: RoutingEvent): Applied {
+    const invalid = eventProblem(event, this.current);
+    if (invalid) return { snapshot: this.current, changed: false, invalid };
+    return this.commit(apply(this.current, event, this.clock.now(), this.policy()));
+  }
+
+  /** Ramp steps happen on the object's clock, so every ramp moves once, fleet-wide. Alarms run at least once: ticks are idempotent. */
+  override async alarm(): Promise<void> {
+    const now = this.clock.now();
+    for (const region of Object.keys(this.current.regions)) {
+      const applied = this.commit(apply(this.current, { type: "ramp_tick", region }, now, this.policy()));
+      if (applied.point) emit(this.sink ?? this.env.METRICS, routingPoint(applied.point));
+    }
+    // An alarm that fired early moved nothing and committed nothing: ask for the same deadline again.
+    this.scheduleRamp();
+  }
+
+  private commit(applied: Applied): Applied {
+    if (!applied.changed) return applied;
+    this.current = applied.snapshot;
+    this.ctx.storage.sql.exec(
+      "INSERT INTO routing (id, snapshot, updated_at) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at",
+      JSON.stringify(applied.snapshot),
+      this.clock.now(),
+    );
+    this.scheduleRamp();
+    return applied;
+  }
+
+  private scheduleRamp(): void {
+    let next: number | undefined;
+    for (const control of Object.values(this.current.regions)) {
+      const deadline = nextRampDeadline(control, this.policy());
+      if (deadline !== undefined && (next === undefined || deadline < next)) next = deadline;
+    }
+    // Not awaited: the output gate holds our reply until the alarm write is durable.
+    if (next !== undefined) void this.ctx.storage.setAlarm(next);
+  }
+
+  private policy(): RoutingRules {
+    if (!this.rules) {
+      const resolved = resolveConfig(this.env, this.env);
+      if (!resolved.ok) throw new Error(`invalid configuration: ${resolved.problems.join("; ")}`);
+      this.rules = routingRules(resolved.config);
+    }
+    return this.rules;
+  }
+}
