@@ -16,6 +16,9 @@ import { SharedWriteRule, WriteBudget } from "./lkg/shared-write.ts";
 import { LkgStore, newCounters } from "./lkg/store.ts";
 import { transitionPoint } from "./metrics/schema.ts";
 import { emit, type MetricsSink } from "./metrics/writer.ts";
+import type { RegionsDeps } from "./admin/regions.ts";
+import { routingLink, type RoutingLink } from "./routing/link.ts";
+import { Router, type RegionRoute } from "./routing/router.ts";
 
 export interface Deps {
   clock: Clock;
@@ -33,6 +36,8 @@ export interface Region {
   health: HealthLatency;
   /** Latency baselines per route class, and for the whole origin. */
   baselines: LatencyBaselines;
+  /** Its routing state in this isolate (hysteresis, latency, the choice's input); set by the Router. */
+  route?: RegionRoute;
 }
 
 /** Everything one configuration needs in this isolate; rebuilt only when the configuration changes. */
@@ -46,6 +51,11 @@ export interface Runtime {
   newKeys: WriteBudget;
   /** Per origin name, in ORIGINS order. */
   regions: Map<string, Region>;
+  /** Routing among the regions; the request path uses it only when there are several (`routed`). */
+  router: Router;
+  routed: boolean;
+  /** What the regions admin routes read (the fleet view, its link, this isolate's reading of each region). */
+  routing: RegionsDeps["routing"];
   /** The sink of the latest request, so isolate-only breaker transitions can be reported. */
   sink: MetricsSink | undefined;
 }
@@ -81,6 +91,9 @@ export class Runtimes {
     // The object binding can differ per env (tests pass their own): each view talks through this env's.
     const link = objectLink(env.BREAKER, config.breaker.objectTimeoutMs);
     for (const region of runtime.regions.values()) region.view.link = link;
+    const routing = env.ROUTING_OBJECT ? routingLink(env.ROUTING_OBJECT, config.breaker.objectTimeoutMs) : MISSING_ROUTING_OBJECT;
+    runtime.router.link = routing;
+    runtime.routing.link = routing;
     runtime.store.setKv(config.lkg.tiers.includes("kv") ? this.kvTier(env) : undefined);
     return runtime;
   }
@@ -109,6 +122,9 @@ export class Runtimes {
       activity: new KeyActivity(config.lkg.refreshMs),
       newKeys: new WriteBudget(config.lkg.newKeysPerSecond),
       regions: new Map(),
+      router: undefined as unknown as Router,
+      routed: config.origins.length > 1,
+      routing: undefined as unknown as RegionsDeps["routing"],
       sink: undefined,
     };
     const policy = breakerPolicy(config);
@@ -124,6 +140,19 @@ export class Runtimes {
       view.onClosed = () => gate.reset();
       runtime.regions.set(origin.name, { origin, view, gate, health: new HealthLatency(), baselines: new LatencyBaselines() });
     }
+    const router = new Router(config, [...runtime.regions.values()], clock, () => runtime.sink);
+    runtime.router = router;
+    runtime.routing = {
+      view: router.view,
+      link: MISSING_ROUTING_OBJECT,
+      regions: config.origins.map((origin) => origin.name),
+      reading: (name) => {
+        const region = runtime.regions.get(name);
+        const input = region?.route?.input;
+        return { usable: region !== undefined && region.view.state.kind === "closed" && (input?.usable ?? true), latencyMs: region?.route?.latency.value };
+      },
+      clock,
+    };
     return runtime;
   }
 
@@ -134,3 +163,8 @@ export class Runtimes {
     return this.kv.tier;
   }
 }
+
+const missing = (): Promise<never> => Promise.reject(new Error("the ROUTING_OBJECT Durable Object binding is missing (see wrangler.toml)"));
+
+/** Without the binding every call fails as an unreachable object would: the admin routes answer 503, nothing changed. */
+const MISSING_ROUTING_OBJECT: RoutingLink = { snapshot: missing, apply: missing };

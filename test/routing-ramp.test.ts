@@ -38,7 +38,7 @@ describe("rampPercent", () => {
       let previous = 0;
       for (let ms = 0; ms <= weights.length * p.stepDwellMs; ms += 500) {
         const now = rampPercent(c, p, T0 + ms);
-        expect(now - previous, `${weights} at ${ms} ms`).toBeLessThan(100);
+        expect(now - previous, `${weights.join(",")} at ${ms} ms`).toBeLessThan(100);
         previous = now;
       }
     }

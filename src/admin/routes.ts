@@ -7,8 +7,7 @@ import { jsonError } from "../lkg/respond.ts";
 import type { Runtime } from "../runtime.ts";
 import { checkAdmin, type AdminAuth } from "./auth.ts";
 import { fullHealth, publicHealth } from "./health.ts";
-import { regionsRoutes, type RegionsDeps } from "./regions.ts";
-import { regionsDeps } from "./regions-runtime.ts";
+import { regionsRoutes } from "./regions.ts";
 
 export type EdgeVariables = { runtime: Runtime };
 
@@ -61,13 +60,7 @@ export function adminRoutes(): Hono<{ Bindings: Env; Variables: EdgeVariables }>
     }
   });
 
-  // The regions routes read their deps from the runtime (RegionsDeps); this one gives them theirs.
-  routes.use("/admin/regions/*", async (c, next) => {
-    const runtime = c.get("runtime");
-    const withRouting: Runtime & RegionsDeps = Object.assign(Object.create(runtime) as Runtime, { routing: regionsDeps(runtime, c.env) });
-    c.set("runtime", withRouting);
-    await next();
-  });
+  // The runtime carries what the regions routes read (RegionsDeps: runtime.routing).
   routes.route("/admin/regions", regionsRoutes());
 
   routes.all("*", (c) => jsonError(404, `no such edge route ${c.req.method} ${new URL(c.req.url).pathname}`, { routes: ROUTES }));

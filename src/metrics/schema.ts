@@ -86,37 +86,6 @@ export function transitionRecord(origin: string, before: BreakerState, after: Br
 export const REQUEST_EVENT = "request";
 export const BREAKER_EVENT = "breaker";
 export const HEALTH_CHECK_EVENT = "health_check";
-export const ROUTING_EVENT = "routing";
-
-/** A change in where traffic goes: an operator's action, or a region leaving, returning or ramping. */
-export interface RoutingRecord {
-  region: string;
-  action: "evacuate" | "drain" | "shed" | "restore" | "left" | "returned" | "ramp_step" | "ramp_abort" | "ramp_done" | "leader";
-  reason: string;
-  source: "admin" | "isolate" | "object";
-  /** Ramp percent, or shed percent for "shed". */
-  percent: number;
-  /** Ramp step index (0-based), 0 when not ramping. */
-  step: number;
-  generation: number;
-}
-
-export function routingPoint(r: RoutingRecord): AnalyticsEngineDataPoint {
-  return {
-    indexes: [r.region],
-    blobs: [
-      ROUTING_EVENT, // blob1
-      r.action, // blob2
-      r.reason.slice(0, 256), // blob3
-      r.source, // blob4
-    ],
-    doubles: [
-      r.percent, // double1
-      r.step, // double2
-      r.generation, // double3
-    ],
-  };
-}
 
 /** One active check of an origin's health path: why it was sent, and what it found. */
 export interface HealthCheckRecord {

@@ -11,13 +11,20 @@ import { emit } from "../metrics/writer.ts";
 import { learnHealthLatency } from "../breaker/evidence.ts";
 import { attempt, retryAfterMs, type Attempt, type InFlight } from "../origin/attempt.ts";
 import type { Region, Runtime } from "../runtime.ts";
+import type { Router } from "../routing/router.ts";
+import { choose } from "../routing/select.ts";
+import { assignmentHeader, readAssignment, withoutAssignment } from "../routing/sticky.ts";
 import { requestPolicy } from "../scrub/policy.ts";
 import { matchRoute } from "../scrub/routes.ts";
 import type { RequestContext } from "./context.ts";
 import { fromStore, noCopy, staleCause } from "./fallback.ts";
 import { newAttempt, newTrace, requestRecord } from "./record.ts";
 
-export async function handle(request: Request, url: URL, env: Env, ctx: ExecutionContext, runtime: Runtime, clock: Clock): Promise<Response> {
+export async function handle(original: Request, url: URL, env: Env, ctx: ExecutionContext, runtime: Runtime, clock: Clock): Promise<Response> {
+  const router = runtime.routed ? runtime.router : undefined;
+  // Our assignment is ours: the origin never sees it, and the privacy rules never count it as a
+  // session cookie (with SESSION_COOKIES ["*"] it would make every request unstorable).
+  const request = router?.key === undefined ? original : withoutOurAssignment(original, router);
   const policy = requestPolicy(request, url, runtime.config);
   const x: RequestContext = {
     request,
@@ -32,15 +39,103 @@ export async function handle(request: Request, url: URL, env: Env, ctx: Executio
     streaming: runtime.config.streamingRoutes.length > 0 && matchRoute(runtime.config.streamingRoutes, url.pathname) !== undefined,
     trace: newTrace(policy),
   };
-  const region = choose(runtime);
-  const response = await tryRegion(x, region);
+  if (router === undefined) {
+    const region = runtime.regions.values().next().value!;
+    const response = await tryRegion(x, region);
+    finish(x, region, response);
+    return response;
+  }
+  const { response, region } = await routed(x, router, original);
   finish(x, region, response);
+  router.background(x, x.clock.now());
   return response;
 }
 
-/** Regions are modelled from the start; routing among them comes with multi-region support. */
-function choose(runtime: Runtime): Region {
-  return runtime.regions.values().next().value!;
+function withoutOurAssignment(request: Request, router: Router): Request {
+  const headers = withoutAssignment(request.headers, router.policy);
+  return headers === request.headers ? request : new Request(request, { headers });
+}
+
+/** Only these are sent to a second region: they carry no body, and sending one twice changes nothing. */
+const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS"]);
+
+/**
+ * Several regions: the choice (from memory), the first region's attempt, and for an idempotent
+ * request whose attempt failed, the next region once within the retry budget; then the copy or a
+ * clean 5xx as with one region. The answer names its region and, for a new session, assigns it.
+ */
+async function routed(x: RequestContext, router: Router, original: Request): Promise<{ response: Response; region: Region }> {
+  const now = x.started;
+  const { regions } = x.runtime;
+  let sticky: string | Promise<string | undefined> | undefined = router.key === undefined ? undefined : readAssignment(original, router.policy, router.key, now);
+  // An HMAC check only for a token this isolate has not seen (sticky.ts caches verdicts).
+  if (sticky !== undefined && typeof sticky !== "string") sticky = await sticky;
+  const choice = choose(router.inputs(now), router.policy, sticky, router.leader, Math.random);
+  x.trace.routingReason = choice.reason;
+  const first = regions.get(choice.order[0]!)!;
+  const canRetry = choice.order.length > 1 && IDEMPOTENT.has(x.request.method) && x.request.body === null;
+  if (canRetry) router.budget.request(now);
+
+  let region = first;
+  let response: Response;
+  const tried = await attemptOn(x, first);
+  if (tried.kind === "ok") {
+    router.succeeded(x, first, x.clock.now());
+    response = healthyAnswer(x, first, tried.result, tried.answeredAt);
+  } else {
+    router.failed(x, first, x.clock.now());
+    const next = canRetry && router.budget.tryRetry(x.clock.now()) ? regions.get(choice.order[1]!) : undefined;
+    if (next === undefined) {
+      response = await fallBack(x, first, tried);
+    } else {
+      letGo(x, first, tried);
+      region = next;
+      const again = await attemptOn(x, next);
+      if (again.kind === "ok") {
+        router.succeeded(x, next, x.clock.now());
+        response = healthyAnswer(x, next, again.result, again.answeredAt);
+      } else {
+        router.failed(x, next, x.clock.now());
+        response = await fallBack(x, next, again);
+      }
+    }
+  }
+  const answeredBy = x.trace.answeredBy;
+  if (answeredBy !== "") {
+    x.trace.rampPercent = region.route!.input.rampPercent;
+    if (router.key !== undefined && answeredBy !== sticky && !stillUsable(router, sticky) && router.view.control(answeredBy).admin === "active") {
+      let header = assignmentHeader(answeredBy, router.policy, router.key, now);
+      // A signature at most once per region per second (sticky.ts); every other answer reuses it.
+      if (!Array.isArray(header)) header = await header;
+      const [name, value] = header as readonly [string, string];
+      response.headers.append(name, value);
+    }
+  }
+  return { response, region };
+}
+
+/** A client's region stays its region while usable and not evacuated: one failover does not move it. */
+function stillUsable(router: Router, sticky: string | undefined): boolean {
+  if (sticky === undefined) return false;
+  const input = router.regions.find((r) => r.origin.name === sticky)?.route?.input;
+  return input !== undefined && input.usable && input.control.admin !== "evacuated";
+}
+
+async function attemptOn(x: RequestContext, region: Region): Promise<Attempt> {
+  const trace = newAttempt(region.origin.name);
+  x.trace.attempts.push(trace);
+  return attempt(x, region, trace);
+}
+
+/** The first region failed and the next one is tried: what the first still holds is released (its late answer may refresh the copy). */
+function letGo(x: RequestContext, region: Region, tried: Exclude<Attempt, { kind: "ok" }>): void {
+  if (tried.kind !== "failed") return;
+  if (tried.inFlight) refreshLate(x, region, tried.inFlight);
+  if (tried.response) x.ctx.waitUntil(cancelBody(tried.response.response));
+}
+
+async function cancelBody(response: Response): Promise<void> {
+  await response.body?.cancel();
 }
 
 async function tryRegion(x: RequestContext, region: Region): Promise<Response> {
@@ -93,6 +188,15 @@ function finish(x: RequestContext, region: Region, response: Response): void {
   const { view } = region;
   const work = view.background(now);
   if (work) x.ctx.waitUntil(work);
+  if (x.runtime.routed) {
+    const router = x.runtime.router;
+    // A region tried first and failed has its own reports to send.
+    for (const other of router.regions) {
+      if (other === region) continue;
+      const more = other.view.background(now);
+      if (more) x.ctx.waitUntil(more);
+    }
+  }
   const healthPath = x.runtime.config.health.path;
   if (healthPath !== undefined && view.state.kind === "closed" && region.health.shouldLearn(now)) x.ctx.waitUntil(learnHealthLatency(x, region, healthPath));
   // writeDataPoint returns at once and never fails the request (emit): no waitUntil needed.

@@ -44,6 +44,12 @@ export class RegionHealth {
     return undefined;
   }
 
+  /** Leave now whatever the counts (a ramp step failed its error budget); undefined when already out. */
+  leave(now: number, reason: string): HealthChange | undefined {
+    if (!this.usable) return undefined;
+    return this.change("left", reason, now);
+  }
+
   private change(change: HealthChange["change"], reason: string, now: number): HealthChange {
     this.usable = change === "returned";
     this.lastChangeAt = now;

@@ -3,14 +3,15 @@ import type { RoutingPoint } from "./state.ts";
 
 export const ROUTING_EVENT = "routing";
 
-/** Columns as the contract fixes them; to be listed beside the other points in metrics/schema.ts. */
+/** Columns fixed by the README's metrics schema (routing points). */
 export function routingPoint(p: RoutingPoint): AnalyticsEngineDataPoint {
   return {
     indexes: [p.region],
     blobs: [
       ROUTING_EVENT, // blob1
       p.action, // blob2
-      p.reason, // blob3
+      // Bounded: Analytics Engine refuses a point whose blobs are too large, and would drop it.
+      p.reason.slice(0, 256), // blob3
       p.source, // blob4
     ],
     doubles: [

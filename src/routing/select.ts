@@ -115,7 +115,7 @@ export function choose(regions: readonly RegionInput[], policy: RoutingPolicy, s
     reason = bestTier === DRAINING ? REASON[mode] : "no-usable-region";
   }
 
-  const order = new Array<string>(n);
+  const order: string[] = Array.from({ length: n });
   order[0] = regions[first]!.name;
   for (let i = 0, k = 1; i < n; i++) if (sorted[i] !== first) order[k++] = regions[sorted[i]!]!.name;
 
