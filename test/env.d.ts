@@ -4,6 +4,8 @@ import type { Env as WorkerEnv } from "../src/env.ts";
 declare module "vitest" {
   interface ProvidedContext {
     originUrl: string;
+    // The second region's origin (test/regions*.test.ts).
+    originUrlB: string;
   }
 }
 

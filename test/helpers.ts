@@ -22,6 +22,8 @@ export class FakeClock implements Clock {
 }
 
 export const ORIGIN_URL = inject("originUrl");
+/** A second fake origin, for tests of several regions: its scenarios are its own. */
+export const ORIGIN_URL_B = inject("originUrlB");
 
 /** The ADMIN_TOKEN vitest.config.ts gives the worker, and the header that carries it. */
 export const ADMIN_TOKEN = "test-admin-secret";
@@ -30,17 +32,17 @@ export const ADMIN_HEADERS = { authorization: `Bearer ${ADMIN_TOKEN}` };
 let counter = 0;
 
 /** A scenario on the fake origin with its own behaviour and request log, so tests never share state. */
-export function scenario(label = "t") {
+export function scenario(label = "t", originUrl = ORIGIN_URL) {
   const id = `${label}-${Date.now().toString(36)}-${(counter++).toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   return {
     id,
     url: (path = "/") => `https://edge.example.com/s/${id}${path}`,
     async set(setting: Record<string, unknown>): Promise<void> {
-      const res = await fetch(`${ORIGIN_URL}/__control/${id}`, { method: "POST", body: JSON.stringify(setting) });
+      const res = await fetch(`${originUrl}/__control/${id}`, { method: "POST", body: JSON.stringify(setting) });
       if (res.status !== 200) throw new Error(`fake origin refused ${JSON.stringify(setting)}: ${await res.text()}`);
     },
     async log(): Promise<{ count: number; requests: { method: string; path: string; headers: Record<string, string> }[] }> {
-      return (await fetch(`${ORIGIN_URL}/__control/${id}`)).json();
+      return (await fetch(`${originUrl}/__control/${id}`)).json();
     },
   };
 }
