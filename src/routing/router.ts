@@ -112,6 +112,9 @@ export class Router {
 
   /** An attempt on `region` failed (or its breaker let nothing through). */
   failed(x: RequestContext, region: Region, now: number): void {
+    // A failure the trip gate holds (one route's trouble, until a health check says otherwise)
+    // says nothing about the region either: a client hammering a broken route must not move it.
+    if (x.trace.attempts.at(-1)?.breakerHeard === "held") return;
     const route = region.route!;
     const name = region.origin.name;
     const change = route.health.failure(now, region.view.state.kind !== "closed");
