@@ -61,6 +61,13 @@ const TWO_REGIONS = BASE.replace(
   /^ORIGINS = .*$/m,
   `ORIGINS = '[{"name":"us-east","url":"https://use.example.com"},{"name":"eu-west","url":"https://euw.example.com"}]'
 ROUTING = '{"mode":"weighted","stick_seconds":60,"down":0}'`,
+).replace(
+  "[[kv_namespaces]]",
+  `[[durable_objects.bindings]]
+name = "ROUTING_OBJECT"
+class_name = "RoutingObject"
+
+[[kv_namespaces]]`,
 );
 
 let dir: string;

@@ -186,6 +186,7 @@ if (view) {
   // Presence is all resolveConfig looks at; a truthy stand-in is enough.
   const bindings: Record<string, unknown> = {};
   if (breaker) bindings[BREAKER_BINDING] = { placeholder: BREAKER_BINDING };
+  if (view.durableObjects.some((b) => b.name === "ROUTING_OBJECT")) bindings["ROUTING_OBJECT"] = { placeholder: "ROUTING_OBJECT" };
   if (kv) bindings[KV_BINDING] = { placeholder: KV_BINDING };
   if (metrics) bindings[METRICS_BINDING] = { placeholder: METRICS_BINDING };
 

@@ -272,7 +272,7 @@ type Vars = Record<string, unknown>;
  * Bindings are only checked for presence, so this module needs no Workers types and
  * scripts/check-config.ts can run it under Node.
  */
-export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?: unknown; METRICS?: unknown } = {}): ConfigResult {
+export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?: unknown; METRICS?: unknown; ROUTING_OBJECT?: unknown } = {}): ConfigResult {
   const problems: string[] = [];
   const reader = new VarReader(vars, problems);
 
@@ -341,6 +341,8 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
 
   const stickySecret = readStickySecret(vars, origins.length > 1 && routing.stickMs > 0, problems);
 
+  // One region routes nowhere; with several, evacuations, holds and ramps are the fleet's, kept in this object.
+  if (origins.length > 1 && !bindings.ROUTING_OBJECT) problems.push("the ROUTING_OBJECT Durable Object binding is missing, and ORIGINS has several regions (see [[durable_objects.bindings]] in wrangler.toml)");
   if (!bindings.BREAKER) problems.push("the BREAKER Durable Object binding is missing (see [[durable_objects.bindings]] in wrangler.toml)");
   if (!bindings.METRICS) problems.push("the METRICS Analytics Engine binding is missing (see [[analytics_engine_datasets]] in wrangler.toml)");
 

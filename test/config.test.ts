@@ -23,7 +23,7 @@ function validVars(): Record<string, unknown> {
   };
 }
 
-const ALL_BINDINGS = { LKG_KV: realEnv.LKG_KV, BREAKER: realEnv.BREAKER, METRICS: realEnv.METRICS };
+const ALL_BINDINGS = { LKG_KV: realEnv.LKG_KV, BREAKER: realEnv.BREAKER, METRICS: realEnv.METRICS, ROUTING_OBJECT: realEnv.ROUTING_OBJECT };
 
 describe("resolveConfig: the shipped configuration", () => {
   it("resolves the wrangler.toml vars and bindings into the documented defaults", () => {
@@ -132,11 +132,12 @@ describe("resolveConfig: every problem at once", () => {
       'SENSITIVE_HEADERS[1] must be an HTTP header name, got "bad header"',
       // "east" and "extra" are two regions with the default 900 s stickiness, and nothing signs assignments.
       "STICKY_SECRET is required to sign region assignments when ORIGINS has 2 or more regions and ROUTING.stick_seconds is above 0: set it with `wrangler secret put STICKY_SECRET` (or set ADMIN_TOKEN, or ROUTING.stick_seconds 0)",
+      "the ROUTING_OBJECT Durable Object binding is missing, and ORIGINS has several regions (see [[durable_objects.bindings]] in wrangler.toml)",
       "the BREAKER Durable Object binding is missing (see [[durable_objects.bindings]] in wrangler.toml)",
       "the METRICS Analytics Engine binding is missing (see [[analytics_engine_datasets]] in wrangler.toml)",
       expect.stringMatching(/^LKG_MAX_AGE is not a known setting \(known: ORIGINS, .*LKG_MAX_AGE_SECONDS, .*\)$/),
     ];
-    expect(result.problems).toHaveLength(16);
+    expect(result.problems).toHaveLength(17);
     expect(result.problems).toEqual(expected);
   });
 

@@ -6,7 +6,7 @@ import type { Env } from "../src/env.ts";
 import { harness, scenario } from "./helpers.ts";
 
 const realEnv = env as unknown as Env;
-const BINDINGS = { LKG_KV: realEnv.LKG_KV, BREAKER: realEnv.BREAKER, METRICS: realEnv.METRICS };
+const BINDINGS = { LKG_KV: realEnv.LKG_KV, BREAKER: realEnv.BREAKER, METRICS: realEnv.METRICS, ROUTING_OBJECT: realEnv.ROUTING_OBJECT };
 const SECRET = "a-sticky-secret-of-32-characters";
 
 const ONE = JSON.stringify([{ name: "primary", url: "https://origin.example.com" }]);
@@ -303,5 +303,19 @@ describe("an invalid ROUTING through the app", () => {
       problems: ['ROUTING.mode must be one of weighted, failover, latency, got "nearest"', "ROUTING.down must be a whole number from 1 to 100, got 0"],
     });
     expect((await s.log()).count).toBe(0);
+  });
+});
+
+describe("the ROUTING_OBJECT binding", () => {
+  it("is required with several regions, and named in the problem", () => {
+    const vars = { ORIGINS: JSON.stringify([{ name: "a", url: "https://a.example.com" }, { name: "b", url: "https://b.example.com" }]), STICKY_SECRET: "a-long-enough-sticky-secret" };
+    const without = resolveConfig(vars, { LKG_KV: realEnv.LKG_KV, BREAKER: realEnv.BREAKER, METRICS: realEnv.METRICS });
+    expect(without.ok).toBe(false);
+    expect(!without.ok && without.problems).toEqual(["the ROUTING_OBJECT Durable Object binding is missing, and ORIGINS has several regions (see [[durable_objects.bindings]] in wrangler.toml)"]);
+    expect(resolveConfig(vars, BINDINGS).ok).toBe(true);
+  });
+
+  it("is not needed with one region", () => {
+    expect(resolveConfig({ ORIGINS: ONE }, { LKG_KV: realEnv.LKG_KV, BREAKER: realEnv.BREAKER, METRICS: realEnv.METRICS }).ok).toBe(true);
   });
 });
