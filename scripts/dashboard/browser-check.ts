@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
-import { PANELS } from "./queries.ts";
+import { CHART_PANELS } from "./render.ts";
 import { latestReport } from "./run.ts";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
@@ -39,9 +39,9 @@ export async function checkDashboard(dir: string): Promise<{ problems: string[];
         width: el.querySelector("svg")?.getBoundingClientRect().width ?? 0,
       })),
     );
-    // Tables, not charts: totals (checked below) and failing routes, which is rightly empty when
-    // every failure was the origin's.
-    for (const name of PANELS.filter((p) => p !== "totals" && p !== "failing_routes")) {
+    // Charts only: the tables (totals, checked below; failing routes, failovers and routing
+    // changes) are rightly empty when every failure was the origin's and one region served all.
+    for (const name of CHART_PANELS) {
       const shown = panels.filter((p) => p.panel === name);
       if (shown.length === 0) problems.push(`panel ${name} is missing`);
       for (const p of shown) {
@@ -53,7 +53,9 @@ export async function checkDashboard(dir: string): Promise<{ problems: string[];
     const totals = await tab.$$eval("table:first-of-type tbody tr", (rows) => rows.length);
     if (totals < 1) problems.push("the totals table is empty");
     const headings = await tab.$$eval("h2", (hs) => hs.map((h) => h.textContent ?? ""));
-    if (!headings.includes("Failing routes")) problems.push("the failing routes section is missing");
+    for (const section of ["Failing routes", "Regions", "Failovers", "Routing changes"]) {
+      if (!headings.includes(section)) problems.push(`the ${section.toLowerCase()} section is missing`);
+    }
     const screenshot = join(dir, "dashboard.png");
     await tab.screenshot({ path: screenshot, fullPage: true });
     return { problems, screenshot, panels };

@@ -9,7 +9,7 @@
 import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { PANELS, panelTemplate, type PanelName } from "./queries.ts";
+import { PANELS, TABLE_PANELS, panelTemplate, type PanelName } from "./queries.ts";
 
 export const GRAFANA_FILE = join(dirname(fileURLToPath(import.meta.url)), "grafana-dashboard.json");
 
@@ -32,6 +32,20 @@ const TITLES: Record<PanelName, string> = {
   errors: "Failures by class",
   breaker_transitions: "Breaker transitions",
   failing_routes: "Failing routes (failures the health check showed to be one route's, not the origin's)",
+  region_share: "Share of answers by the region that answered (stacked to 100 %; '(copy or edge error)': no region answered)",
+  ramp: "Return-to-home: ramp percent of each region's answers",
+  failovers: "Failovers: tried first at one region, answered by another",
+  routing_changes: "Routing changes: evacuations, drains, sheds, restores, leaving and returning, ramp steps and aborts",
+};
+
+/**
+ * Display settings a panel needs beyond its SQL. The region share stacks its per-region answers to
+ * 100 %: the share per step, which Analytics Engine's SQL cannot compute on each row (no window
+ * functions, no joins); the tooltip keeps the answers.
+ */
+const FIELD_CONFIG: Partial<Record<PanelName, unknown>> = {
+  region_share: { defaults: { custom: { stacking: { mode: "percent", group: "A" }, drawStyle: "bars", fillOpacity: 80 } }, overrides: [] },
+  ramp: { defaults: { unit: "percent", min: 0, max: 100, custom: { lineInterpolation: "stepAfter" } }, overrides: [] },
 };
 
 export function grafanaDashboard(): unknown {
@@ -44,12 +58,14 @@ export function grafanaDashboard(): unknown {
     time: { from: "now-6h", to: "now" },
     templating: { list: [{ name: "dataset", type: "textbox", query: "edge_fallback", current: { text: "edge_fallback", value: "edge_fallback" }, label: "Analytics Engine dataset" }] },
     panels: PANELS.map((panel, i) => {
-      const table = panel === "totals" || panel === "breaker_transitions" || panel === "failing_routes";
+      const table = TABLE_PANELS.has(panel);
+      const fieldConfig = FIELD_CONFIG[panel];
       return {
         id: i + 1,
         title: TITLES[panel],
         type: table ? "table" : "timeseries",
         datasource,
+        ...(fieldConfig === undefined ? {} : { fieldConfig }),
         gridPos: { h: 8, w: table ? 24 : 12, x: table ? 0 : (i % 2) * 12, y: i * 8 },
         targets: [
           {

@@ -9,8 +9,25 @@ import { fileURLToPath } from "node:url";
 
 export const QUERIES_DIR = join(dirname(fileURLToPath(import.meta.url)), "queries");
 
-export const PANELS = ["totals", "edge_fallback_triggered", "cache_miss_rate", "answers", "latency", "stale_age", "errors", "breaker_transitions", "failing_routes"] as const;
+export const PANELS = [
+  "totals",
+  "edge_fallback_triggered",
+  "cache_miss_rate",
+  "answers",
+  "latency",
+  "stale_age",
+  "errors",
+  "breaker_transitions",
+  "failing_routes",
+  "region_share",
+  "ramp",
+  "failovers",
+  "routing_changes",
+] as const;
 export type PanelName = (typeof PANELS)[number];
+
+/** Panels whose rows are totals or single events rather than a series per step: tables in Grafana. */
+export const TABLE_PANELS: ReadonlySet<PanelName> = new Set(["totals", "breaker_transitions", "failing_routes", "failovers", "routing_changes"]);
 
 export interface Window {
   /** Analytics Engine dataset (the table name), as bound in wrangler.toml. */

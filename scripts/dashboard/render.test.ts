@@ -5,7 +5,9 @@ import { renderCharts } from "../drill/report.ts";
 import { outageInput } from "../drill/report-check.ts";
 import { stateRects, xScale } from "../drill/svg-geometry.ts";
 import type { Window } from "./queries.ts";
-import { drillTimeAxis, renderPage, type PageInput, type PanelRows } from "./render.ts";
+import { CHART_PANELS, drillTimeAxis, renderPage, type PageInput, type PanelRows } from "./render.ts";
+import { NO_REGION, regionShares } from "./render-regions.ts";
+import { epochMs } from "./time.ts";
 
 /** The load started at .840 of a clock second, as drills do: the SQL's 1 s buckets are not the drill's seconds. */
 const LOAD_START = Date.parse("2026-11-22T12:00:00.840Z");
@@ -28,6 +30,33 @@ function rows(): PanelRows {
       transition(25_349, "half-open", "closed", "probe-success"),
     ],
     failing_routes: [{ origin: "primary", routes: "/err /report", failures: 30, checks: 3, last_seen: second(40) }],
+    // Two regions: eu answers most until it leaves at 20 s (us and the copies take over), then
+    // returns through a 10 % and a 30 % step to 100 %.
+    region_share: [
+      { t: second(0), region: "eu", answers: 3 },
+      { t: second(0), region: "us", answers: 1 },
+      { t: second(20), region: NO_REGION, answers: 2 },
+      { t: second(20), region: "us", answers: 6 },
+      ...[30, 40, 50].flatMap((s) => [
+        { t: second(s), region: "eu", answers: s === 30 ? 1 : s === 40 ? 3 : 5 },
+        { t: second(s), region: "us", answers: s === 30 ? 9 : s === 40 ? 7 : 5 },
+      ]),
+    ],
+    // eu at 100 %, away from 20 s (only us answers), back at 30 s: 10 % for two seconds, 30 % for two, then 100 %.
+    ramp: [
+      { t: second(0), region: "eu", answers: 3, ramp_percent: 100 },
+      ...[0, ...Array.from({ length: 15 }, (_, i) => 20 + i)].map((s) => ({ t: second(s), region: "us", answers: 9, ramp_percent: 100 })),
+      ...[30, 31, 32, 33, 34].map((s) => ({ t: second(s), region: "eu", answers: 1, ramp_percent: s < 32 ? 10 : s < 34 ? 30 : 100 })),
+    ],
+    failovers: [
+      { from_region: "eu", to_region: "us", routing_reason: "sticky", failovers: 4, last_seen: clock(LOAD_START + 21_000) },
+      { from_region: "eu", to_region: "us", routing_reason: "weighted", failovers: 1, last_seen: clock(LOAD_START + 20_500) },
+    ],
+    routing_changes: [
+      { t: clock(LOAD_START + 20_100), region: "eu", action: "left", reason: "3 failures in a row", source: "isolate", percent: 0, step: 0, generation: 4 },
+      { t: clock(LOAD_START + 29_000), region: "eu", action: "returned", reason: "3 successes in a row", source: "isolate", percent: 10, step: 0, generation: 5 },
+      { t: clock(LOAD_START + 39_000), region: "eu", action: "ramp_step", reason: "step 1: 30%", source: "object", percent: 30, step: 1, generation: 6 },
+    ],
   };
 }
 
@@ -103,6 +132,72 @@ describe("dashboard page", () => {
     expect(section).toContain("<tr><td>primary</td><td>/err /report</td><td>30</td><td>3</td>");
     const none = renderPage({ ...drill, rows: { ...rows(), failing_routes: [] } });
     expect(none).toContain("No failing routes in this window");
+  });
+
+  it("draws every chart panel it names, and only those: the browser check wants data in each", () => {
+    const html = renderPage(drill);
+    const drawn = [...html.matchAll(/<div class="panel" data-panel="(\w+)" data-rows="(\d+)">/g)].map((m) => m[1]!);
+    expect(new Set(drawn)).toEqual(new Set(CHART_PANELS));
+    // The region panels once, for the fleet (the per-origin charts once per origin).
+    expect(drawn.filter((p) => p === "region_share" || p === "ramp")).toEqual(["region_share", "ramp"]);
+    expect(html).toContain('<div class="panel" data-panel="region_share" data-rows="10">');
+    expect(html).toContain('<div class="panel" data-panel="ramp" data-rows="22">');
+  });
+
+  it("shows answers by the region that answered, a copy or edge error as its own, each with its share of the step", () => {
+    const html = renderPage(drill);
+    const share = panel(html, "region_share");
+    expect(share).toMatch(/^<p class="caption">Which region answered, and what share of all answers did each get\? /);
+    expect(share).toContain("&quot;(copy or edge error)&quot; is an answer no region gave");
+    // Stacked answers per step (the bars' tooltips), regions by name and the copies last.
+    expect(share).toContain("<title>-0.84: eu 3, us 1, (copy or edge error) 0 (total 4)</title>");
+    expect(share).toContain("<title>19.2: eu 0, us 6, (copy or edge error) 2 (total 8)</title>");
+    expect(share).toContain(">Share of all answers by region</text>");
+    const shares = regionShares(rows().region_share, (t) => (epochMs(t) - LOAD_START) / 1000);
+    expect([...shares.values()]).toEqual([
+      { eu: 75, us: 25 },
+      { [NO_REGION]: 25, us: 75 },
+      { eu: 10, us: 90 },
+      { eu: 30, us: 70 },
+      { eu: 50, us: 50 },
+    ]);
+  });
+
+  it("draws each region's ramp percent as a staircase, with a gap (not a slope) while it answered nothing", () => {
+    const ramp = panel(renderPage(drill), "ramp");
+    expect(ramp).toContain("<p class=\"caption\">How far back is each region?");
+    // eu (the first region's colour): 100 % in its first second, nothing while away, then 10, 30 and 100 %.
+    const eu = [...ramp.matchAll(/<polyline points="([^"]+)" fill="none" stroke="#4c78a8"/g)].map((m) => m[1]!.split(" ").map((p) => p.split(",").map(Number) as [number, number]));
+    const x = xScale(ramp);
+    const near = (a: number, b: number) => Math.abs(a - b) < 0.2;
+    // Two runs: the gap while away is not bridged by a slope.
+    expect(eu).toHaveLength(2);
+    const [before, back] = eu as [[number, number][], [number, number][]];
+    expect(before).toHaveLength(2);
+    expect(near(before[0]![0], x(-0.84)) && near(before[1]![0], x(0.16))).toBe(true);
+    const top = before[0]![1];
+    expect(before[1]![1]).toBe(top);
+    // Back: each step's value held flat across its second, then a vertical rise at the step's end.
+    expect(near(back[0]![0], x(29.16))).toBe(true);
+    const rises = back.filter((p, i) => i > 0 && p[0] === back[i - 1]![0] && p[1] < back[i - 1]![1]).map((p) => p[0]);
+    expect(rises).toHaveLength(2);
+    expect(near(rises[0]!, x(31.16)) && near(rises[1]!, x(33.16))).toBe(true);
+    expect(back[back.length - 1]![1]).toBe(top);
+    expect(back.every((p, i) => i === 0 || p[1] <= back[i - 1]![1])).toBe(true);
+  });
+
+  it("lists failovers and routing changes, a drill's with seconds since its start", () => {
+    const html = renderPage(drill);
+    const failovers = html.slice(html.indexOf("<h2>Failovers</h2>"), html.indexOf("<h2>Routing changes</h2>"));
+    expect(failovers).toContain("<tr><th>from_region</th><th>to_region</th><th>routing_reason</th><th>failovers</th><th>last_seen</th><th>last seen (s)</th></tr>");
+    expect(failovers).toContain("<tr><td>eu</td><td>us</td><td>sticky</td><td>4</td><td>2026-11-22 12:00:21.840</td><td>21.000</td></tr>");
+    const changes = html.slice(html.indexOf("<h2>Routing changes</h2>"));
+    expect(changes).toContain("<tr><td>20.100</td><td>2026-11-22 12:00:20.940</td><td>eu</td><td>left</td><td>3 failures in a row</td><td>isolate</td><td>0</td><td>0</td><td>4</td></tr>");
+    expect(changes.indexOf("<td>left</td>")).toBeLessThan(changes.indexOf("<td>returned</td>"));
+    expect(changes.indexOf("<td>returned</td>")).toBeLessThan(changes.indexOf("<td>ramp_step</td>"));
+    const none = renderPage({ ...drill, rows: { ...rows(), failovers: [], routing_changes: [] } });
+    expect(none).toContain("No failovers in this window");
+    expect(none).toContain("No routing changes in this window");
   });
 
   it("keeps clock time (UTC) for production, with no drill", () => {

@@ -5,7 +5,10 @@
  */
 import { escapeXml, lineChart, segmentsFromChanges, stackedBars, stateTimeline, type Band, type LineSeries, type TimelineSegment } from "../drill/svg.ts";
 import { BREAKER_COLORS, BREAKER_TRIP_COLOR, DRILL_TIME_LABEL, FAILURE_COLORS, OUTCOME_COLORS, QUANTILE_COLORS, TARGET_LINE_COLOR } from "../lib/palette.ts";
+import { htmlTable } from "./html-table.ts";
 import { overallTotals, type PanelName, type Row, type Window } from "./queries.ts";
+import { failoversTable, regionPanels, routingChangesTable } from "./render-regions.ts";
+import { epochMs } from "./time.ts";
 
 export type PanelRows = Record<PanelName, Row[]>;
 
@@ -24,11 +27,6 @@ export interface PageInput {
   bands?: Band[];
   /** Links shown under the title, e.g. back to the drill report. */
   links?: { href: string; label: string }[];
-}
-
-/** Epoch ms of a ClickHouse time string ('2026-11-22 12:00:05[.123]', UTC) or of epoch seconds. */
-export function epochMs(t: string | number): number {
-  return typeof t === "number" ? t * 1000 : Date.parse(`${t.replace(" ", "T")}Z`);
 }
 
 /** Seconds from the window start for a ClickHouse time string ('2026-11-22 12:00:05[.123]', UTC). */
@@ -100,6 +98,12 @@ function timeAxis(input: PageInput, xOf: XOf): { xDomain: [number, number]; xTic
   const hi = Math.max(lo + w.stepS, (w.to - input.drillStartMs) / 1000);
   return { xDomain: [lo, hi], tipFormat: (v) => `${v.toFixed(3)} s`, xLabel: DRILL_TIME_LABEL };
 }
+
+/**
+ * The panels the page draws as charts, each in a `data-panel` block (the per-origin ones once per
+ * origin, the region ones once): the browser check wants data in every one. The rest are tables.
+ */
+export const CHART_PANELS: readonly PanelName[] = ["edge_fallback_triggered", "cache_miss_rate", "answers", "latency", "stale_age", "errors", "breaker_transitions", "region_share", "ramp"];
 
 interface Panel {
   panel: PanelName;
@@ -243,20 +247,23 @@ function transitionsTable(rows: Row[], drillStartMs: number | undefined): string
   if (rows.length === 0) return "<p>No breaker transitions in this window.</p>";
   // A drill's transitions also in seconds since its start, the report's "at (s)".
   const since = drillStartMs === undefined ? [] : ["at (s)"];
-  const cols = ["t", "origin", "from_state", "to_state", "cause", "source", "attempt", "open_ms"];
-  const value = (r: Row, c: string): string => (c === "at (s)" ? ((epochMs(r["t"]!) - drillStartMs!) / 1000).toFixed(3) : String(r[c] ?? ""));
-  return `<table><thead><tr>${[...since, ...cols].map((c) => `<th>${c}</th>`).join("")}</tr></thead><tbody>\n${rows
-    .map((r) => `<tr>${[...since, ...cols].map((c) => `<td>${escapeXml(value(r, c))}</td>`).join("")}</tr>`)
-    .join("\n")}\n</tbody></table>`;
+  const cols = [...since, "t", "origin", "from_state", "to_state", "cause", "source", "attempt", "open_ms"];
+  return htmlTable(cols, rows, (r, c) => (c === "at (s)" ? ((epochMs(r["t"]!) - drillStartMs!) / 1000).toFixed(3) : String(r[c] ?? "")));
 }
 
 /** Routes whose failures the health check dismissed: the origin was up, the route was not. */
 function failingRoutesTable(rows: Row[]): string {
   if (rows.length === 0) return "<p>No failing routes in this window: no health check found the origin up while requests failed.</p>";
-  const cols = ["origin", "routes", "failures", "checks", "last_seen"];
-  return `<table><thead><tr>${cols.map((c) => `<th>${c}</th>`).join("")}</tr></thead><tbody>\n${rows
-    .map((r) => `<tr>${cols.map((c) => `<td>${escapeXml(String(r[c] ?? ""))}</td>`).join("")}</tr>`)
-    .join("\n")}\n</tbody></table>`;
+  return htmlTable(["origin", "routes", "failures", "checks", "last_seen"], rows);
+}
+
+/** The region panels, once for the whole fleet: the regions are what they compare. */
+function regionsSection(input: PageInput): string {
+  const xOf = xOfFor(input);
+  const { xDomain, xTickFormat, xLabel } = timeAxis(input, xOf);
+  return regionPanels(input.rows, { bands: input.bands ?? [], xDomain, xTickFormat, xLabel }, xOf, input.window.stepS)
+    .map((p) => `<div class="panel" data-panel="${p.panel}" data-rows="${p.rows}"><p class="caption">${escapeXml(p.caption)}</p>\n${p.svgs.join("")}</div>`)
+    .join("\n");
 }
 
 export function renderPage(input: PageInput): string {
@@ -278,6 +285,7 @@ export function renderPage(input: PageInput): string {
   .meta { color: #555; } table { border-collapse: collapse; margin: 12px 0; }
   th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: right; } th { background: #f5f5f5; }
   td:first-child, th:first-child { text-align: left; } .panel { margin: 18px 0; } svg { max-width: 100%; height: auto; }
+  .caption { color: #444; margin: 6px 0; }
 </style>
 </head>
 <body>
@@ -291,6 +299,14 @@ ${sections.map((s) => `<h2 id="${s.id}">${escapeXml(s.heading)}</h2>\n${charts(i
 ${transitionsTable(rows.breaker_transitions, input.drillStartMs)}
 <h2>Failing routes</h2>
 ${failingRoutesTable(rows.failing_routes)}
+<h2 id="regions">Regions</h2>
+${regionsSection(input)}
+<h2>Failovers</h2>
+<p class="caption">${escapeXml("Which region's failures did another region absorb? Requests tried first at one region and answered by the next, per pair and the routing reason that chose the first, with when last seen.")}</p>
+${failoversTable(rows.failovers, input.drillStartMs)}
+<h2>Routing changes</h2>
+<p class="caption">${escapeXml("What did the fleet's routing controls do, when and why? Evacuations, drains, sheds, restores, regions leaving and returning, ramp steps, aborts and leader changes, in order, with who decided (admin, isolate, object).")}</p>
+${routingChangesTable(rows.routing_changes, input.drillStartMs)}
 </body>
 </html>
 `;

@@ -16,6 +16,7 @@ import { localEngine, type CapturedPoint } from "./engines/local.ts";
 import { DEFAULT_API_BASE, sqlApiEngine } from "./engines/sql-api.ts";
 import { PANELS, panelSql, windowProblems, type Engine, type Row, type Window } from "./queries.ts";
 import { drillTimeAxis, renderPage, type PageInput, type PanelRows } from "./render.ts";
+import { regionSummary } from "./render-regions.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const DATASET = "edge_fallback";
@@ -37,6 +38,8 @@ export function summary(rows: PanelRows): string[] {
       `${r["origin"]}: ${r["answers"]} answers, edge_fallback_triggered ${r["edge_fallback_triggered"]} (served from a copy ${r["lkg_served"]}, no copy ${r["no_lkg"]}), cache_miss_rate ${(100 * rate).toFixed(1)} %, breaker trips ${r["breaker_trips"]}`,
     );
   }
+  const regions = regionSummary(rows);
+  if (regions !== undefined) lines.push(regions);
   return lines;
 }
 

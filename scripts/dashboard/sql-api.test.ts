@@ -30,10 +30,25 @@ const answer = (token: string, body: string): { status: number; body: string } =
   if (token === "rejected") return { status: 403, body: JSON.stringify({ errors: [{ message: "Authentication error" }] }) };
   if (token === "nodataset") return { status: 422, body: "unknown table: edge_fallbak" };
   if (token === "empty") return { status: 200, body: JSON.stringify({ meta: [], data: [], rows: 0 }) };
-  // Quoted 64-bit integers, as ClickHouse's JSON output has them; every column totals.sql selects.
-  const totals = body.includes("AS edge_fallback_triggered");
-  const row = { origin: "primary", answers: "120", edge_fallback_triggered: "36", lkg_served: "30", no_lkg: "6", lookups: "40", lookup_misses: "10", cache_miss_rate: 0.25, breaker_trips: "2" };
-  return { status: 200, body: JSON.stringify({ meta: [], data: totals ? [row] : [], rows: 1 }) };
+  // Quoted 64-bit integers, as ClickHouse's JSON output has them; every column each panel selects.
+  const data = Object.entries(ROWS).find(([marker]) => body.includes(marker))?.[1] ?? [];
+  return { status: 200, body: JSON.stringify({ meta: [], data, rows: data.length }) };
+};
+
+/** What the stand-in answers, by a phrase only that panel's SQL has. */
+const ROWS: Record<string, Record<string, string | number>[]> = {
+  "AS edge_fallback_triggered": [{ origin: "primary", answers: "120", edge_fallback_triggered: "36", lkg_served: "30", no_lkg: "6", lookups: "40", lookup_misses: "10", cache_miss_rate: 0.25, breaker_trips: "2" }],
+  "'(copy or edge error)'": [
+    { t: "2026-11-22 12:00:00", region: "(copy or edge error)", answers: "30" },
+    { t: "2026-11-22 12:00:00", region: "eu", answers: "60" },
+    { t: "2026-11-22 12:00:00", region: "us", answers: "30" },
+  ],
+  "AS ramp_percent": [
+    { t: "2026-11-22 12:00:00", region: "eu", answers: "60", ramp_percent: 30 },
+    { t: "2026-11-22 12:00:00", region: "us", answers: "30", ramp_percent: 100 },
+  ],
+  "AS failovers": [{ from_region: "eu", to_region: "us", routing_reason: "weighted", failovers: "7", last_seen: "2026-11-22 12:00:59" }],
+  "blob1 = 'routing'": [{ t: "2026-11-22 12:00:10", region: "eu", action: "ramp_step", reason: "step 1: 30%", source: "object", percent: "30", step: "1", generation: "9" }],
 };
 
 async function read(req: IncomingMessage): Promise<string> {
@@ -79,6 +94,15 @@ describe("Analytics Engine SQL API", () => {
     expect(seen[0]!.body).toContain("sumIf(_sample_interval, blob1 = 'request' AND blob2 = 'lkg_served') AS lkg_served");
     // Quoted integers come back as numbers.
     expect(rows.totals).toEqual([{ origin: "primary", answers: 120, edge_fallback_triggered: 36, lkg_served: 30, no_lkg: 6, lookups: 40, lookup_misses: 10, cache_miss_rate: 0.25, breaker_trips: 2 }]);
+    // The region panels: weighted counts from the columns the README's schema names.
+    const body = (panel: string) => seen[PANELS.indexOf(panel as (typeof PANELS)[number])]!.body;
+    expect(body("region_share")).toContain("if(blob14 = '', '(copy or edge error)', blob14) AS region,\n  SUM(_sample_interval) AS answers");
+    expect(body("ramp")).toContain("SUM(_sample_interval * double7) / answers AS ramp_percent");
+    expect(body("ramp")).toContain("WHERE blob1 = 'request' AND blob14 != '' AND timestamp >= ");
+    expect(body("failovers")).toContain("WHERE blob1 = 'request' AND blob15 != '' AND timestamp >= ");
+    expect(body("routing_changes")).toContain("WHERE blob1 = 'routing' AND timestamp >= ");
+    expect(rows.failovers).toEqual([{ from_region: "eu", to_region: "us", routing_reason: "weighted", failovers: 7, last_seen: "2026-11-22 12:00:59" }]);
+    expect(rows.routing_changes).toEqual([{ t: "2026-11-22 12:00:10", region: "eu", action: "ramp_step", reason: "step 1: 30%", source: "object", percent: 30, step: 1, generation: 9 }]);
   });
 
   it("says what a rejected token needs", async () => {
@@ -135,11 +159,16 @@ describe("npm run dashboard (production)", () => {
       expect(await main(["--from", "2026-11-22T12:00:00Z", "--to", "2026-11-22T13:00:00Z", "--step", "60", "--out", dir], (line) => printed.push(line))).toBe(0);
       expect(printed).toEqual([
         "primary: 120 answers, edge_fallback_triggered 36 (served from a copy 30, no copy 6), cache_miss_rate 25.0 %, breaker trips 2",
+        "regions: eu 50.0 %, us 25.0 %, (copy or edge error) 25.0 % of answers; 7 failovers; 1 routing change",
         `dashboard: ${relative(process.cwd(), join(dir, "dashboard.html"))}`,
       ]);
       expect(seen[0]!.body).toContain("timestamp >= toDateTime('2026-11-22 12:00:00') AND timestamp < toDateTime('2026-11-22 13:00:00')");
       const html = readFileSync(join(dir, "dashboard.html"), "utf8");
       expect(html).toContain("<title>edge-fallback: 2026-11-22T12:00:00Z to 2026-11-22T13:00:00Z</title>");
+      expect(html).toContain('<div class="panel" data-panel="region_share" data-rows="3">');
+      expect(html).toContain('<div class="panel" data-panel="ramp" data-rows="2">');
+      expect(html).toContain("<tr><td>eu</td><td>us</td><td>weighted</td><td>7</td><td>2026-11-22 12:00:59</td></tr>");
+      expect(html).toContain("<tr><td>2026-11-22 12:00:10</td><td>eu</td><td>ramp_step</td><td>step 1: 30%</td><td>object</td><td>30</td><td>1</td><td>9</td></tr>");
       await rm(dir, { recursive: true, force: true });
     });
   });
@@ -170,6 +199,14 @@ describe("panel SQL", () => {
 });
 
 describe("Grafana dashboard", () => {
+  it("shows the region share stacked to 100 % and the ramp as steps in percent; failovers and routing changes as tables", () => {
+    const panels = (grafanaDashboard() as { panels: { title: string; type: string; fieldConfig?: unknown; targets: { format: string }[] }[] }).panels;
+    const of = (panel: (typeof PANELS)[number]) => panels[PANELS.indexOf(panel)]!;
+    expect(of("region_share")).toMatchObject({ type: "timeseries", fieldConfig: { defaults: { custom: { stacking: { mode: "percent" } } } }, targets: [{ format: "time_series" }] });
+    expect(of("ramp")).toMatchObject({ type: "timeseries", fieldConfig: { defaults: { unit: "percent", min: 0, max: 100, custom: { lineInterpolation: "stepAfter" } } } });
+    for (const table of ["failovers", "routing_changes"] as const) expect(of(table)).toMatchObject({ type: "table", targets: [{ format: "table" }] });
+  });
+
   it("is generated from the same SQL files, and the committed file is up to date", () => {
     const committed = JSON.parse(readFileSync(GRAFANA_FILE, "utf8")) as { panels: { targets: { query: string }[] }[] };
     expect(committed).toEqual(JSON.parse(JSON.stringify(grafanaDashboard())));

@@ -58,3 +58,11 @@ export const TARGET_LINE_COLOR = "#555555";
 
 /** The x-axis label of every chart of drill data, report and dashboard alike. */
 export const DRILL_TIME_LABEL = "time since drill start (s)";
+
+/**
+ * Regions, in name order, in every region panel (answers, share, ramp): the first entries of the
+ * drill charts' default palette, so a two-region report chart and the dashboard agree.
+ */
+export const REGION_COLORS = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#9d755d"] as const;
+/** An answer no region gave: a stored copy, or the worker's own error. */
+export const NO_REGION_COLOR = "#9e9e9e";
