@@ -9,6 +9,11 @@ import { systemClock } from "../../../src/clock.ts";
 import type { Env } from "../../../src/env.ts";
 import { shipPoints, Tap } from "./tap.ts";
 
+// Every other class the product exports (the fleet routing object, ...), unchanged: wrangler.toml's
+// bindings name them (runtime.ts binds what it declares). The local BreakerObject below wins over
+// the product's of the same name.
+export * from "../../../src/index.ts";
+
 /** One tap per isolate: the worker and its Durable Objects share it when they share the isolate. */
 const tap = new Tap();
 const app = createApp({ clock: systemClock, caches: tap.countCaches(caches) });
