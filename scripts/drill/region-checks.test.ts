@@ -249,6 +249,13 @@ describe("multi-region drill targets", () => {
     expect(failing(d)).toEqual(["sticky clients stay on their region"]);
   });
 
+  it("a sticky client failed over from a region that fails a share of requests has not lost its affinity", () => {
+    const d = regionRun();
+    d.plan = { ...plan, phases: plan.phases.map((p, i) => (i === 3 ? { ...p, origins: { "ap-south": { mode: "flaky", failRate: 0.05, status: 503 } } } : p)) };
+    d.results = d.results.map((r, i) => (r.client && r.stuckTo === "ap-south" && r.phase === 3 && i % 20 === 0 ? { ...r, region: "us-east" } : r));
+    expect(failing(d)).toEqual([]);
+  });
+
   it("a ramp step whose share is 10 points over its weight fails the share target alone", () => {
     const d = regionRun({ ...GOOD, actualPercents: [10, 40, 60, 100] });
     expect(failing(d)).toEqual(["return-to-home: each step's share of new sessions"]);

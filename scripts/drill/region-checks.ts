@@ -313,11 +313,15 @@ function flapping(ctx: Ctx): TargetResult {
   };
 }
 
-/** Whether a sticky client of `region` should stay there at `t` (ms): active or draining, not shedding, not down, and back long enough after an outage. */
+/**
+ * Whether a sticky client of `region` should stay there at `t` (ms): active or draining, not
+ * shedding, answering every request (slow is fine; a region failing a share of them may rightly
+ * fail some over, and a failover is no lost affinity), and back long enough after an outage.
+ */
 function usableForSticky(ctx: Ctx, region: string, t: number): boolean {
   const p = phaseAt(ctx, t);
   const s = p.regions[region];
-  if (!s || s.admin === "evacuated" || s.shedPercent > 0 || hardDown(s.fault)) return false;
+  if (!s || s.admin === "evacuated" || s.shedPercent > 0 || !healthy(s.fault)) return false;
   // A region back from an outage returns only after `up` successes and hysteresis_s.
   for (let i = p.phase; i >= 1; i--) {
     if (hardDown(ctx.phases[i - 1]!.regions[region]!.fault) && !hardDown(ctx.phases[i]!.regions[region]!.fault)) {
@@ -335,7 +339,7 @@ function stickiness(ctx: Ctx): TargetResult | undefined {
   const share = judged.length ? stayed.length / judged.length : 0;
   return {
     name: "sticky clients stay on their region",
-    target: `>= ${pct(STICKY_MIN_SHARE, 0)} of a sticky client's requests answered by its region while that region is usable`,
+    target: `>= ${pct(STICKY_MIN_SHARE, 0)} of a sticky client's requests answered by its region while that region is usable (active or draining, not shedding, answering every request, back for hysteresis_s + 2 s after an outage)`,
     measured: `${pct(share, 2)} (${stayed.length} of ${judged.length}${moved.length ? `; first moved: ${moved[0]!.client} stuck to ${moved[0]!.stuckTo} answered by ${moved[0]!.region || "no region"} at ${seconds(moved[0]!.intendedAt)}` : ""})`,
     pass: judged.length > 0 && share >= STICKY_MIN_SHARE,
   };
