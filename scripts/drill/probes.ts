@@ -33,7 +33,7 @@ async function get(url: string, headers: Record<string, string> = {}): Promise<F
 }
 
 /** The version stamp an answer carries ("v1" unless a plan gives a region another), or why there is none. */
-export function stampOf(f: Fetched): string {
+function stampOf(f: Fetched): string {
   if (f.status !== 200) return `no answer (${f.status || f.error})`;
   try {
     const v = (JSON.parse(f.body) as { version?: unknown }).version;
@@ -50,7 +50,7 @@ const STAMP_TEXT: Record<string, string> = {
 };
 
 /** env_parity (and the INDEX_HASH stand-ins): the gold probes' version stamps, region by region. */
-export function judgeStamps(name: "env_parity" | "index_hash_equal" | "index_hash", stage: Stage, direct: Record<string, Fetched[]>): TargetResult {
+function judgeStamps(name: "env_parity" | "index_hash_equal" | "index_hash", stage: Stage, direct: Record<string, Fetched[]>): TargetResult {
   const stamps = Object.entries(direct).map(([region, answers]) => [region, [...new Set(answers.map(stampOf))]] as const);
   const all = new Set(stamps.flatMap(([, s]) => s));
   return {
@@ -62,7 +62,7 @@ export function judgeStamps(name: "env_parity" | "index_hash_equal" | "index_has
 }
 
 /** answers_equal: every gold probe answers the same bytes from every region directly and through the worker. */
-export function judgeAnswers(stage: Stage, direct: Record<string, Fetched[]>, viaWorker: Fetched[]): TargetResult {
+function judgeAnswers(stage: Stage, direct: Record<string, Fetched[]>, viaWorker: Fetched[]): TargetResult {
   const differing: string[] = [];
   for (const f of viaWorker) {
     const answers = [["worker", f] as const, ...Object.entries(direct).map(([region, list]) => [region, list.find((x) => x.path === f.path)] as const)];

@@ -44,12 +44,12 @@ export interface FaultRecord {
 }
 
 /** Evacuation: from the admin decision to < 1 % of new requests reaching the region. */
-export const EVACUATION_LIMIT_MS = 2000;
+const EVACUATION_LIMIT_MS = 2000;
 /** Blackhole: from the partition's onset to traffic on the survivor(s). */
-export const BLACKHOLE_LIMIT_MS = 1000;
-export const STICKY_MIN_SHARE = 0.99;
-export const RAMP_SHARE_POINTS = 5;
-export const RAMP_DWELL_TOLERANCE = 0.1;
+const BLACKHOLE_LIMIT_MS = 1000;
+const STICKY_MIN_SHARE = 0.99;
+const RAMP_SHARE_POINTS = 5;
+const RAMP_DWELL_TOLERANCE = 0.1;
 const WINDOW_MS = 1000;
 const MAX_SHARE = 0.01;
 /** Requests this close to a ramp step's edges belong to neither step. */
@@ -230,7 +230,7 @@ function blackhole(ctx: Ctx): TargetResult[] {
 const isRead = (r: RequestResult) => r.method === "GET" || r.method === "HEAD";
 
 /** A read is served when it got 2xx/3xx (an LKG copy included) or a 4xx the origin itself sent. */
-export function readServed(r: RequestResult): boolean {
+function readServed(r: RequestResult): boolean {
   if (r.status >= 200 && r.status < 400) return true;
   return r.status >= 400 && r.status < 500 && /fwd-status=4\d\d/.test(r.cacheStatus);
 }
@@ -401,8 +401,11 @@ function ramps(ctx: Ctx): TargetResult[] {
   const restores = ctx.run.actions.filter((a) => a.action === "restore" && a.status === 200);
   if (windows.length === 0 && restores.length === 0) return [];
   const fresh = ctx.sent.filter((r) => r.client === undefined && r.region !== "");
+  // Judged within the phase the window began in: a later phase changes the others' states (another
+  // region restored), and with them the region's full share.
   const shareIn = (w: RampWindow) => {
-    const inside = fresh.filter((r) => r.intendedAt >= w.from + STEP_EDGE_MS && r.intendedAt < w.to - STEP_EDGE_MS);
+    const to = Math.min(w.to, phaseAt(ctx, w.from).to);
+    const inside = fresh.filter((r) => r.intendedAt >= w.from + STEP_EDGE_MS && r.intendedAt < to - STEP_EDGE_MS);
     return { n: inside.length, share: inside.length ? inside.filter((r) => r.region === w.region).length / inside.length : 0 };
   };
   const shareParts: string[] = [];
@@ -417,7 +420,7 @@ function ramps(ctx: Ctx): TargetResult[] {
   }
   for (const w of windows) {
     const { n, share } = shareIn(w);
-    const normal = normalShares(ctx.plan.regions, phaseAt(ctx, (w.from + w.to) / 2).regions, ctx.run.routing.mode);
+    const normal = normalShares(ctx.plan.regions, phaseAt(ctx, w.from).regions, ctx.run.routing.mode);
     // latency mode: the leader decides the region's full share, measured once the ramp is done.
     const full = normal?.[w.region] ?? measuredFullShare(windows, w.region, shareIn);
     const label = `${w.region} ${w.percent} %${w.done ? " (done)" : ""} at ${seconds(w.from)}`;

@@ -5,7 +5,7 @@
  */
 import type { DataPoint } from "./checks.ts";
 
-export const ROUTING_EVENT = "routing";
+const ROUTING_EVENT = "routing";
 
 export interface RequestRouting {
   /** When the request started (epoch ms): the point's time less its latency (double1). */
@@ -35,11 +35,6 @@ export function requestRouting(p: DataPoint): RequestRouting | undefined {
     attempts: p.doubles?.[7] ?? 0,
     probe: p.blobs[11] === "probe",
   };
-}
-
-/** Whether the worker wrote the multi-region columns at all (a worker from before issue 10 does not). */
-export function hasRegionColumns(points: DataPoint[]): boolean {
-  return points.some((p) => p.blobs?.[0] === "request" && (p.blobs?.length ?? 0) >= 16);
 }
 
 export interface RoutingChange {

@@ -36,7 +36,7 @@ export interface DrillRouting {
 }
 
 /** The contract's defaults for what a plan's ROUTING leaves out. */
-export const ROUTING_DEFAULTS: DrillRouting = {
+const ROUTING_DEFAULTS: DrillRouting = {
   mode: "failover",
   stickMs: 900_000,
   stickyHeader: undefined,
@@ -108,7 +108,7 @@ export function originsVar(regions: RegionSpec[], urls: Record<string, string>):
   );
 }
 
-export type AdminState = "active" | "evacuated" | "draining";
+type AdminState = "active" | "evacuated" | "draining";
 
 export interface RegionState {
   fault: FaultSetting;
@@ -140,7 +140,7 @@ export function healthy(f: FaultSetting): boolean {
   return f.mode === "healthy";
 }
 
-export function adminOf(phase: Plan["phases"][number]): AdminAction[] {
+function adminOf(phase: Plan["phases"][number]): AdminAction[] {
   return phase.admin ?? [];
 }
 

@@ -32,7 +32,7 @@ const CHECKS: Record<string, { run: DrillCheckName; note?: string } | { targets:
 const KNOWN = ["regions", "evacuate", "promote_survivor", "routing", "freeze_writes_on_followers", "checks", "rag_probe", "webhook_policy", "return_to_home"];
 
 /** The drill's own timings for a seed plan, which has none: short enough for CI. */
-export const SEED_TIMING = { rate: 200, baselineS: 10, evacuateS: 15, stepDwellS: 5, fullWeightS: 8, postS: 5 };
+const SEED_TIMING = { rate: 200, baselineS: 10, evacuateS: 15, stepDwellS: 5, fullWeightS: 8, postS: 5 };
 
 /** A seed plan names its regions as strings and has no phases of its own. */
 export function isSeedPlan(raw: unknown): raw is Record<string, unknown> {

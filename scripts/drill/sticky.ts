@@ -7,7 +7,7 @@
 import type { RequestResult } from "./types.ts";
 
 /** The cookie the worker's assignment travels in (cookie mode). */
-export const ASSIGNMENT_COOKIE = "edge-region";
+const ASSIGNMENT_COOKIE = "edge-region";
 
 /** The region an assignment token names, or undefined for a malformed one. */
 export function regionOfToken(token: string): string | undefined {
