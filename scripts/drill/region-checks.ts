@@ -522,7 +522,7 @@ function routingObject(ctx: Ctx): TargetResult[] {
   const samples = ctx.d.counters;
   const last = samples[samples.length - 1]?.counters ?? {};
   if (last["routingCalls"] === undefined) {
-    return [{ name: "routing object calls while healthy", target: "counted by the drill's tap", measured: "no ROUTING binding was counted: the worker has no fleet routing object", pass: false }];
+    return [{ name: "routing object calls while healthy", target: "counted by the drill's tap", measured: "no ROUTING_OBJECT binding was counted: the worker has no fleet routing object", pass: false }];
   }
   const baseIndex = ctx.d.plan.phases.findIndex((p) => p.baseline);
   const from = ctx.d.startedAt + ctx.d.bounds[baseIndex]! + 1000;

@@ -24,7 +24,7 @@ describe("drill runtime bindings", () => {
           'name = "BREAKER"',
           'class_name = "BreakerObject"',
           "[[durable_objects.bindings]]",
-          'name = "ROUTING"',
+          'name = "ROUTING_OBJECT"',
           'class_name = "RoutingObject"',
           "[[migrations]]",
           'tag = "v1"',
@@ -36,7 +36,7 @@ describe("drill runtime bindings", () => {
       );
       expect(await durableObjectBindings(path)).toEqual({
         BREAKER: { className: "BreakerObject", useSQLite: true },
-        ROUTING: { className: "RoutingObject", useSQLite: true },
+        ROUTING_OBJECT: { className: "RoutingObject", useSQLite: true },
       });
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -7,7 +7,7 @@ export interface Counters {
   doCalls: number;
   /** Calls to the breaker object that failed: isolates then decide alone, and the drill says so. */
   doErrors: number;
-  /** Calls to the fleet routing object (ROUTING), counted apart: isolates re-read it in the background by design. */
+  /** Calls to the fleet routing object (ROUTING_OBJECT), counted apart: isolates re-read it in the background by design. */
   routingCalls: number;
   routingErrors: number;
   kvReads: number;
@@ -60,7 +60,7 @@ export class Tap {
       const source = env as unknown as Record<string, unknown>;
       wrapped = { ...source, METRICS: this };
       if (source["BREAKER"]) wrapped["BREAKER"] = this.countNamespace(source["BREAKER"] as DurableObjectNamespace, "doCalls", "doErrors");
-      if (source["ROUTING"]) wrapped["ROUTING"] = this.countNamespace(source["ROUTING"] as DurableObjectNamespace, "routingCalls", "routingErrors");
+      if (source["ROUTING_OBJECT"]) wrapped["ROUTING_OBJECT"] = this.countNamespace(source["ROUTING_OBJECT"] as DurableObjectNamespace, "routingCalls", "routingErrors");
       if (source["LKG_KV"]) wrapped["LKG_KV"] = this.countKv(source["LKG_KV"] as KVNamespace);
       this.wrappedEnvs.set(env, wrapped);
     }
