@@ -106,7 +106,7 @@ describe("multi-region plans", () => {
       const who = Object.entries(normalShares(plan.regions, p.regions, "failover")!).find(([, share]) => share === 1)?.[0];
       const down = Object.entries(p.regions).filter(([, s]) => hardDown(s.fault)).map(([n]) => n);
       const out = Object.entries(p.regions).filter(([, s]) => s.admin === "evacuated").map(([n]) => n);
-      return `${plan.phases[p.phase]!.name}: ${who}${down.length ? ` (down ${down})` : ""}${out.length ? ` (evacuated ${out})` : ""}`;
+      return `${plan.phases[p.phase]!.name}: ${who}${down.length ? ` (down ${down.join(", ")})` : ""}${out.length ? ` (evacuated ${out.join(", ")})` : ""}`;
     });
     expect(line).toEqual([
       "baseline: us-east",

@@ -391,7 +391,7 @@ export function rampWindows(changes: RoutingChange[], startedAt: number, end: nu
       close(c.region, at, "change");
     }
   }
-  for (const region of [...open.keys()]) close(region, end, "end");
+  for (const region of open.keys()) close(region, end, "end");
   return { windows: windows.sort((a, b) => a.from - b.from), aborts };
 }
 

@@ -51,11 +51,13 @@ export function translateSeed(seed: Record<string, unknown>, name: string): { pl
   if (regions.length < 2) problems.push(`regions must name at least two regions, got ${JSON.stringify(regions)}`);
   for (const r of regions) if (!/^[a-z0-9-]{1,32}$/.test(r)) problems.push(`regions: ${JSON.stringify(r)} must be 1-32 of a-z, 0-9, -`);
   if (new Set(regions).size !== regions.length) problems.push(`regions must be distinct, got ${JSON.stringify(regions)}`);
-  const evacuate = seed["evacuate"];
-  if (typeof evacuate !== "string" || !regions.includes(evacuate)) problems.push(`evacuate must name one of the regions (${regions.join(", ")}), got ${JSON.stringify(evacuate)}`);
-  const survivor = seed["promote_survivor"];
-  if (survivor !== undefined && (typeof survivor !== "string" || !regions.includes(survivor) || survivor === evacuate)) {
-    problems.push(`promote_survivor must name a region other than the evacuated one, got ${JSON.stringify(survivor)}`);
+  const evacuateRaw = seed["evacuate"];
+  const evacuate = typeof evacuateRaw === "string" ? evacuateRaw : "";
+  if (!regions.includes(evacuate)) problems.push(`evacuate must name one of the regions (${regions.join(", ")}), got ${JSON.stringify(evacuateRaw)}`);
+  const survivorRaw = seed["promote_survivor"];
+  const survivor = typeof survivorRaw === "string" ? survivorRaw : undefined;
+  if (survivorRaw !== undefined && (survivor === undefined || !regions.includes(survivor) || survivor === evacuate)) {
+    problems.push(`promote_survivor must name a region other than the evacuated one, got ${JSON.stringify(survivorRaw)}`);
   }
 
   for (const k of Object.keys(seed)) if (!KNOWN.includes(k)) no(k, "a field this drill does not know");
@@ -87,7 +89,7 @@ export function translateSeed(seed: Record<string, unknown>, name: string): { pl
   const weights = Array.isArray(routing["gradual_weights"]) ? (routing["gradual_weights"] as number[]) : [10, 30, 60, 100];
   const dwellS = routing["step_dwell_s"] as number;
 
-  if (survivor !== undefined) no("promote_survivor", `promoting a writer region (the write lease): ${ISSUE_11}; here ${String(survivor)} takes the evacuated region's traffic by routing alone`);
+  if (survivorRaw !== undefined) no("promote_survivor", `promoting a writer region (the write lease): ${ISSUE_11}; here ${survivor ?? "the survivor"} takes the evacuated region's traffic by routing alone`);
   if (seed["freeze_writes_on_followers"] !== undefined) no("freeze_writes_on_followers", `freezing and queueing writes: ${ISSUE_11}`);
   if (seed["rag_probe"] !== undefined) no("rag_probe", AUTHOR);
   if (seed["webhook_policy"] !== undefined) no("webhook_policy", `webhooks delivered only from the survivor with a dedupe key: ${ISSUE_11}`);
@@ -106,7 +108,7 @@ export function translateSeed(seed: Record<string, unknown>, name: string): { pl
       continue;
     }
     for (const check of list) {
-      const field = `checks.${stage}.${String(check)}`;
+      const field = `checks.${stage}.${typeof check === "string" ? check : JSON.stringify(check)}`;
       const how = typeof check === "string" ? CHECKS[check] : undefined;
       if (!how) no(field, "a check this drill does not know");
       else if ("unsupported" in how) no(field, how.unsupported);
@@ -123,21 +125,21 @@ export function translateSeed(seed: Record<string, unknown>, name: string): { pl
   const all = Object.fromEntries(regions.map((r) => [r, { mode: "healthy" as const }]));
   const phases: Phase[] = [
     { name: "baseline", durationS: SEED_TIMING.baselineS, rate: SEED_TIMING.rate, fault: false, baseline: true, origins: all },
-    { name: "evacuate", durationS: SEED_TIMING.evacuateS, rate: SEED_TIMING.rate, fault: true, origins: {}, admin: [{ region: String(evacuate), action: "evacuate" }] },
-    { name: "return-to-home", durationS: rampS + SEED_TIMING.fullWeightS, rate: SEED_TIMING.rate, fault: false, origins: all, admin: [{ region: String(evacuate), action: "restore" }] },
+    { name: "evacuate", durationS: SEED_TIMING.evacuateS, rate: SEED_TIMING.rate, fault: true, origins: {}, admin: [{ region: evacuate, action: "evacuate" }] },
+    { name: "return-to-home", durationS: rampS + SEED_TIMING.fullWeightS, rate: SEED_TIMING.rate, fault: false, origins: all, admin: [{ region: evacuate, action: "restore" }] },
     { name: "post", durationS: SEED_TIMING.postS, rate: SEED_TIMING.rate, fault: false, origins: {} },
   ];
   const evacAt = SEED_TIMING.baselineS;
   const restoreAt = evacAt + SEED_TIMING.evacuateS;
   translation.unshift(
     `regions ${regions.join(", ")}: one fake origin process each, ${regions[0]} home (the first listed)`,
-    `evacuate ${String(evacuate)}: POST /__edge/admin/regions/${String(evacuate)}/evacuate at ${evacAt} s, after a ${SEED_TIMING.baselineS} s baseline`,
-    `return_to_home: ${String(evacuate)} repaired and POST .../restore at ${restoreAt} s; the ramp ${JSON.stringify(weights)} dwells ${dwellS} s a step (step_dwell_s: the seed has none, the drill's choice so it fits in CI), then ${SEED_TIMING.fullWeightS} s at full weight and ${SEED_TIMING.postS} s of post phase`,
+    `evacuate ${evacuate}: POST /__edge/admin/regions/${evacuate}/evacuate at ${evacAt} s, after a ${SEED_TIMING.baselineS} s baseline`,
+    `return_to_home: ${evacuate} repaired and POST .../restore at ${restoreAt} s; the ramp ${JSON.stringify(weights)} dwells ${dwellS} s a step (step_dwell_s: the seed has none, the drill's choice so it fits in CI), then ${SEED_TIMING.fullWeightS} s at full weight and ${SEED_TIMING.postS} s of post phase`,
     `routing ${JSON.stringify(routingIn)} -> ROUTING ${JSON.stringify(routing)}`,
   );
   const plan: Plan = {
     name,
-    description: `The runbook's seed plan (${name}.json) as written: a planned evacuation of ${String(evacuate)} through the admin route, then its return to home through ${JSON.stringify(weights)}, on ${regions.length} regions.`,
+    description: `The runbook's seed plan (${name}.json) as written: a planned evacuation of ${evacuate} through the admin route, then its return to home through ${JSON.stringify(weights)}, on ${regions.length} regions.`,
     mix: { hotKeys: 10, coldKeys: 2000, hotShare: 0.8, credentialedShare: 0.05, users: 20, writeShare: 0.02, sticky: { clients: 20, share: 0.2 } },
     regions: regions.map((r, i) => (i === 0 ? { name: r, home: true } : { name: r })),
     routing,

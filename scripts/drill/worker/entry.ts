@@ -40,15 +40,18 @@ type ObjectClass = new (ctx: DurableObjectState, env: DrillEnv) => object;
 /** The fleet routing object (issue 10), read by name so this entry also builds against a worker without one. */
 const ProductRoutingObject = (product as unknown as Record<string, ObjectClass | undefined>)["RoutingObject"];
 
-/** wrangler.toml binds ROUTING_OBJECT to this class (runtime.ts binds what wrangler.toml declares). */
-export const RoutingObject: ObjectClass = ProductRoutingObject
+/**
+ * wrangler.toml binds ROUTING_OBJECT to this class (runtime.ts binds what wrangler.toml declares).
+ * A worker without the routing object binds nothing to it, and gets a handler with no handlers:
+ * workerd refuses an export that is undefined.
+ */
+export const RoutingObject: ObjectClass | ExportedHandler = ProductRoutingObject
   ? class extends ProductRoutingObject {
       constructor(ctx: DurableObjectState, env: DrillEnv) {
         super(ctx, objectEnv(ctx, env));
       }
     }
-  : // A worker without the routing object: nothing binds this.
-    class {};
+  : {};
 
 export default {
   async fetch(request, env, ctx) {
