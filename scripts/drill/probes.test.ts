@@ -42,7 +42,7 @@ describe("pre and post checks", () => {
       { name: "post: env_parity", target: "every region answers with the same version stamp", measured: "us-east v1; eu-west v1", pass: true },
       {
         name: "post: answers_equal",
-        target: "the 10 gold probes answer the same body from us-east, eu-west directly and through the worker",
+        target: "the 10 gold probes answer the same content (per-answer stamps aside) from us-east, eu-west directly and through the worker",
         measured: "10 of 10 equal (through the worker: us-east x10)",
         pass: true,
       },
@@ -60,6 +60,14 @@ describe("pre and post checks", () => {
     ]);
     expect(t[0]!.measured).toBe("us-east v1; eu-west v2");
     expect(t[2]!.measured).toMatch(/^0 of 10 equal .*\/gold\/0: worker v1 \/ us-east v1 \/ eu-west v2/);
+    await setVersion(west, "v1");
+  });
+
+  it("answers_equal compares content: the per-answer stamps of an origin that keeps them in its bodies do not count", async () => {
+    for (const o of [east, west]) await fetch(`${o.url}/__control/default`, { method: "POST", body: JSON.stringify({ mode: "healthy", stableBody: false }) });
+    const [t] = await runChecks("post", ["answers_equal"], { workerUrl, adminToken: "secret", origins: { "us-east": east.url, "eu-west": west.url }, hotKeys: 10 });
+    expect(t).toMatchObject({ measured: "10 of 10 equal (through the worker: us-east x10)", pass: true });
+    await setVersion(east, "v1");
     await setVersion(west, "v1");
   });
 

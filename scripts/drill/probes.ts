@@ -61,13 +61,28 @@ function judgeStamps(name: "env_parity" | "index_hash_equal" | "index_hash", sta
   };
 }
 
-/** answers_equal: every gold probe answers the same bytes from every region directly and through the worker. */
+/**
+ * An answer's content: the fake origin's JSON without its per-answer stamps (seq, servedAt), which
+ * differ on every answer unless the plan's origin keeps them out of the body (stableBody).
+ */
+function contentOf(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return body;
+    const { seq: _seq, servedAt: _servedAt, ...content } = parsed as Record<string, unknown>;
+    return JSON.stringify(content);
+  } catch {
+    return body;
+  }
+}
+
+/** answers_equal: every gold probe answers the same content from every region directly and through the worker. */
 function judgeAnswers(stage: Stage, direct: Record<string, Fetched[]>, viaWorker: Fetched[]): TargetResult {
   const differing: string[] = [];
   for (const f of viaWorker) {
     const answers = [["worker", f] as const, ...Object.entries(direct).map(([region, list]) => [region, list.find((x) => x.path === f.path)] as const)];
     const bad = answers.filter(([, a]) => !a || a.status !== 200);
-    const bodies = new Set(answers.map(([, a]) => a?.body));
+    const bodies = new Set(answers.map(([, a]) => contentOf(a?.body ?? "")));
     if (bad.length > 0) differing.push(`${f.path}: ${bad.map(([who, a]) => `${who} ${a ? a.status || a.error : "not fetched"}`).join(", ")}`);
     else if (bodies.size > 1) differing.push(`${f.path}: ${answers.map(([who, a]) => `${who} ${stampOf(a!)}`).join(" / ")}`);
   }
@@ -75,7 +90,7 @@ function judgeAnswers(stage: Stage, direct: Record<string, Fetched[]>, viaWorker
   for (const f of viaWorker) served.set(f.edgeRegion || "no region", (served.get(f.edgeRegion || "no region") ?? 0) + 1);
   return {
     name: `${stage}: answers_equal`,
-    target: `the ${GOLD_PROBES.length} gold probes answer the same body from ${Object.keys(direct).join(", ")} directly and through the worker`,
+    target: `the ${GOLD_PROBES.length} gold probes answer the same content (per-answer stamps aside) from ${Object.keys(direct).join(", ")} directly and through the worker`,
     measured: `${viaWorker.length - differing.length} of ${viaWorker.length} equal (through the worker: ${[...served].map(([r, n]) => `${r} x${n}`).join(", ")})${differing.length ? `; ${differing.slice(0, 3).join("; ")}` : ""}`,
     pass: viaWorker.length === GOLD_PROBES.length && differing.length === 0,
   };
