@@ -321,10 +321,20 @@ describe("cutover and ramp windows", () => {
       routingPoint(5_010, "us-east", "ramp_step", "object", 30, 1),
       routingPoint(7_000, "us-east", "evacuate", "admin"),
     ];
-    const { windows } = rampWindows(routingChanges(points), T0, 10_000, [10, 30, 60, 100]);
+    const { windows } = rampWindows(routingChanges(points), T0, 10_000, [10, 30, 60, 100], 4_000);
     expect(windows.map((w) => [w.percent, w.from, w.to, w.endedBy])).toEqual([
       [10, 1_000, 5_000, "step"],
       [30, 5_000, 7_000, "change"],
     ]);
   });
+
+  it("a return within hysteresis_s starts its ramp later: its first step is judged over its last dwell, its dwell not at all", () => {
+    const points = [
+      routingPoint(1_000, "eu-west", "returned", "isolate", 10, 0, "2 successes; ramp starts in 3 s (hysteresis)"),
+      routingPoint(8_000, "eu-west", "ramp_step", "object", 30, 1),
+    ];
+    const { windows } = rampWindows(routingChanges(points), T0, 20_000, [10, 30, 60, 100], 4_000);
+    expect(windows[0]).toMatchObject({ percent: 10, from: 4_000, to: 8_000, delayed: true });
+  });
 });
+

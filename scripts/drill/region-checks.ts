@@ -355,16 +355,21 @@ export interface RampWindow {
   done: boolean;
   /** How the window ended: the next step, an abort, another change, or the end of the run. */
   endedBy: "step" | "abort" | "change" | "end";
+  /**
+   * A return within hysteresis_s of leaving starts its ramp only when the dwell ends, and the
+   * point does not say exactly when: the first step is then judged over its last step_dwell_s only.
+   */
+  delayed?: boolean;
 }
 
 /** The ramp steps of each region, from its routing points (ms since the load started). */
-export function rampWindows(changes: RoutingChange[], startedAt: number, end: number, gradualWeights: number[]): { windows: RampWindow[]; aborts: RoutingChange[] } {
+export function rampWindows(changes: RoutingChange[], startedAt: number, end: number, gradualWeights: number[], stepDwellMs: number): { windows: RampWindow[]; aborts: RoutingChange[] } {
   const windows: RampWindow[] = [];
   const aborts: RoutingChange[] = [];
   const open = new Map<string, Omit<RampWindow, "to" | "endedBy">>();
   const close = (region: string, at: number, endedBy: RampWindow["endedBy"]) => {
     const w = open.get(region);
-    if (w) windows.push({ ...w, to: at, endedBy });
+    if (w) windows.push({ ...w, ...(w.delayed && endedBy === "step" ? { from: Math.max(w.from, at - stepDwellMs) } : {}), to: at, endedBy });
     open.delete(region);
   };
   for (const c of changes) {
@@ -373,7 +378,8 @@ export function rampWindows(changes: RoutingChange[], startedAt: number, end: nu
     if (c.action === "restore" || c.action === "returned") {
       if (!cur || cur.done) {
         close(c.region, at, "change");
-        open.set(c.region, { region: c.region, percent: gradualWeights[0] ?? 100, step: 0, from: at, done: (gradualWeights[0] ?? 100) >= 100 });
+        const delayed = c.action === "returned" && /ramp starts in/.test(c.reason);
+        open.set(c.region, { region: c.region, percent: gradualWeights[0] ?? 100, step: 0, from: at, done: (gradualWeights[0] ?? 100) >= 100, ...(delayed ? { delayed } : {}) });
       }
     } else if (c.action === "ramp_step") {
       // The same step reported again (by the object after an isolate, say) is one step.
@@ -397,7 +403,7 @@ export function rampWindows(changes: RoutingChange[], startedAt: number, end: nu
 
 /** E: each ramp step's share of new sessions (non-sticky answers) against its weight, and each step's dwell. */
 function ramps(ctx: Ctx): TargetResult[] {
-  const { windows, aborts } = rampWindows(routingChanges(ctx.d.points), ctx.d.startedAt, ctx.end, ctx.run.routing.gradualWeights);
+  const { windows, aborts } = rampWindows(routingChanges(ctx.d.points), ctx.d.startedAt, ctx.end, ctx.run.routing.gradualWeights, ctx.run.routing.stepDwellMs);
   const restores = ctx.run.actions.filter((a) => a.action === "restore" && a.status === 200);
   if (windows.length === 0 && restores.length === 0) return [];
   const fresh = ctx.sent.filter((r) => r.client === undefined && r.region !== "");
@@ -437,7 +443,9 @@ function ramps(ctx: Ctx): TargetResult[] {
     }
     if (!w.done) {
       const lasted = w.to - w.from;
-      if (w.endedBy === "step") {
+      if (w.delayed) {
+        dwellParts.push(`${w.region} ${w.percent} %: not judged (its start waited for hysteresis_s)`);
+      } else if (w.endedBy === "step") {
         dwellParts.push(`${w.region} ${w.percent} %: ${seconds(lasted)}`);
         if (Math.abs(lasted - ctx.run.routing.stepDwellMs) > RAMP_DWELL_TOLERANCE * ctx.run.routing.stepDwellMs) dwellOk = false;
       } else {
