@@ -35,6 +35,8 @@ function result(at: number, over: Partial<RequestResult> = {}): RequestResult {
     age: inFault ? Math.ceil((at - 9_900) / 1000) : -1,
     originUser: "anonymous",
     originServedAt: inFault ? T0 + 9_900 : T0 + at,
+    region: "",
+    fakeRegion: "",
     ...over,
   };
 }

@@ -47,6 +47,9 @@ export interface RequestSpec {
   body?: string;
   key: string;
   user: string;
+  /** A sticky client's name, and the region of the assignment it sends (see mix.ts). */
+  client?: string;
+  stuckTo?: string;
 }
 
 /** What happened during one wall-clock second of the run (by event time, not intended time). */
@@ -67,6 +70,8 @@ export interface LivePoint {
   p99: number;
   /** Requests sent and not yet completed, at the end of the second. */
   inFlight: number;
+  /** Answers by the region that answered (x-edge-region; "" for none), of the requests that completed during the second. */
+  regions: Record<string, number>;
 }
 
 export interface LoadRunOptions {
@@ -76,6 +81,8 @@ export interface LoadRunOptions {
   /** Called at each phase boundary, on schedule, before that phase's first send; never awaited by the sender. */
   onPhaseStart?: (phase: number, atMs: number) => void | Promise<void>;
   onSecond?: (p: LivePoint) => void;
+  /** Called with each answered request's result as it completes (sticky clients keep their assignment here). */
+  onAnswer?: (r: RequestResult) => void;
   connections?: number;
   maxInFlight?: number;
   timeoutMs?: number;
@@ -173,11 +180,27 @@ function readHeaders(r: RequestResult, h: IncomingHttpHeaders): void {
     r.age = Number.isFinite(n) ? n : -1;
   }
   r.originUser = headerText(h["x-origin-user"]);
+  r.region = headerText(h["x-edge-region"]);
+  r.fakeRegion = headerText(h["x-fake-region"]);
+  if (r.client !== undefined) r.assignment = assignmentOf(h);
   const servedAt = h["x-origin-served-at"];
   if (servedAt !== undefined) {
     const n = Number(headerText(servedAt));
     r.originServedAt = Number.isFinite(n) ? n : 0;
   }
+}
+
+/** The worker's assignment in an answer: its `edge-region` cookie, or the `x-edge-assignment` header. */
+export function assignmentOf(h: IncomingHttpHeaders): string | undefined {
+  const header = h["x-edge-assignment"];
+  if (header !== undefined) return headerText(header) || undefined;
+  const cookies = h["set-cookie"];
+  if (cookies === undefined) return undefined;
+  for (const c of typeof cookies === "string" ? [cookies] : cookies) {
+    const m = /^\s*edge-region=([^;\s]*)/.exec(c);
+    if (m) return m[1] || undefined;
+  }
+  return undefined;
 }
 
 const noop = (): void => {};
@@ -234,7 +257,8 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRun> {
   let lastSendAt = 0;
 
   // Live counters for the current wall-clock second.
-  const live = { sent: 0, answered: 0, late: 0, unsent: 0, fallback: 0, statuses: {} as Record<string, number> };
+  const live = { sent: 0, answered: 0, late: 0, unsent: 0, fallback: 0, statuses: {} as Record<string, number>, regions: {} as Record<string, number> };
+  const onAnswer = options.onAnswer;
   const liveHist = newHistogram();
 
   const t0 = performance.now();
@@ -271,6 +295,8 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRun> {
     if (status > 0) {
       live.answered++;
       if (r.cacheStatus.includes("; hit")) live.fallback++;
+      live.regions[r.region] = (live.regions[r.region] ?? 0) + 1;
+      onAnswer?.(r);
     }
     const cls = statusClass(status);
     live.statuses[cls] = (live.statuses[cls] ?? 0) + 1;
@@ -304,7 +330,13 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRun> {
       age: -1,
       originUser: "",
       originServedAt: 0,
+      region: "",
+      fakeRegion: "",
     };
+    if (spec.client !== undefined) {
+      r.client = spec.client;
+      if (spec.stuckTo !== undefined) r.stuckTo = spec.stuckTo;
+    }
     results.push(r);
     if (inFlight >= maxInFlight) {
       r.sendDelayMs = -1;
@@ -371,9 +403,11 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRun> {
       fallback: live.fallback,
       p99,
       inFlight,
+      regions: live.regions,
     };
     live.sent = live.answered = live.late = live.unsent = live.fallback = 0;
     live.statuses = {};
+    live.regions = {};
     liveHist.reset();
     second++;
     if (options.onSecond) {

@@ -1,9 +1,13 @@
 /** A plan's deterministic request mix: hot and cold keys, some credentialed users, a few writes. */
 import type { RequestSpec } from "./load.ts";
+import type { StickyJar } from "./sticky.ts";
 import { HOSTILE_USER, type Plan } from "./types.ts";
 
-/** `hostileOn`: whether the mix's hostile clients send now (the plan's hostile phases). */
-export function requestMaker(mix: Plan["mix"], hostileOn: () => boolean = () => true): (seq: number) => RequestSpec {
+/**
+ * `hostileOn`: whether the mix's hostile clients send now (the plan's hostile phases). `jar`: the
+ * assignments of the mix's sticky clients (without one they send none, as in calibration).
+ */
+export function requestMaker(mix: Plan["mix"], hostileOn: () => boolean = () => true, jar?: StickyJar): (seq: number) => RequestSpec {
   const { hotKeys, coldKeys, hotShare, credentialedShare, users, writeShare } = mix;
   let state = 0x2545f491;
   const random = () => {
@@ -14,6 +18,7 @@ export function requestMaker(mix: Plan["mix"], hostileOn: () => boolean = () => 
     return (state >>> 0) / 0x100000000;
   };
   const hostile = mix.hostile ?? [];
+  const sticky = mix.sticky;
   let hostileSeq = 0;
   return () => {
     // Drawn only when the plan has hostile clients, so every other plan's sequence is unchanged.
@@ -26,6 +31,15 @@ export function requestMaker(mix: Plan["mix"], hostileOn: () => boolean = () => 
         }
         r -= h.share;
       }
+    }
+    // Drawn only when the plan has sticky clients, so every other plan's sequence is unchanged.
+    if (sticky && random() < sticky.share) {
+      const client = `sticky-${Math.floor(random() * sticky.clients)}`;
+      const key = random() < hotShare ? `/hot/${Math.floor(random() * hotKeys)}` : `/cold/${Math.floor(random() * coldKeys)}`;
+      const carried = jar?.forClient(client);
+      const spec: RequestSpec = { method: "GET", path: key, headers: carried?.headers ?? {}, key, user: "anonymous", client };
+      if (carried?.stuckTo !== undefined) spec.stuckTo = carried.stuckTo;
+      return spec;
     }
     const credentialed = random() < credentialedShare;
     const user = credentialed ? `auth:user-${Math.floor(random() * users)}` : "anonymous";

@@ -41,4 +41,30 @@ describe("network namespace partition", () => {
     expect(spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout).not.toContain(ns.name);
     expect(spawnSync("ip", ["-o", "link"], { encoding: "utf8" }).stdout).not.toContain(`efh${process.pid % 100_000}`);
   });
+
+  it("gives each region its own namespace: partitioning one leaves the other answering", async () => {
+    // Indexes 1 and 2: the test above used 0's addresses, and fetch keeps its dead keep-alive socket.
+    const regions = [createNetns(1), createNetns(2)];
+    const servers = regions.map((ns, i) =>
+      spawn(ns.exec[0]!, [...ns.exec.slice(1), process.execPath, "-e", `require("http").createServer((q, s) => s.end("region-${i}")).listen(8080, "${ns.originIp}", () => console.log("up"))`]),
+    );
+    try {
+      expect(new Set(regions.map((ns) => ns.name)).size).toBe(2);
+      expect(new Set(regions.map((ns) => ns.originIp)).size).toBe(2);
+      await Promise.all(servers.map((s) => new Promise((resolve) => s.stdout!.once("data", resolve))));
+      const [a, b] = regions.map((ns) => `http://${ns.originIp}:8080/`);
+      expect(await get(a!, 2000)).toBe("200 region-0");
+      expect(await get(b!, 2000)).toBe("200 region-1");
+      regions[0]!.partition(true);
+      expect(await get(a!, 1000)).toBe("TimeoutError");
+      expect(await get(b!, 2000)).toBe("200 region-1");
+      regions[0]!.partition(false);
+      expect(await get(a!, 5000)).toBe("200 region-0");
+    } finally {
+      for (const s of servers) s.kill();
+      for (const ns of regions) ns.dispose();
+    }
+    const left = spawnSync("ip", ["netns", "list"], { encoding: "utf8" }).stdout;
+    for (const ns of regions) expect(left).not.toContain(ns.name);
+  });
 });

@@ -28,14 +28,21 @@ function ip(args: string[], what: string): void {
   if (r.status !== 0) throw new Error(`--netns could not ${what}: ip ${args.join(" ")}: ${(r.stderr || r.stdout).trim()}`);
 }
 
-export function createNetns(): Netns {
+/**
+ * `index` numbers the namespaces of one drill (one per region): 0 keeps the names it always had;
+ * each index has its own /30, so regions partition one at a time.
+ */
+export function createNetns(index = 0): Netns {
   if (process.getuid?.() !== 0) throw new Error("--netns creates a network namespace and a veth pair, which needs root; run the drill as root, or without --netns");
+  if (!Number.isInteger(index) || index < 0 || index > 7) throw new Error(`a drill has at most 8 network namespaces, got index ${index}`);
   const id = process.pid % 100_000;
-  const name = `efdrill${id}`;
-  // Interface names are at most 15 characters; addresses from a /30 of 10.231.0.0/16 by pid.
-  const host = `efh${id}`;
-  const peer = `efo${id}`;
-  const subnet = `10.231.${Math.floor((id % 16_384) / 64)}.${(id % 64) * 4}`;
+  const suffix = index === 0 ? "" : `r${index}`;
+  const name = `efdrill${id}${suffix}`;
+  // Interface names are at most 15 characters; addresses from a /30 of 10.231.0.0/16 by pid and index.
+  const host = `efh${id}${suffix}`;
+  const peer = `efo${id}${suffix}`;
+  const slot = ((id % 2048) * 8 + index) % 16_384;
+  const subnet = `10.231.${Math.floor(slot / 64)}.${(slot % 64) * 4}`;
   const base = subnet.split(".").map(Number);
   const hostIp = `${base[0]}.${base[1]}.${base[2]}.${base[3]! + 1}`;
   const originIp = `${base[0]}.${base[1]}.${base[2]}.${base[3]! + 2}`;

@@ -15,18 +15,20 @@ interface Batch {
 
 // --host <ip>: where the origins listen (a network namespace's address in --netns drills).
 // --no-collector: origins only (the collector must stay on the host, reachable through a partition).
+// --regions: each origin plays the region of its name (`x-fake-region` on every answer).
 const args = process.argv.slice(2);
 const hostAt = args.indexOf("--host");
 const host = hostAt >= 0 ? args[hostAt + 1]! : "127.0.0.1";
 const withCollector = !args.includes("--no-collector");
+const asRegions = args.includes("--regions");
 const names = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--host");
 if (names.length === 0 && !withCollector) {
-  console.error("usage: origin-process.ts [--host <ip>] [--no-collector] <origin name>...");
+  console.error("usage: origin-process.ts [--host <ip>] [--no-collector] [--regions] <origin name>...");
   process.exit(2);
 }
 
 const origins: Record<string, FakeOrigin> = {};
-for (const name of names) origins[name] = await startFakeOrigin(0, host);
+for (const name of names) origins[name] = await startFakeOrigin(0, host, asRegions ? { region: name } : {});
 
 const points: unknown[] = [];
 const counters: { at: number; counters: Record<string, number> }[] = [];

@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { requestMaker } from "./mix.ts";
 import { listPlans, loadPlan, validatePlan } from "./plan.ts";
-import { HOSTILE_USER } from "./types.ts";
+import { hardDown, isMultiRegion, normalShares, phaseRegions } from "./regions.ts";
+import { StickyJar } from "./sticky.ts";
+import { HOSTILE_USER, type Plan, type RequestResult } from "./types.ts";
 
 describe("drill plans", () => {
   it("every shipped plan is valid and has exactly one baseline and at least one fault phase, or hostile clients", async () => {
     const names = await listPlans();
-    expect(names).toEqual(["broken-route", "brownout", "deploy-blip", "flapping", "long-outage", "partition", "smoke"]);
+    expect(names).toEqual(["broken-route", "brownout", "deploy-blip", "evacuation", "flapping", "long-outage", "partition", "region-blackhole", "regions", "return-to-home", "smoke"]);
     for (const name of names) {
       const plan = await loadPlan(name);
       expect(plan.name).toBe(name);
@@ -76,6 +78,109 @@ describe("drill plans", () => {
   });
 
   it("refuses an unknown plan by listing the known ones", async () => {
-    await expect(loadPlan("nope")).rejects.toThrow('no plan "nope": known plans are broken-route, brownout, deploy-blip, flapping, long-outage, partition, smoke, or give a path to a .json file');
+    await expect(loadPlan("nope")).rejects.toThrow('no plan "nope": known plans are broken-route, brownout, deploy-blip, evacuation, flapping, long-outage, partition, region-blackhole, regions, return-to-home, smoke, or give a path to a .json file');
   });
 });
+
+describe("multi-region plans", () => {
+  const boundsOf = (plan: Plan) => plan.phases.reduce((b, p) => [...b, b[b.length - 1]! + p.durationS * 1000], [0]);
+
+  it("ship A, B and E short enough for CI, each with sticky clients and its own pre and post checks", async () => {
+    const limits: Record<string, number> = { evacuation: 90, "region-blackhole": 90, "return-to-home": 90, regions: 240 };
+    for (const [name, limit] of Object.entries(limits)) {
+      const plan = await loadPlan(name);
+      expect(isMultiRegion(plan)).toBe(true);
+      expect(plan.phases.reduce((t, p) => t + p.durationS, 0)).toBeLessThanOrEqual(limit);
+      expect(plan.mix.sticky).toEqual({ clients: 20, share: 0.2 });
+      expect(plan.checks).toEqual({ pre: ["env_parity", "cache_warm"], post: ["answers_equal", "cache_rewarmed"] });
+      // A short hysteresis and step dwell, so the whole ramp fits: 3 steps of 5 s.
+      expect(plan.routing).toMatchObject({ hysteresis_s: 5, step_dwell_s: 5, gradual_weights: [10, 30, 60, 100] });
+    }
+  });
+
+  it("regions runs A, B and E in that order: us-east evacuated, then eu-west partitioned while ap-south survives, then us-east home again", async () => {
+    const plan = await loadPlan("regions");
+    if (!isMultiRegion(plan)) throw new Error("not multi-region");
+    const states = phaseRegions(plan, boundsOf(plan));
+    const line = states.map((p) => {
+      const who = Object.entries(normalShares(plan.regions, p.regions, "failover")!).find(([, share]) => share === 1)?.[0];
+      const down = Object.entries(p.regions).filter(([, s]) => hardDown(s.fault)).map(([n]) => n);
+      const out = Object.entries(p.regions).filter(([, s]) => s.admin === "evacuated").map(([n]) => n);
+      return `${plan.phases[p.phase]!.name}: ${who}${down.length ? ` (down ${down.join(", ")})` : ""}${out.length ? ` (evacuated ${out.join(", ")})` : ""}`;
+    });
+    expect(line).toEqual([
+      "baseline: us-east",
+      "A-brownout: us-east",
+      "A-evacuated: eu-west (evacuated us-east)",
+      "B-partition: ap-south (down eu-west) (evacuated us-east)",
+      "B-healed: eu-west (evacuated us-east)",
+      "E-restored: us-east",
+      "post: us-east",
+    ]);
+  });
+
+  it("names every problem of a bad multi-region plan at once", () => {
+    const problems = validatePlan({
+      name: "x",
+      description: "",
+      regions: [{ name: "us-east", home: true }, { name: "us-east", home: true, weight: -1 }],
+      routing: { mode: "random", hysteresis: 5, gradual_weights: [30, 10] },
+      vars: { ROUTING: "{}" },
+      checks: { pre: ["vibes"] },
+      mix: { hotKeys: 1, coldKeys: 1, hotShare: 0.5, credentialedShare: 0, users: 1, writeShare: 0, sticky: { clients: 0, share: 0.9 } },
+      phases: [
+        { name: "a", durationS: 5, rate: 10, fault: false, baseline: true, origins: { "ap-south": { mode: "healthy", version: "v 2" } }, admin: { region: "mars", action: "nuke", percent: 5 } },
+        { name: "b", durationS: 5, rate: 10, fault: true, origins: {}, admin: [{ region: "us-east", action: "shed" }] },
+      ],
+    });
+    expect(problems).toEqual([
+      'regions[1].name "us-east" is used twice',
+      "regions[1].weight must be a number >= 0, got -1",
+      "at most one region is home, found 2",
+      "routing.hysteresis is not a ROUTING field (mode, stick_seconds, sticky_header, down, up, hysteresis_s, gradual_weights, step_dwell_s, step_error_budget, step_min_requests, retry_budget, latency)",
+      'routing.mode must be weighted, failover or latency, got "random"',
+      "routing.gradual_weights must be percents from 1 to 100, strictly increasing, ending at 100; got [30,10]",
+      "vars.ROUTING is set by the drill for a multi-region plan (use regions / routing)",
+      'checks.pre must list checks from env_parity, index_hash_equal, cache_warm, answers_equal, cache_rewarmed, index_hash, got ["vibes"]',
+      "mix.sticky.clients must be a whole number from 1 to 1000, got 0",
+      "mix.sticky.share must be above 0 and at most 0.5, got 0.9",
+      "phases[0].origins.ap-south is not one of the regions (us-east)",
+      'phases[0].origins.ap-south.version must be 1-32 of letters, digits, . _ -, got "v 2"',
+      'phases[0].admin.region must be one of us-east, got "mars"',
+      'phases[0].admin.action must be one of evacuate, drain, shed, restore, got "nuke"',
+      "phases[0].admin.percent is for shed only",
+      "phases[1].admin[0].percent must be 0..100 for shed, got undefined",
+    ]);
+  });
+
+  it("region fields need regions: a single-origin plan with admin actions, sticky clients or routing is refused", () => {
+    const problems = validatePlan({
+      name: "x",
+      description: "",
+      routing: {},
+      mix: { hotKeys: 1, coldKeys: 1, hotShare: 0.5, credentialedShare: 0, users: 1, writeShare: 0, sticky: { clients: 1, share: 0.1 } },
+      phases: [{ name: "a", durationS: 5, rate: 10, fault: false, baseline: true, origins: {}, admin: { region: "a", action: "evacuate" } }],
+    });
+    expect(problems).toEqual(["routing needs regions (a multi-region plan)", "mix.sticky needs regions: sticky clients keep a region", "phases[0].admin needs regions (a multi-region plan)"]);
+  });
+
+  it("a sticky client sends back the assignment it was given, in the cookie or in the configured header, and says which region it names", () => {
+    const mix = { hotKeys: 2, coldKeys: 2, hotShare: 0.5, credentialedShare: 0, users: 1, writeShare: 0, sticky: { clients: 1, share: 0.5 } };
+    for (const [header, expected] of [
+      [undefined, { cookie: "edge-region=eu-west.1790000000.bWFj" }],
+      ["x-session-region", { "x-session-region": "eu-west.1790000000.bWFj" }],
+    ] as const) {
+      const jar = new StickyJar(header);
+      const make = requestMaker(mix, () => true, jar);
+      const specs = Array.from({ length: 200 }, (_, i) => make(i));
+      const sticky = specs.filter((s) => s.client !== undefined);
+      expect(sticky.length).toBeGreaterThan(60);
+      expect(sticky.every((s) => s.client === "sticky-0" && s.user === "anonymous" && s.method === "GET" && Object.keys(s.headers).length === 0 && s.stuckTo === undefined)).toBe(true);
+      jar.update({ client: "sticky-0", assignment: "eu-west.1790000000.bWFj" } as RequestResult);
+      const after = Array.from({ length: 50 }, (_, i) => make(i)).filter((s) => s.client !== undefined);
+      expect(after.length).toBeGreaterThan(0);
+      for (const s of after) expect([s.headers, s.stuckTo]).toEqual([expected, "eu-west"]);
+    }
+  });
+});
+

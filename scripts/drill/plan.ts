@@ -1,8 +1,10 @@
 /** Drill plans: JSON files in scripts/drill/plans/, validated with every problem named at once. */
 import { readFile, readdir } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { FaultSetting, Phase, Plan } from "./types.ts";
+import { routingProblems } from "./regions.ts";
+import { isSeedPlan, translateSeed } from "./seed.ts";
+import { ADMIN_ACTIONS, DRILL_CHECKS, type FaultSetting, type Phase, type Plan } from "./types.ts";
 
 export const PLANS_DIR = join(dirname(fileURLToPath(import.meta.url)), "plans");
 export const DEFAULT_PLAN = "partition";
@@ -14,9 +16,10 @@ export async function listPlans(): Promise<string[]> {
   return (await readdir(PLANS_DIR)).filter((f) => f.endsWith(".json")).map((f) => basename(f, ".json")).sort();
 }
 
-/** A plan by name (from plans/) or by path to a JSON file. */
+/** A plan by name (from plans/) or by path to a JSON file: a drill plan, or the runbook's seed plan format (seed.ts). */
 export async function loadPlan(nameOrPath: string): Promise<Plan> {
-  const path = nameOrPath.endsWith(".json") ? nameOrPath : join(PLANS_DIR, `${nameOrPath}.json`);
+  // `npm run` starts in the package root; a path is meant from where the user typed it.
+  const path = nameOrPath.endsWith(".json") ? resolve(process.env["INIT_CWD"] ?? process.cwd(), nameOrPath) : join(PLANS_DIR, `${nameOrPath}.json`);
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -29,9 +32,25 @@ export async function loadPlan(nameOrPath: string): Promise<Plan> {
   } catch (err) {
     throw new Error(`plan ${path} is not JSON: ${(err as Error).message}`, { cause: err });
   }
+  if (isSeedPlan(raw)) {
+    const { plan, problems } = translateSeed(raw, basename(path, ".json"));
+    // The translation must itself be a valid plan; a problem there is the drill's, and named as such.
+    problems.push(...(problems.length === 0 ? validatePlan(plan).map((p) => `(translated plan) ${p}`) : []));
+    if (problems.length > 0) throw new Error(`seed plan ${path} has ${problems.length} problem(s):\n  - ${problems.join("\n  - ")}`);
+    return plan;
+  }
   const problems = validatePlan(raw);
   if (problems.length > 0) throw new Error(`plan ${path} has ${problems.length} problem(s):\n  - ${problems.join("\n  - ")}`);
-  return raw as Plan;
+  return normalizePlan(raw as Plan);
+}
+
+/** A phase may give one admin action or a list; the drill reads a list. */
+function normalizePlan(plan: Plan): Plan {
+  for (const phase of plan.phases) {
+    const admin = phase.admin as unknown;
+    if (admin !== undefined && !Array.isArray(admin)) phase.admin = [admin as NonNullable<Phase["admin"]>[number]];
+  }
+  return plan;
 }
 
 const MODES = ["healthy", "status", "blackhole", "partition", "reset", "truncate", "stall-body", "flaky"];
@@ -58,6 +77,16 @@ export function validatePlan(raw: unknown): string[] {
     }
   }
   if (mix && mix["hostile"] !== undefined) problems.push(...validateHostile(mix["hostile"]));
+  const regions = validateRegions(plan, problems);
+  if (mix && mix["sticky"] !== undefined) {
+    const st = mix["sticky"] as Record<string, unknown> | null;
+    if (!regions) problems.push("mix.sticky needs regions: sticky clients keep a region");
+    else if (typeof st !== "object" || st === null) problems.push(`mix.sticky must be {clients, share}, got ${JSON.stringify(st)}`);
+    else {
+      if (!(Number.isInteger(st["clients"]) && (st["clients"] as number) >= 1 && (st["clients"] as number) <= 1000)) problems.push(`mix.sticky.clients must be a whole number from 1 to 1000, got ${JSON.stringify(st["clients"])}`);
+      if (!(typeof st["share"] === "number" && st["share"] > 0 && st["share"] <= 0.5)) problems.push(`mix.sticky.share must be above 0 and at most 0.5, got ${JSON.stringify(st["share"])}`);
+    }
+  }
   const phases = plan["phases"];
   if (!Array.isArray(phases) || phases.length === 0) {
     problems.push("phases must be a non-empty list");
@@ -78,10 +107,73 @@ export function validatePlan(raw: unknown): string[] {
     if (phase.hostile !== undefined && typeof phase.hostile !== "boolean") problems.push(`${at}.hostile must be true or false, got ${JSON.stringify(phase.hostile)}`);
     if (phase.hostile === true && !(plan["mix"] as Plan["mix"] | undefined)?.hostile?.length) problems.push(`${at}.hostile is true but mix.hostile names no hostile client`);
     if (typeof phase.origins !== "object" || phase.origins === null) problems.push(`${at}.origins must map origin names to a fault setting`);
-    else for (const [name, setting] of Object.entries(phase.origins)) problems.push(...validateFault(`${at}.origins.${name}`, setting));
+    else
+      for (const [name, setting] of Object.entries(phase.origins)) {
+        if (regions && !regions.includes(name)) problems.push(`${at}.origins.${name} is not one of the regions (${regions.join(", ")})`);
+        problems.push(...validateFault(`${at}.origins.${name}`, setting));
+      }
+    if (phase.admin !== undefined) problems.push(...validateAdmin(`${at}.admin`, phase.admin, regions));
   });
   if (total > MAX_TOTAL_S) problems.push(`phases last ${total} s in all; at most ${MAX_TOTAL_S} s`);
   if (baselines !== 1) problems.push(`exactly one phase must be the baseline ("baseline": true), found ${baselines}`);
+  return problems;
+}
+
+/** The region names of a multi-region plan (undefined for a single-origin plan), with its problems added. */
+function validateRegions(plan: Record<string, unknown>, problems: string[]): string[] | undefined {
+  const raw = plan["regions"];
+  const vars = (plan["vars"] ?? {}) as Record<string, unknown>;
+  if (raw === undefined) {
+    for (const k of ["routing", "checks"]) if (plan[k] !== undefined) problems.push(`${k} needs regions (a multi-region plan)`);
+    return undefined;
+  }
+  if (!Array.isArray(raw) || raw.length < 2 || raw.length > 8) {
+    problems.push(`regions must list 2 to 8 regions {name, weight?, home?, priority?}, got ${JSON.stringify(raw)}`);
+    return undefined;
+  }
+  const names: string[] = [];
+  let homes = 0;
+  raw.forEach((r: unknown, i) => {
+    const at = `regions[${i}]`;
+    if (typeof r !== "object" || r === null) return problems.push(`${at} must be an object {name, weight?, home?, priority?}`);
+    const g = r as Record<string, unknown>;
+    if (typeof g["name"] !== "string" || !/^[a-z0-9-]{1,32}$/.test(g["name"])) problems.push(`${at}.name must be 1-32 of a-z, 0-9, -, got ${JSON.stringify(g["name"])}`);
+    else if (names.includes(g["name"])) problems.push(`${at}.name ${JSON.stringify(g["name"])} is used twice`);
+    else names.push(g["name"]);
+    if (g["weight"] !== undefined && !(typeof g["weight"] === "number" && g["weight"] >= 0)) problems.push(`${at}.weight must be a number >= 0, got ${JSON.stringify(g["weight"])}`);
+    if (g["home"] !== undefined && typeof g["home"] !== "boolean") problems.push(`${at}.home must be true or false, got ${JSON.stringify(g["home"])}`);
+    if (g["home"] === true) homes++;
+    if (g["priority"] !== undefined && !Number.isInteger(g["priority"])) problems.push(`${at}.priority must be a whole number, got ${JSON.stringify(g["priority"])}`);
+  });
+  if (homes > 1) problems.push(`at most one region is home, found ${homes}`);
+  if (plan["routing"] !== undefined) problems.push(...routingProblems(plan["routing"]));
+  for (const k of ["ORIGINS", "ROUTING", "ADMIN_TOKEN"]) if (vars[k] !== undefined) problems.push(`vars.${k} is set by the drill for a multi-region plan (use regions / routing)`);
+  const checks = plan["checks"];
+  if (checks !== undefined) {
+    if (typeof checks !== "object" || checks === null) problems.push(`checks must be {pre?, post?}, got ${JSON.stringify(checks)}`);
+    else
+      for (const [stage, list] of Object.entries(checks)) {
+        if (stage !== "pre" && stage !== "post") problems.push(`checks.${stage}: the stages are pre and post`);
+        else if (!Array.isArray(list) || !list.every((c) => (DRILL_CHECKS as readonly unknown[]).includes(c))) problems.push(`checks.${stage} must list checks from ${DRILL_CHECKS.join(", ")}, got ${JSON.stringify(list)}`);
+      }
+  }
+  return names;
+}
+
+function validateAdmin(at: string, raw: unknown, regions: string[] | undefined): string[] {
+  if (!regions) return [`${at} needs regions (a multi-region plan)`];
+  const list = Array.isArray(raw) ? raw : [raw];
+  const problems: string[] = [];
+  list.forEach((a: unknown, i) => {
+    const where = Array.isArray(raw) ? `${at}[${i}]` : at;
+    if (typeof a !== "object" || a === null) return problems.push(`${where} must be {region, action, percent?, force?}`);
+    const x = a as Record<string, unknown>;
+    if (typeof x["region"] !== "string" || !regions.includes(x["region"])) problems.push(`${where}.region must be one of ${regions.join(", ")}, got ${JSON.stringify(x["region"])}`);
+    if (!(ADMIN_ACTIONS as readonly unknown[]).includes(x["action"])) problems.push(`${where}.action must be one of ${ADMIN_ACTIONS.join(", ")}, got ${JSON.stringify(x["action"])}`);
+    if (x["action"] === "shed" && !(typeof x["percent"] === "number" && x["percent"] >= 0 && x["percent"] <= 100)) problems.push(`${where}.percent must be 0..100 for shed, got ${JSON.stringify(x["percent"])}`);
+    if (x["action"] !== "shed" && x["percent"] !== undefined) problems.push(`${where}.percent is for shed only`);
+    if (x["force"] !== undefined && typeof x["force"] !== "boolean") problems.push(`${where}.force must be true or false, got ${JSON.stringify(x["force"])}`);
+  });
   return problems;
 }
 
@@ -118,6 +210,7 @@ function validateFault(at: string, raw: unknown): string[] {
   if (f.mode === "flaky" && !(typeof f["failRate"] === "number" && f["failRate"] >= 0 && f["failRate"] <= 1)) {
     problems.push(`${at}.failRate must be 0..1, got ${JSON.stringify(f["failRate"])}`);
   }
+  if (f["version"] !== undefined && !(typeof f["version"] === "string" && /^[\w.-]{1,32}$/.test(f["version"]))) problems.push(`${at}.version must be 1-32 of letters, digits, . _ -, got ${JSON.stringify(f["version"])}`);
   for (const k of ["latencyMs", "jitterMs"]) {
     if (f[k] !== undefined && !(typeof f[k] === "number" && (f[k] as number) >= 0 && (f[k] as number) <= 60_000)) problems.push(`${at}.${k} must be 0..60000 ms, got ${JSON.stringify(f[k])}`);
   }

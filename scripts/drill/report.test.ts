@@ -119,3 +119,42 @@ describe("breaker chart from the transitions", () => {
     expect(Math.abs(open.x - x(21))).toBeLessThan(0.1);
   });
 });
+
+describe("multi-region report", () => {
+  it("adds the regions chart, the regions, admin actions and routing changes, and lists what is not supported yet", async () => {
+    const base = outageInput();
+    const t0 = Date.parse("2026-12-01T12:00:00Z");
+    const input: ReportInput = {
+      ...base,
+      loadStartedAtEpochMs: t0,
+      plan: {
+        ...base.plan,
+        regions: [{ name: "us-east", home: true }, { name: "eu-west" }],
+        unsupported: [{ field: "webhook_policy", reason: "webhooks: issue 11 builds it" }],
+        translation: ["evacuate us-east: POST /__edge/admin/regions/us-east/evacuate at 10 s"],
+      },
+      seconds: base.seconds.map((s) => ({ ...s, regions: { "us-east": s.second < 20 ? 200 : 0, "eu-west": s.second < 20 ? 0 : 190, "": 10 } })),
+      regions: {
+        names: ["us-east", "eu-west"],
+        urls: { "us-east": "http://127.0.0.1:1", "eu-west": "http://127.0.0.1:2" },
+        routing: { mode: "failover", hysteresis_s: 5 },
+        actions: [{ phase: 1, region: "us-east", action: "evacuate", sentAt: t0 + 20_000, answeredAt: t0 + 20_004, status: 200, detail: '{"region":"us-east"}' }],
+        changes: [{ at: t0 + 20_002, region: "us-east", action: "evacuate", reason: "admin", source: "admin", percent: 0, step: 0, generation: 2 }],
+      },
+    };
+    const { out, md } = await written(input);
+    expect(out.charts.map((c) => c.slice(c.lastIndexOf("/") + 1)).sort()).toEqual(["breaker.svg", "latency.svg", "regions.svg", "status.svg"]);
+    for (const chart of out.charts) {
+      const svg = await readFile(chart, "utf8");
+      expect(checkWellFormed(svg)).toEqual([]);
+      expect(svg).not.toMatch(/NaN|undefined|Infinity/);
+    }
+    expect(md).toContain("- not supported yet: `webhook_policy`: webhooks: issue 11 builds it");
+    expect(md).toContain("- evacuate us-east: POST /__edge/admin/regions/us-east/evacuate at 10 s");
+    expect(md).toContain("| us-east | http://127.0.0.1:1 | 1 | yes | 0 |");
+    expect(md).toContain('| 20.000 | blackhole | us-east | evacuate | 200 | 4 | {"region":"us-east"} |');
+    expect(md).toContain("| 20.002 | us-east | evacuate | admin | admin | 0 | 0 | 2 |");
+    expect(md).toContain("![answers per second by region](charts/regions.svg)");
+  });
+});
+

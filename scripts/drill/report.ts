@@ -7,6 +7,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BREAKER_COLORS, DRILL_TIME_LABEL, QUANTILE_COLORS, TARGET_LINE_COLOR, UNKNOWN_STATE_COLOR } from "../lib/palette.ts";
 import type { Calibration } from "./calibrate.ts";
+import type { ActionRecord } from "./region-checks.ts";
+import type { RoutingChange } from "./region-points.ts";
 import type { Plan, SecondStats, TargetResult } from "./types.ts";
 import { STATUS_COLORS, formatNumber, lineChart, segmentsFromChanges, stackedBars, stateTimeline, type Band, type TimelineSegment } from "./svg.ts";
 
@@ -81,6 +83,15 @@ export interface ReportInput {
   breakerTransitions?: BreakerTransition[];
   /** What this machine sustained before the plan ran, and the rate the plan ran at. */
   calibration?: Calibration;
+  /** Multi-region plans: the regions, the ROUTING used, the admin actions sent and the routing changes the worker recorded. */
+  regions?: {
+    names: string[];
+    urls: Record<string, string>;
+    routing: Record<string, unknown>;
+    actions: ActionRecord[];
+    /** Epoch ms, as the routing points carry them. */
+    changes: RoutingChange[];
+  };
 }
 
 export type Verdict = "pass" | "fail" | "inconclusive";
@@ -273,6 +284,24 @@ function breakerRows(input: ReportInput, xDomain: [number, number]): { label: st
   return rows;
 }
 
+/** Answers per second by the region that answered (multi-region plans), with the admin actions' phases shaded. */
+export function renderRegionChart(input: ReportInput): string | undefined {
+  if (!input.regions) return undefined;
+  const names = [...input.regions.names, "edge (copy or own answer)"];
+  return stackedBars({
+    title: `${input.plan.name}: answers per second by region (x-edge-region)`,
+    xLabel: DRILL_TIME_LABEL,
+    yLabel: "answers / s",
+    categories: names,
+    rows: input.seconds.map((s) => ({
+      x: s.second,
+      values: Object.fromEntries(names.map((n, i) => [n, s.regions?.[i === names.length - 1 ? "" : n] ?? 0])),
+    })),
+    bands: faultBands(input.phaseWindows),
+    xDomain: [0, Math.max(1, input.durationS, ...input.seconds.map((s) => s.second + 1))],
+  });
+}
+
 /** The three charts as SVG strings, keyed by file stem. */
 export function renderCharts(input: ReportInput): Record<(typeof CHART_NAMES)[number], string> {
   const bands = faultBands(input.phaseWindows);
@@ -379,6 +408,33 @@ function transitionsTable(transitions: BreakerTransition[]): string {
   return lines.join("\n");
 }
 
+/** The regions, the ROUTING used, the admin actions sent and the worker's routing changes. */
+function regionsSection(input: ReportInput): string[] {
+  const r = input.regions!;
+  const t0 = input.loadStartedAtEpochMs ?? 0;
+  const specs = input.plan.regions ?? [];
+  const out = ["## Regions", "", "| region | fake origin | weight | home | priority |", "|---|---|---|---|---|"];
+  specs.forEach((g, i) => out.push(`| ${cell(g.name)} | ${cell(r.urls[g.name] ?? "")} | ${g.weight ?? 1} | ${g.home === true || (i === 0 && !specs.some((x) => x.home)) ? "yes" : ""} | ${g.priority ?? i} |`));
+  out.push("", `ROUTING: \`${JSON.stringify(r.routing)}\` (the contract's defaults for the rest).`, "", "### Admin actions", "");
+  if (r.actions.length === 0) out.push("None.");
+  else {
+    out.push("| at (s) | phase | region | action | status | answered in (ms) | answer |", "|---|---|---|---|---|---|---|");
+    for (const a of r.actions) {
+      const phase = input.plan.phases[a.phase]?.name ?? String(a.phase);
+      out.push(`| ${((a.sentAt - t0) / 1000).toFixed(3)} | ${cell(phase)} | ${cell(a.region)} | ${a.action}${a.percent !== undefined ? ` ${a.percent} %` : ""} | ${a.status || "no answer"} | ${Math.round(a.answeredAt - a.sentAt)} | ${cell(a.detail.slice(0, 160))} |`);
+    }
+  }
+  out.push("", "### Routing changes (the worker's routing data points)", "");
+  if (r.changes.length === 0) out.push("None recorded.");
+  else {
+    out.push("| at (s) | region | action | reason | source | percent | step | generation |", "|---|---|---|---|---|---|---|---|");
+    for (const c of r.changes.slice(0, 200)) out.push(`| ${((c.at - t0) / 1000).toFixed(3)} | ${cell(c.region)} | ${cell(c.action)} | ${cell(c.reason)} | ${cell(c.source)} | ${c.percent} | ${c.step} | ${c.generation} |`);
+    if (r.changes.length > 200) out.push("", `(${r.changes.length - 200} more in datapoints.json)`);
+  }
+  out.push("");
+  return out;
+}
+
 function keyValueTable(head: [string, string], rec: Record<string, number | string>): string {
   const entries = Object.entries(rec);
   if (entries.length === 0) return "(none)";
@@ -422,6 +478,11 @@ function renderMarkdown(input: ReportInput): string {
   out.push("", "### Phases", "", phaseTable(input), "");
   if (input.calibration) out.push(...calibrationSection(input.calibration));
   out.push("## Targets", "", formatTargetsTable(input.targets), "");
+  if (input.plan.unsupported?.length) {
+    out.push("### Not supported yet", "", "Fields and checks of the plan this drill cannot act on yet: listed, not passed.", "");
+    out.push(...input.plan.unsupported.map((u) => `- not supported yet: \`${u.field}\`: ${u.reason}`), "");
+  }
+  if (input.plan.translation?.length) out.push("### How the seed plan was translated", "", ...input.plan.translation.map((t) => `- ${t}`), "");
   out.push("## Charts", "");
   out.push("Shaded bands are the fault phases. Latency is measured from each request's intended send time.", "");
   out.push(
@@ -433,14 +494,16 @@ function renderMarkdown(input: ReportInput): string {
   out.push("![latency per second](charts/latency.svg)", "");
   out.push("![answers per second by kind](charts/status.svg)", "");
   out.push("![breaker state and origin faults](charts/breaker.svg)", "");
+  if (input.regions) out.push("![answers per second by region](charts/regions.svg)", "");
   if (input.breakerTransitions) out.push("### Breaker transitions", "", transitionsTable(input.breakerTransitions), "");
+  if (input.regions) out.push(...regionsSection(input));
   out.push("## Totals", "", keyValueTable(["metric", "value"], input.totals), "");
   out.push("## Environment", "", keyValueTable(["what", "value"], input.environment), "");
   if (input.notes.length > 0) out.push("## Notes", "", ...input.notes.map((n) => `- ${n}`), "");
   out.push("## Data", "");
   out.push("- [report.json](report.json): this report as data (plan, per-second series, targets, totals, environment)");
   if (input.dataPointsFile) out.push(`- [${input.dataPointsFile}](${encodeURI(input.dataPointsFile)}): the Analytics Engine data points the worker wrote during the run`);
-  out.push("- charts: [latency.svg](charts/latency.svg), [status.svg](charts/status.svg), [breaker.svg](charts/breaker.svg)");
+  out.push(`- charts: [latency.svg](charts/latency.svg), [status.svg](charts/status.svg), [breaker.svg](charts/breaker.svg)${input.regions ? ", [regions.svg](charts/regions.svg)" : ""}`);
   out.push("");
   out.push("<details><summary>Per-second series</summary>", "", secondsTable(input.seconds, input.phaseWindows), "", "</details>", "");
   return out.join("\n");
@@ -451,11 +514,13 @@ export async function writeReport(dir: string, input: ReportInput): Promise<{ js
   const pass = input.targets.every((t) => t.pass);
   const { verdict, reason } = verdictOf(input.targets);
   await mkdir(join(dir, "charts"), { recursive: true });
-  const svgs = renderCharts(input);
+  const svgs: Record<string, string> = { ...renderCharts(input) };
+  const regionChart = renderRegionChart(input);
+  if (regionChart) svgs["regions"] = regionChart;
   const charts: string[] = [];
-  for (const name of CHART_NAMES) {
+  for (const [name, svg] of Object.entries(svgs)) {
     const path = join(dir, "charts", `${name}.svg`);
-    await writeFile(path, svgs[name]);
+    await writeFile(path, svg);
     charts.push(path);
   }
   const json = join(dir, "report.json");

@@ -5,6 +5,7 @@
  * exits non-zero when a target fails. Loopback only; everything stops by itself.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { cpus } from "node:os";
@@ -18,13 +19,19 @@ import { overallTotals } from "../dashboard/queries.ts";
 import { drillDashboard } from "../dashboard/run.ts";
 import { chooseRate, climb, HEADROOM, oursVsBareTarget, type Calibration } from "./calibrate.ts";
 import { dashboardAgreement, evaluate, fallbackCounts, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
+import { sendAdmin } from "./admin.ts";
 import { runLoad, summarizeSeconds, type LivePoint } from "./load.ts";
 import { requestMaker } from "./mix.ts";
 import { createNetns, type Netns } from "./netns.ts";
 import { DEFAULT_PLAN, listPlans, loadPlan, MAX_RATE } from "./plan.ts";
+import { runChecks } from "./probes.ts";
+import type { ActionRecord, FaultRecord, RegionRun } from "./region-checks.ts";
+import { drillRouting, isMultiRegion, originsVar, ROUTING_SYNC_DEFAULT_MS } from "./regions.ts";
+import { StickyJar } from "./sticky.ts";
 import { breakerTransitionsFrom, formatTargetsTable, verdictOf, writeReport, type ReportInput } from "./report.ts";
 import { startWorker, type RunningWorker } from "./runtime.ts";
-import type { FaultSetting, Plan, SecondStats } from "./types.ts";
+import { routingChanges } from "./region-points.ts";
+import type { FaultSetting, Plan, RequestResult, SecondStats, TargetResult } from "./types.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -112,6 +119,30 @@ export async function startOrigins(names: string[], netns?: Netns): Promise<{ or
   };
 }
 
+/**
+ * A multi-region plan's fake origins: one process per region, each playing its region
+ * (`x-fake-region`), and with --netns each in its own namespace, so a partition cuts off that
+ * region alone. The collector is a process of its own on the host.
+ */
+export async function startRegionOrigins(names: string[], netns?: Record<string, Netns>): Promise<{ origins: Record<string, string>; collector: string; pids: number[]; stop(): void }> {
+  const started: OriginProcess[] = [];
+  const stop = () => {
+    for (const p of started) stopProcess(p.child);
+  };
+  try {
+    for (const name of names) {
+      const ns = netns?.[name];
+      started.push(await spawnOriginProcess(ns ? [...ns.exec, process.execPath] : [process.execPath], [...(ns ? ["--host", ns.originIp] : []), "--no-collector", "--regions", name]));
+    }
+    const collector = await spawnOriginProcess([process.execPath], []);
+    started.push(collector);
+    return { origins: Object.assign({}, ...started.map((p) => p.origins)) as Record<string, string>, collector: collector.collector, pids: started.map((p) => p.child.pid!), stop };
+  } catch (err) {
+    stop();
+    throw err;
+  }
+}
+
 function stopProcess(child: ChildProcess): void {
   child.stdin?.end();
   child.kill("SIGTERM");
@@ -146,7 +177,13 @@ function liveLine(p: LivePoint, plan: Plan, breaker: string): string {
     .filter(([, n]) => n > 0)
     .map(([k, n]) => `${k}=${n}`)
     .join(" ");
-  return `t=${String(p.second).padStart(3)}s ${phase.padEnd(12)} sent=${p.sent} answered=${p.answered} ${mix} p99=${p.p99.toFixed(1)}ms breaker=${breaker} fallback=${p.fallback} late=${p.late} unsent=${p.unsent} in-flight=${p.inFlight}`;
+  // Several regions: who answered this second ("edge": a copy or the worker's own answer).
+  const regions = isMultiRegion(plan)
+    ? ` regions ${Object.entries(p.regions)
+        .map(([r, n]) => `${r || "edge"}=${n}`)
+        .join(" ")}`
+    : "";
+  return `t=${String(p.second).padStart(3)}s ${phase.padEnd(12)} sent=${p.sent} answered=${p.answered} ${mix} p99=${p.p99.toFixed(1)}ms breaker=${breaker} fallback=${p.fallback} late=${p.late} unsent=${p.unsent} in-flight=${p.inFlight}${regions}`;
 }
 
 const USAGE = "usage: npm run drill [-- <plan | path/to/plan.json>] [--rate <req/s>] [--netns]";
@@ -172,34 +209,52 @@ export async function main(argv: string[]): Promise<number> {
     if (!Number.isInteger(forcedRate) || forcedRate < 1 || forcedRate > MAX_RATE) throw new Error(`--rate must be a whole number from 1 to ${MAX_RATE} req/s, got ${JSON.stringify(args.values.rate)}`);
   }
   const planRate = Math.max(...plan.phases.map((p) => p.rate));
-  const originNames = [...new Set(plan.phases.flatMap((p) => Object.keys(p.origins)))];
+  const multi = isMultiRegion(plan);
+  const originNames = multi ? plan.regions.map((r) => r.name) : [...new Set(plan.phases.flatMap((p) => Object.keys(p.origins)))];
   const vars = { ...BASE_VARS, ...plan.vars };
   const started = new Date();
-  const command = `npm run drill -- ${plan.name}${args.values.rate !== undefined ? ` --rate ${args.values.rate}` : ""}${args.values.netns ? " --netns" : ""}`;
+  const command = `npm run drill -- ${args.positionals[0] ?? plan.name}${args.values.rate !== undefined ? ` --rate ${args.values.rate}` : ""}${args.values.netns ? " --netns" : ""}`;
   console.log(`drill ${plan.name}: ${plan.description}`);
+  for (const u of plan.unsupported ?? []) console.log(`not supported yet: ${u.field}: ${u.reason}`);
 
-  const netns = args.values.netns ? createNetns() : undefined;
+  // One namespace per region in a multi-region plan, so partitioning one leaves the others reachable.
+  const namespaces: Netns[] = [];
+  const disposeNetns = () => {
+    for (const ns of namespaces.splice(0)) ns.dispose();
+  };
+  const netnsOf: Record<string, Netns> = {};
   let origins: Awaited<ReturnType<typeof startOrigins>>;
   try {
-    origins = await startOrigins(originNames, netns);
+    if (args.values.netns) {
+      if (multi) originNames.forEach((name, i) => namespaces.push((netnsOf[name] = createNetns(i))));
+      else namespaces.push(createNetns());
+    }
+    origins = multi ? await startRegionOrigins(originNames, args.values.netns ? netnsOf : undefined) : await startOrigins(originNames, namespaces[0]);
   } catch (err) {
-    netns?.dispose();
+    disposeNetns();
     throw err;
   }
+  const netns = multi ? undefined : namespaces[0];
+  const netnsFor = (origin: string) => (multi ? netnsOf[origin] : netns);
   // Ctrl-C must not leave a namespace behind.
   const onSignal = () => {
     origins.stop();
-    netns?.dispose();
+    disposeNetns();
     process.exit(130);
   };
   process.once("SIGINT", onSignal);
   let worker: RunningWorker | undefined;
   try {
-    const workerVars = {
+    // Several regions: ORIGINS and ROUTING from the plan, and an admin token of this run's own for the region routes.
+    const adminToken = randomBytes(24).toString("base64url");
+    const workerVars: Record<string, string> = {
       ...vars,
-      ORIGINS: JSON.stringify(originNames.map((n) => ({ name: n, url: origins.origins[n], weight: 1 }))),
+      ORIGINS: multi ? originsVar(plan.regions, origins.origins) : JSON.stringify(originNames.map((n) => ({ name: n, url: origins.origins[n], weight: 1 }))),
       DRILL_COLLECTOR_URL: origins.collector,
+      ...(multi ? { ROUTING: JSON.stringify(plan.routing ?? {}), ADMIN_TOKEN: adminToken } : {}),
     };
+    const routing = drillRouting(plan.routing);
+    const regionRun: RegionRun = { routing, syncMs: Number(vars["ROUTING_SYNC_MS"] ?? ROUTING_SYNC_DEFAULT_MS), actions: [] as ActionRecord[], faults: [] as FaultRecord[] };
     for (const url of Object.values(origins.origins)) {
       await setFault(url, { mode: "healthy" });
       for (const h of plan.mix.hostile ?? []) await setFault(url, h.setting, `hostile-${h.name}`);
@@ -221,7 +276,12 @@ export async function main(argv: string[]): Promise<number> {
 
     const phaseSettings = plan.phases.map((p) => p.origins);
     let hostileOn = false;
-    const maker = requestMaker(plan.mix, () => hostileOn);
+    const jar = plan.mix.sticky ? new StickyJar(routing.stickyHeader) : undefined;
+    const maker = requestMaker(plan.mix, () => hostileOn, jar);
+    const checkTargets = { workerUrl: worker.url, adminToken, origins: origins.origins, hotKeys: plan.mix.hotKeys };
+    // pre checks gate the incident: run in the baseline's last 1.5 s, on a warm store.
+    let preChecks: Promise<TargetResult[]> = Promise.resolve([]);
+    const baselineIndex = plan.phases.findIndex((p) => p.baseline);
     let breaker = "closed";
     const stateTimer = setInterval(() => {
       fetch(`${worker!.url}/__drill/state`)
@@ -233,13 +293,33 @@ export async function main(argv: string[]): Promise<number> {
       baseUrl: worker.url,
       phases: plan.phases.map((p) => ({ rate: p.rate, durationS: p.durationS })),
       makeRequest: (seq) => maker(seq),
+      ...(jar ? { onAnswer: (r) => jar.update(r) } : {}),
       onPhaseStart: async (i) => {
         hostileOn = plan.phases[i]?.hostile === true;
-        for (const [originName, setting] of Object.entries(phaseSettings[i] ?? {})) await applyFault(origins.origins[originName]!, setting, netns);
+        if (i === baselineIndex && plan.checks?.pre?.length) {
+          const pre = plan.checks.pre;
+          preChecks = new Promise((resolve) => setTimeout(resolve, Math.max(0, plan.phases[i]!.durationS * 1000 - 1500))).then(() => runChecks("pre", pre, checkTargets));
+        }
+        for (const [originName, setting] of Object.entries(phaseSettings[i] ?? {})) {
+          await applyFault(origins.origins[originName]!, setting, netnsFor(originName));
+          if (multi) regionRun.faults.push({ phase: i, region: originName, setting, appliedAt: Date.now() });
+        }
+        // After the phase's faults: a repaired region is healthy before it is restored.
+        for (const a of plan.phases[i]?.admin ?? []) {
+          const record = await sendAdmin(worker!.url, adminToken, i, a);
+          regionRun.actions.push(record);
+          console.log(`admin: ${a.action} ${a.region}${a.percent !== undefined ? ` ${a.percent} %` : ""}: ${record.status || "no answer"} ${record.detail.slice(0, 120)}`);
+        }
       },
       onSecond: (p) => console.log(liveLine(p, plan, breaker)),
     });
     clearInterval(stateTimer);
+    const checkResults = [...(await preChecks)];
+    if (multi && plan.checks?.post?.length) {
+      // post checks compare content, not faults: every region healed first (its version stamp kept).
+      for (const name of originNames) await applyFault(origins.origins[name]!, { mode: "healthy", ...lastVersion(plan, name) }, netnsFor(name));
+      checkResults.push(...(await runChecks("post", plan.checks.post, checkTargets)));
+    }
 
     // Ship the worker's last points, then read everything the collector and origins saw.
     await fetch(`${worker.url}/__drill/flush`).then((r) => r.text());
@@ -268,11 +348,14 @@ export async function main(argv: string[]): Promise<number> {
         rateScale: calibration.rateUsed / planRate,
         sharedWritesPerSecond: setting(vars, "LKG_SHARED_WRITES_PER_SECOND"),
       },
+      ...(multi ? { regionRun } : {}),
     };
     const { targets, totals } = evaluate(data);
+    targets.push(...checkResults);
     const machine = oursVsBareTarget(calibration);
     if (machine) targets.push(machine);
     const seconds = annotateSeconds(summarizeSeconds(run.results, bounds.slice(0, -1)), data.startedAt, collected.points, originPerSecond, bounds);
+    if (multi) addRegionCounts(seconds, run.results);
 
     const stamp = started.toISOString().replace(/[:.]/g, "-");
     const dir = join(root, "reports", `${plan.name}-${stamp}`);
@@ -299,6 +382,7 @@ export async function main(argv: string[]): Promise<number> {
       loadStartedAtEpochMs: run.startedAtEpochMs,
       breakerTransitions: breakerTransitionsFrom(collected.points, run.startedAtEpochMs),
       calibration,
+      ...(multi ? { regions: { names: originNames, urls: origins.origins, routing: plan.routing ?? {}, actions: regionRun.actions, changes: routingChanges(collected.points) } } : {}),
     };
     let written = await writeReport(dir, reportInput);
     // The dashboard for this run, from the same data points through the same SQL as production;
@@ -319,6 +403,7 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`note: no dashboard for this run: ${CHDB_MISSING}`);
     }
     console.log(`\n${formatTargetsTable(targets)}\n`);
+    for (const u of plan.unsupported ?? []) console.log(`not supported yet: ${u.field}: ${u.reason}`);
     console.log(`report: ${relative(process.cwd(), written.md)}`);
     const { verdict, reason } = verdictOf(targets);
     console.log(`drill ${plan.name}: ${verdict.toUpperCase()}${verdict === "pass" ? "" : ` (${reason})`}`);
@@ -327,7 +412,7 @@ export async function main(argv: string[]): Promise<number> {
     process.off("SIGINT", onSignal);
     await worker?.dispose();
     origins.stop();
-    netns?.dispose();
+    disposeNetns();
   }
 }
 
@@ -357,6 +442,26 @@ async function calibrateMachine(plan: Plan, planRate: number, workerVars: Record
   });
   await fetch(`${origins.collector}/reset`, { method: "POST" }).then((r) => r.text());
   return { planRate, cap, ...chooseRate(planRate, ours.sustained), bare, ours, durationS: (Date.now() - t0) / 1000 };
+}
+
+/** The version stamp a region's last setting in the plan gives it (post checks keep it when they heal the region). */
+function lastVersion(plan: Plan, region: string): { version?: string } {
+  let version: string | undefined;
+  for (const p of plan.phases) {
+    const s = p.origins[region];
+    if (s) version = s.version;
+  }
+  return version !== undefined ? { version } : {};
+}
+
+/** Answers per second by the region that answered (by intended time, as the rest of the series). */
+function addRegionCounts(seconds: SecondStats[], results: RequestResult[]): void {
+  for (const s of seconds) s.regions = {};
+  for (const r of results) {
+    if (r.status === 0) continue;
+    const s = seconds[Math.floor(r.intendedAt / 1000)];
+    if (s) s.regions![r.region] = (s.regions![r.region] ?? 0) + 1;
+  }
 }
 
 /** Adds the breaker state (from the object's transitions) and the origin's request counts to each second. */

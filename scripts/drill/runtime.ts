@@ -52,12 +52,35 @@ export interface WorkerOptions {
   inspectorPort?: number;
 }
 
+export interface ObjectBinding {
+  className: string;
+  useSQLite: boolean;
+}
+
+const objectBindings = new Map<string, Promise<Record<string, ObjectBinding>>>();
+
+/**
+ * The Durable Object bindings as wrangler.toml declares them (read by wrangler's own reader), so
+ * the drill binds every object the worker deploys with (the breaker, the fleet routing object,
+ * ...) without a list kept in step by hand. SQLite-backed when a migration says so.
+ */
+export function durableObjectBindings(configPath = join(root, "wrangler.toml")): Promise<Record<string, ObjectBinding>> {
+  let read = objectBindings.get(configPath);
+  read ??= import("wrangler").then(({ unstable_readConfig }) => {
+    const config = unstable_readConfig({ config: configPath }, { hideWarnings: true });
+    const sqlite = new Set((config.migrations ?? []).flatMap((m: { new_sqlite_classes?: string[] }) => m.new_sqlite_classes ?? []));
+    return Object.fromEntries((config.durable_objects?.bindings ?? []).map((b: { name: string; class_name: string }) => [b.name, { className: b.class_name, useSQLite: sqlite.has(b.class_name) }]));
+  });
+  objectBindings.set(configPath, read);
+  return read;
+}
+
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const dir = await mkdtemp(join(tmpdir(), "edge-fallback-drill-"));
   const script = await bundle(options.entry, dir);
   const bindings = options.productBindings
     ? {
-        durableObjects: { BREAKER: { className: "BreakerObject", useSQLite: true } },
+        durableObjects: await durableObjectBindings(),
         kvNamespaces: ["LKG_KV"],
         analyticsEngineDatasets: { METRICS: { dataset: "edge_fallback" } },
         cacheAPI: true,

@@ -1,7 +1,7 @@
 /** Shapes shared by the drill's parts: plans, raw request results, per-second series, targets. */
 
 /** What one fake origin does during a phase (see scripts/lib/fake-origin.ts for the modes). */
-export type FaultSetting =
+export type FaultSetting = (
   | { mode: "healthy"; latencyMs?: number; jitterMs?: number }
   | { mode: "status"; status: number; latencyMs?: number }
   | { mode: "blackhole" }
@@ -10,7 +10,42 @@ export type FaultSetting =
   | { mode: "reset" }
   | { mode: "truncate" }
   | { mode: "stall-body" }
-  | { mode: "flaky"; failRate: number; status?: number; latencyMs?: number; jitterMs?: number };
+  | { mode: "flaky"; failRate: number; status?: number; latencyMs?: number; jitterMs?: number }
+) & {
+  /** The version stamp in the origin's answers (default "v1"): regions with different ones fail env_parity. */
+  version?: string;
+};
+
+/** One origin region of a multi-region plan: its ORIGINS entry (the URL is the drill's fake origin). */
+export interface RegionSpec {
+  name: string;
+  weight?: number;
+  home?: boolean;
+  priority?: number;
+}
+
+export const ADMIN_ACTIONS = ["evacuate", "drain", "shed", "restore"] as const;
+export type AdminActionName = (typeof ADMIN_ACTIONS)[number];
+
+/** An operator's routing decision, sent to POST /__edge/admin/regions/<region>/<action> at its phase's start. */
+export interface AdminAction {
+  region: string;
+  action: AdminActionName;
+  /** shed only: the share of the region's traffic turned away. */
+  percent?: number;
+  /** ?force=1: allowed to leave no active region. */
+  force?: boolean;
+}
+
+/** Checks the drill runs itself, before the incident ("pre", at the baseline's end) or after the load ("post"). */
+export const DRILL_CHECKS = ["env_parity", "index_hash_equal", "cache_warm", "answers_equal", "cache_rewarmed", "index_hash"] as const;
+export type DrillCheckName = (typeof DRILL_CHECKS)[number];
+
+/** A field of a seed plan (or a check it names) the drill cannot act on yet, and why. */
+export interface Unsupported {
+  field: string;
+  reason: string;
+}
 
 export interface HostileStream {
   name: string;
@@ -34,6 +69,8 @@ export interface Phase {
   baseline?: boolean;
   /** True for phases in which the mix's hostile clients send (see Plan.mix.hostile). */
   hostile?: boolean;
+  /** Multi-region plans: routing decisions sent with the admin bearer at the phase's start, after its faults. */
+  admin?: AdminAction[];
 }
 
 export interface Plan {
@@ -57,8 +94,26 @@ export interface Plan {
      * would be), which the fake origin answers with `setting` for the whole run.
      */
     hostile?: HostileStream[];
+    /**
+     * Sticky clients (multi-region plans): this share of all requests comes from `clients`
+     * clients that each keep the worker's assignment (cookie jar, or the assignment header),
+     * sending anonymous reads of the same keys as everyone else.
+     */
+    sticky?: { clients: number; share: number };
   };
   phases: Phase[];
+  /**
+   * Two or more origin regions: the worker's ORIGINS (one fake origin process each), which the
+   * phases' `origins` name. Absent: one origin per name the phases use, as single-origin plans.
+   */
+  regions?: RegionSpec[];
+  /** The worker's ROUTING setting (the contract's fields, passed as written). */
+  routing?: Record<string, unknown>;
+  checks?: { pre?: DrillCheckName[]; post?: DrillCheckName[] };
+  /** What the drill cannot act on yet (from a seed plan): listed in the report, never passed. */
+  unsupported?: Unsupported[];
+  /** How a seed plan became this plan, one line per decision: in the report. */
+  translation?: string[];
 }
 
 /** One request as the load generator saw it. Times are ms since the run started. */
@@ -86,6 +141,16 @@ export interface RequestResult {
   originServedAt: number;
   /** Error text when status is 0. */
   error?: string;
+  /** x-edge-region: the region that answered ("" for a copy, the worker's own answer, or no answer). */
+  region: string;
+  /** x-fake-region: the fake region that produced the body (a copy keeps its producer's), or "". */
+  fakeRegion: string;
+  /** A sticky client's name ("sticky-3"); undefined for every other request. */
+  client?: string;
+  /** The region of the assignment a sticky client sent with this request, if it had one. */
+  stuckTo?: string;
+  /** The assignment token the answer gave (Set-Cookie edge-region or x-edge-assignment), sticky clients only. */
+  assignment?: string;
 }
 
 export interface SecondStats {
@@ -107,6 +172,8 @@ export interface SecondStats {
   breaker: string;
   /** Requests the fake origins received in this second. */
   originRequests: number;
+  /** Multi-region plans: answers per answering region ("" for a copy or the worker's own answer). */
+  regions?: Record<string, number>;
 }
 
 export interface TargetResult {

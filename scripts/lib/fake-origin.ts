@@ -3,7 +3,9 @@
  * healthy, fixed status, blackhole, reset, truncated or stalled body, added latency, 5xx fraction.
  * Tests, the demo and the drills all use it. Requests under /s/<scenario>/ belong to that
  * scenario; everything else to "default". POST /__control/<scenario> sets the behaviour,
- * GET /__control/<scenario> returns what it received.
+ * GET /__control/<scenario> returns what it received. Started as a named region (the drills'
+ * several regions), every answer carries `x-fake-region: <name>`, so a drill can tell which
+ * region produced a body, a copy included, apart from what the edge says (`x-edge-region`).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
@@ -60,6 +62,8 @@ interface Seen {
 
 interface ScenarioState {
   setting: Setting;
+  /** The setting as answers apply it: with the region's header when the origin is named. */
+  served: Setting;
   seq: number;
   /** The latest requests in detail (bounded), for tests. */
   requests: Seen[];
@@ -75,13 +79,21 @@ export interface FakeOrigin {
   close(): Promise<void>;
 }
 
-export async function startFakeOrigin(port = 0, host = "127.0.0.1"): Promise<FakeOrigin> {
+export interface FakeOriginOptions {
+  /** The region this origin plays: named in `x-fake-region` on every answer (none when unset). */
+  region?: string;
+}
+
+export async function startFakeOrigin(port = 0, host = "127.0.0.1", options: FakeOriginOptions = {}): Promise<FakeOrigin> {
+  // Precomputed: merged into every answer's headers, empty for an unnamed origin.
+  const regionHeader: Record<string, string> = options.region ? { "x-fake-region": options.region } : {};
+  const withRegion = (setting: Setting): Setting => (options.region ? { ...setting, headers: { ...regionHeader, ...setting.headers } } : setting);
   const scenarios = new Map<string, ScenarioState>();
   const sockets = new Set<Socket>();
   const state = (name: string): ScenarioState => {
     let s = scenarios.get(name);
     if (!s) {
-      s = { setting: { mode: "healthy" }, seq: 0, requests: [], perSecond: new Map(), total: 0 };
+      s = { setting: { mode: "healthy" }, served: withRegion({ mode: "healthy" }), seq: 0, requests: [], perSecond: new Map(), total: 0 };
       scenarios.set(name, s);
     }
     return s;
@@ -115,7 +127,7 @@ export async function startFakeOrigin(port = 0, host = "127.0.0.1"): Promise<Fak
     s.requests.push({ method: req.method ?? "GET", path: url.pathname + url.search, headers: req.headers, at });
     if (s.requests.length > 2_000) s.requests.splice(0, 1_000);
     const body = await readBody(req);
-    const setting = s.setting;
+    const setting = s.served;
 
     const delay = (setting.latencyMs ?? 0) + Math.random() * (setting.jitterMs ?? 0);
     if (delay > 0) await sleep(delay);
@@ -172,6 +184,7 @@ export async function startFakeOrigin(port = 0, host = "127.0.0.1"): Promise<Fak
         const problem = validate(setting);
         if (problem) return sendJson(res, 400, { error: problem });
         s.setting = setting;
+        s.served = withRegion(setting);
         if ((setting as { clearLog?: boolean }).clearLog) s.requests = [];
         sendJson(res, 200, { scenario: name, setting });
       } catch (err) {

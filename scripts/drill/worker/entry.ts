@@ -1,5 +1,5 @@
 /**
- * The worker as the drills run it: the product's own app and Durable Object, unchanged, with
+ * The worker as the drills run it: the product's own app and Durable Objects, unchanged, with
  * their bindings counted and their Analytics Engine points captured (writeDataPoint does
  * nothing locally) and shipped to the drill's collector.
  */
@@ -7,6 +7,7 @@ import { createApp } from "../../../src/app.ts";
 import { BreakerObject as ProductBreakerObject } from "../../../src/breaker/object.ts";
 import { systemClock } from "../../../src/clock.ts";
 import type { Env } from "../../../src/env.ts";
+import * as product from "../../../src/index.ts";
 import { shipPoints, Tap } from "./tap.ts";
 
 /** One tap per isolate: the worker and its Durable Objects share it when they share the isolate. */
@@ -16,19 +17,41 @@ const app = createApp({ clock: systemClock, caches: tap.countCaches(caches) });
 type DrillEnv = Env & { DRILL_COLLECTOR_URL: string };
 
 /**
- * The object may live in an isolate of its own, whose tap no request would ever flush:
- * transitions are rare, so each is shipped as it happens.
+ * An object may live in an isolate of its own, whose tap no request would ever flush: its points
+ * (breaker transitions, the routing object's ramp steps on its alarm) are rare, so each is
+ * shipped as it happens.
  */
+function objectEnv(ctx: DurableObjectState, env: DrillEnv): DrillEnv {
+  const sink = {
+    writeDataPoint(point: AnalyticsEngineDataPoint) {
+      ctx.waitUntil(shipPoints(env.DRILL_COLLECTOR_URL, [{ ...point, timestamp: Date.now() }]));
+    },
+  };
+  return { ...env, METRICS: sink as unknown as AnalyticsEngineDataset };
+}
+
 export class BreakerObject extends ProductBreakerObject {
   constructor(ctx: DurableObjectState, env: DrillEnv) {
-    const sink = {
-      writeDataPoint(point: AnalyticsEngineDataPoint) {
-        ctx.waitUntil(shipPoints(env.DRILL_COLLECTOR_URL, [{ ...point, timestamp: Date.now() }]));
-      },
-    };
-    super(ctx, { ...env, METRICS: sink as unknown as AnalyticsEngineDataset });
+    super(ctx, objectEnv(ctx, env));
   }
 }
+
+type ObjectClass = new (ctx: DurableObjectState, env: DrillEnv) => object;
+/** The fleet routing object (issue 10), read by name so this entry also builds against a worker without one. */
+const ProductRoutingObject = (product as unknown as Record<string, ObjectClass | undefined>)["RoutingObject"];
+
+/**
+ * wrangler.toml binds ROUTING_OBJECT to this class (runtime.ts binds what wrangler.toml declares).
+ * A worker without the routing object binds nothing to it, and gets a handler with no handlers:
+ * workerd refuses an export that is undefined.
+ */
+export const RoutingObject: ObjectClass | ExportedHandler = ProductRoutingObject
+  ? class extends ProductRoutingObject {
+      constructor(ctx: DurableObjectState, env: DrillEnv) {
+        super(ctx, objectEnv(ctx, env));
+      }
+    }
+  : {};
 
 export default {
   async fetch(request, env, ctx) {

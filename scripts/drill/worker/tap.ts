@@ -7,6 +7,9 @@ export interface Counters {
   doCalls: number;
   /** Calls to the breaker object that failed: isolates then decide alone, and the drill says so. */
   doErrors: number;
+  /** Calls to the fleet routing object (ROUTING_OBJECT), counted apart: isolates re-read it in the background by design. */
+  routingCalls: number;
+  routingErrors: number;
   kvReads: number;
   kvWrites: number;
   cacheReads: number;
@@ -28,7 +31,7 @@ export function shipPoints(collectorUrl: string, points: Point[], counters?: Cou
 
 export class Tap {
   points: Point[] = [];
-  counters: Counters = { doCalls: 0, doErrors: 0, kvReads: 0, kvWrites: 0, cacheReads: 0, cacheWrites: 0, requests: 0 };
+  counters: Counters = { doCalls: 0, doErrors: 0, routingCalls: 0, routingErrors: 0, kvReads: 0, kvWrites: 0, cacheReads: 0, cacheWrites: 0, requests: 0 };
   private lastFlush = 0;
   private readonly wrappedEnvs = new WeakMap<object, Record<string, unknown>>();
 
@@ -57,7 +60,8 @@ export class Tap {
     if (!wrapped) {
       const source = env as unknown as Record<string, unknown>;
       wrapped = { ...source, METRICS: this };
-      if (source["BREAKER"]) wrapped["BREAKER"] = this.countNamespace(source["BREAKER"] as DurableObjectNamespace);
+      if (source["BREAKER"]) wrapped["BREAKER"] = this.countNamespace(source["BREAKER"] as DurableObjectNamespace, "doCalls", "doErrors");
+      if (source["ROUTING_OBJECT"]) wrapped["ROUTING_OBJECT"] = this.countNamespace(source["ROUTING_OBJECT"] as DurableObjectNamespace, "routingCalls", "routingErrors");
       if (source["LKG_KV"]) wrapped["LKG_KV"] = this.countKv(source["LKG_KV"] as KVNamespace);
       this.wrappedEnvs.set(env, wrapped);
     }
@@ -87,7 +91,7 @@ export class Tap {
     } as CacheStorage;
   }
 
-  private countNamespace(namespace: DurableObjectNamespace): DurableObjectNamespace {
+  private countNamespace(namespace: DurableObjectNamespace, calls: "doCalls" | "routingCalls", errors: "doErrors" | "routingErrors"): DurableObjectNamespace {
     const counters = this.counters;
     return new Proxy(namespace, {
       get(target, prop) {
@@ -100,12 +104,12 @@ export class Tap {
               const fn = Reflect.get(s, method, s) as unknown;
               if (typeof fn !== "function" || method === "then") return fn;
               return (...args: unknown[]) => {
-                counters.doCalls++;
+                counters[calls]++;
                 // Reflect.apply, not fn.apply: on an RPC stub every property, `apply` included,
                 // is a remote method, so fn.apply(...) would call a method named "apply" on the object.
                 const result = Reflect.apply(fn as (...a: unknown[]) => unknown, s, args) as Promise<unknown>;
                 return Promise.resolve(result).catch((err: unknown) => {
-                  counters.doErrors++;
+                  counters[errors]++;
                   throw err;
                 });
               };

@@ -1,0 +1,577 @@
+/**
+ * The multi-region drills' targets (issue 10: drills A, B and E), each computed from raw results
+ * (x-edge-region on every answer, the assignment each sticky client sent), the worker's data
+ * points (request points' region columns, routing points) and what the drill itself did (admin
+ * actions with their answers, the moment each fault was applied).
+ */
+import type { CounterSample, DataPoint, DrillData, Interval } from "./checks.ts";
+import { requestRouting, routingChanges, type RoutingChange } from "./region-points.ts";
+import { clean, hardDown, healthy, isMultiRegion, normalShares, phaseRegions, type DrillRouting, type PhaseRegions } from "./regions.ts";
+import { fmtMs, pct, percentile } from "./stats.ts";
+import { HOSTILE_USER, type AdminActionName, type FaultSetting, type Plan, type RegionSpec, type RequestResult, type TargetResult } from "./types.ts";
+
+/** What the drill did in a multi-region run, beside the load. Times are epoch ms. */
+export interface RegionRun {
+  routing: DrillRouting;
+  /** ROUTING_SYNC_MS: how often an isolate re-reads the routing object. */
+  syncMs: number;
+  actions: ActionRecord[];
+  faults: FaultRecord[];
+}
+
+/** One admin action the drill sent, and its answer. */
+export interface ActionRecord {
+  phase: number;
+  region: string;
+  action: AdminActionName;
+  percent?: number;
+  sentAt: number;
+  answeredAt: number;
+  /** 0 when no answer came. */
+  status: number;
+  /** The answer's control.changedAt (the object's decision), when it gave one. */
+  decidedAt?: number;
+  /** The answer's body (or the error), shortened. */
+  detail: string;
+}
+
+/** When a phase's setting reached a region's fake origin (and, with --netns, its partition). */
+export interface FaultRecord {
+  phase: number;
+  region: string;
+  setting: FaultSetting;
+  appliedAt: number;
+}
+
+/** Evacuation: from the admin decision to < 1 % of new requests reaching the region. */
+const EVACUATION_LIMIT_MS = 2000;
+/** Blackhole: from the partition's onset to traffic on the survivor(s). */
+const BLACKHOLE_LIMIT_MS = 1000;
+const STICKY_MIN_SHARE = 0.99;
+const RAMP_SHARE_POINTS = 5;
+const RAMP_DWELL_TOLERANCE = 0.1;
+const WINDOW_MS = 1000;
+const MAX_SHARE = 0.01;
+/** Requests this close to a ramp step's edges belong to neither step. */
+const STEP_EDGE_MS = 250;
+const MIN_STEP_REQUESTS = 50;
+/** After a region's hard outage ends, it is usable again only once hysteresis lets it return (and 2 s for its successes and the views). */
+const RETURN_GRACE_MS = 2000;
+/** A region needs this many answers in the baseline to have a baseline p95 of its own. */
+const MIN_BASELINE = 50;
+const MIN_JUDGED = 20;
+/** The routing changes that flapping is about: the isolates' and object's own decisions, not an operator's or the planned ramp steps. */
+const FLAP_ACTIONS = new Set(["left", "returned", "ramp_abort", "leader"]);
+
+interface Ctx {
+  d: DrillData;
+  plan: Plan & { regions: RegionSpec[] };
+  run: RegionRun;
+  phases: PhaseRegions[];
+  /** The users' requests that were sent (hostile clients and unsent requests aside). */
+  sent: RequestResult[];
+  end: number;
+}
+
+export function regionTargets(d: DrillData): TargetResult[] {
+  const plan = d.plan;
+  if (!isMultiRegion(plan) || !d.regionRun) return [];
+  const ctx: Ctx = {
+    d,
+    plan,
+    run: d.regionRun,
+    phases: phaseRegions(plan, d.bounds),
+    sent: d.results.filter((r) => r.user !== HOSTILE_USER && r.error !== "unsent"),
+    end: d.bounds[d.bounds.length - 1]!,
+  };
+  const targets = [adminAnswered(ctx), ...evacuation(ctx), ...blackhole(ctx), failedReads(ctx), readFiveXx(ctx), p95PerRegion(ctx), flapping(ctx)];
+  const sticky = stickiness(ctx);
+  if (sticky) targets.push(sticky);
+  targets.push(...ramps(ctx), ...onlyProbesWhileOpen(ctx), ...routingObject(ctx));
+  return targets;
+}
+
+/**
+ * The delay from `from` until every full window (one starting at each event) that ends by `to`
+ * has less than `maxShare` bad events: the time of the first event after the last dirty window's
+ * start. Infinity when the last full window is still dirty; undefined when no window fits.
+ */
+export function cutoverDelay(events: { t: number; bad: boolean }[], from: number, to: number, windowMs = WINDOW_MS, maxShare = MAX_SHARE): number | undefined {
+  const ev = events.filter((e) => e.t >= from && e.t < to).sort((a, b) => a.t - b.t);
+  const badBefore = [0];
+  for (const e of ev) badBefore.push(badBefore[badBefore.length - 1]! + (e.bad ? 1 : 0));
+  let j = 0;
+  let lastFull = -1;
+  let lastDirty = -1;
+  for (let i = 0; i < ev.length && ev[i]!.t + windowMs <= to; i++) {
+    if (j < i) j = i;
+    while (j < ev.length && ev[j]!.t < ev[i]!.t + windowMs) j++;
+    lastFull = i;
+    const bad = badBefore[j]! - badBefore[i]!;
+    if (bad > 0 && bad >= maxShare * (j - i)) lastDirty = i;
+  }
+  if (lastFull < 0) return undefined;
+  if (lastDirty < 0) return 0;
+  if (lastDirty === lastFull) return Infinity;
+  return ev[lastDirty + 1]!.t - from;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const delayText = (ms: number | undefined) => (ms === undefined ? "no full 1 s window" : Number.isFinite(ms) ? `${Math.round(ms)} ms` : "never");
+
+function phaseAt(ctx: Ctx, t: number): PhaseRegions {
+  return ctx.phases.find((p) => t >= p.from && t < p.to) ?? ctx.phases[ctx.phases.length - 1]!;
+}
+
+function adminAnswered(ctx: Ctx): TargetResult {
+  const actions = ctx.run.actions;
+  const refused = actions.filter((a) => a.status !== 200);
+  const list = actions.map((a) => `${a.action} ${a.region} at ${seconds(a.sentAt - ctx.d.startedAt)}: ${a.status || "no answer"} in ${Math.round(a.answeredAt - a.sentAt)} ms`);
+  return {
+    name: "admin region actions answered 200",
+    target: "every action the plan sends is taken (200)",
+    measured: actions.length ? `${list.join("; ")}${refused.length ? `; refused: ${refused.map((a) => `${a.action} ${a.region}: ${a.detail}`).join("; ")}` : ""}` : "the plan sends none",
+    pass: refused.length === 0,
+  };
+}
+
+/** A: every evacuation, from the admin decision to < 1 % of new requests reaching the region (sliding 1 s windows). */
+function evacuation(ctx: Ctx): TargetResult[] {
+  const evacs = ctx.run.actions.filter((a) => a.action === "evacuate");
+  if (evacs.length === 0) return [];
+  const parts: string[] = [];
+  let ok = true;
+  for (const a of evacs) {
+    if (a.status !== 200) {
+      parts.push(`${a.region}: refused (${a.status || "no answer"})`);
+      ok = false;
+      continue;
+    }
+    const decided = (a.decidedAt !== undefined && a.decidedAt >= a.sentAt - 1000 && a.decidedAt <= a.answeredAt + 1000 ? a.decidedAt : a.sentAt) - ctx.d.startedAt;
+    const next = ctx.run.actions.find((b) => b.region === a.region && b.action !== "evacuate" && b.sentAt > a.sentAt && b.status === 200);
+    const until = next ? next.sentAt - ctx.d.startedAt : ctx.end;
+    // Clients stuck to another region could never reach this one: they would only thin the share.
+    const events = ctx.sent.filter((r) => !(r.stuckTo !== undefined && r.stuckTo !== a.region)).map((r) => ({ t: r.intendedAt, bad: r.region === a.region }));
+    const before = events.filter((e) => e.t >= decided - 1000 && e.t < decided);
+    const beforeShare = before.length ? before.filter((e) => e.bad).length / before.length : 0;
+    const delay = cutoverDelay(events, decided, until);
+    parts.push(`${a.region} at ${seconds(decided)}: ${delayText(delay)} (it carried ${pct(beforeShare)} of requests in the second before)`);
+    if (!(delay !== undefined && delay <= EVACUATION_LIMIT_MS)) ok = false;
+  }
+  return [
+    {
+      name: "evacuation: decision to < 1 % of new requests on the region",
+      target: `<= ${EVACUATION_LIMIT_MS} ms (sliding 1 s windows of new requests, clients stuck to other regions aside; the seed allows 30 s)`,
+      measured: parts.join("; "),
+      pass: ok,
+    },
+  ];
+}
+
+interface Outage {
+  region: string;
+  phase: number;
+  /** Ms since the load started. */
+  onset: number;
+  until: number;
+  survivors: string[];
+}
+
+/** B's hard outages: a region that carried traffic goes hard down while another active region is up. */
+function outages(ctx: Ctx): Outage[] {
+  const out: Outage[] = [];
+  ctx.phases.forEach((p, i) => {
+    for (const region of ctx.plan.regions.map((r) => r.name)) {
+      const s = p.regions[region]!;
+      if (!hardDown(s.fault) || (i > 0 && hardDown(ctx.phases[i - 1]!.regions[region]!.fault)) || s.admin === "evacuated") continue;
+      const survivors = ctx.plan.regions.map((r) => r.name).filter((n) => n !== region && p.regions[n]!.admin !== "evacuated" && !hardDown(p.regions[n]!.fault));
+      if (survivors.length === 0) continue;
+      let last = i;
+      while (last + 1 < ctx.phases.length && hardDown(ctx.phases[last + 1]!.regions[region]!.fault)) last++;
+      const applied = ctx.run.faults.find((f) => f.phase === i && f.region === region);
+      out.push({ region, phase: i, onset: applied ? applied.appliedAt - ctx.d.startedAt : p.from, until: ctx.phases[last]!.to, survivors });
+    }
+  });
+  return out;
+}
+
+/** B: from the partition's onset until the worker's own choice puts requests on a survivor (no failover needed). */
+function blackhole(ctx: Ctx): TargetResult[] {
+  const list = outages(ctx);
+  if (list.length === 0) return [];
+  const routed = ctx.d.points.map(requestRouting).filter((r): r is NonNullable<typeof r> => r !== undefined && !r.probe);
+  const parts: string[] = [];
+  let ok = true;
+  for (const o of list) {
+    // The survivors of each phase: a region restored during the outage is one from then on.
+    const survivorsAt = (t: number) => {
+      const p = phaseAt(ctx, t);
+      return ctx.plan.regions.map((g) => g.name).filter((n) => n !== o.region && p.regions[n]!.admin !== "evacuated" && !hardDown(p.regions[n]!.fault));
+    };
+    const events = routed.map((r) => {
+      const t = r.startedAt - ctx.d.startedAt;
+      return { t, bad: !(survivorsAt(t).includes(r.answered) && r.failedOverFrom === "") };
+    });
+    const delay = cutoverDelay(events, o.onset, o.until);
+    const failedOver = routed.filter((r) => r.failedOverFrom === o.region && r.startedAt - ctx.d.startedAt >= o.onset && r.startedAt - ctx.d.startedAt < o.until).length;
+    parts.push(`${o.region} at ${seconds(o.onset)} -> ${o.survivors.join(", ")}: ${delayText(delay)} (${failedOver} requests failed over from it)`);
+    if (!(delay !== undefined && delay <= BLACKHOLE_LIMIT_MS)) ok = false;
+  }
+  return [
+    {
+      name: "blackhole: partition onset to traffic on the survivor",
+      target: `<= ${BLACKHOLE_LIMIT_MS} ms until >= 99 % of requests (sliding 1 s windows, request points) go to a survivor first, without a failover`,
+      measured: routed.length ? parts.join("; ") : "no request point carries the region columns (blob14-16): the worker wrote none",
+      pass: ok && routed.length > 0,
+    },
+  ];
+}
+
+const isRead = (r: RequestResult) => r.method === "GET" || r.method === "HEAD";
+
+/** A read is served when it got 2xx/3xx (an LKG copy included) or a 4xx the origin itself sent. */
+function readServed(r: RequestResult): boolean {
+  if (r.status >= 200 && r.status < 400) return true;
+  return r.status >= 400 && r.status < 500 && /fwd-status=4\d\d/.test(r.cacheStatus);
+}
+
+function failedReads(ctx: Ctx): TargetResult {
+  const whileHealthy = ctx.sent.filter((r) => isRead(r) && ctx.plan.regions.some((g) => {
+    const s = phaseAt(ctx, r.intendedAt).regions[g.name]!;
+    return s.admin !== "evacuated" && healthy(s.fault);
+  }));
+  const failed = whileHealthy.filter((r) => !readServed(r));
+  const examples = failed.slice(0, 3).map((r) => `${r.key} at ${seconds(r.intendedAt)}: ${r.status || r.error}`);
+  return {
+    name: "zero failed reads while a region is healthy",
+    target: "every read answered 2xx/3xx, a 4xx the origin sent, or an LKG copy",
+    measured: `${failed.length} failed of ${whileHealthy.length} reads${examples.length ? ` (${examples.join("; ")})` : ""}`,
+    pass: failed.length === 0 && whileHealthy.length > 0,
+  };
+}
+
+function readFiveXx(ctx: Ctx): TargetResult {
+  const reads = ctx.sent.filter(isRead);
+  const bad = reads.filter((r) => r.status >= 500);
+  return {
+    name: "no read answered 5xx",
+    target: "0 reads with a 5xx, in the whole run (the seed allows 60 s bursts)",
+    measured: `${bad.length} of ${reads.length} reads${bad.length ? ` (first at ${seconds(bad[0]!.intendedAt)}: ${bad[0]!.status})` : ""}`,
+    pass: bad.length === 0,
+  };
+}
+
+/** p95 of what each region served during the drill, against that region's own baseline (or the run's, when it had no baseline traffic). */
+function p95PerRegion(ctx: Ctx): TargetResult {
+  const { d } = ctx;
+  const baseIndex = d.plan.phases.findIndex((p) => p.baseline);
+  const inBaseline = ctx.sent.filter((r) => r.phase === baseIndex && r.intendedAt >= 2000 && r.region !== "");
+  const runBase = percentile(inBaseline.map((r) => r.latencyMs), 95);
+  const parts: string[] = [];
+  let ok = true;
+  let judged = 0;
+  for (const { name } of ctx.plan.regions) {
+    const own = inBaseline.filter((r) => r.region === name);
+    const base = own.length >= MIN_BASELINE ? percentile(own.map((r) => r.latencyMs), 95) : runBase;
+    const served = ctx.sent.filter((r) => r.region === name && r.phase !== baseIndex && clean(ctx.phases[r.phase]!.regions[name]!.fault));
+    if (served.length < MIN_JUDGED) {
+      parts.push(`${name}: not judged (${served.length} answers outside its faults)`);
+      continue;
+    }
+    judged++;
+    const p95 = percentile(served.map((r) => r.latencyMs), 95);
+    const limit = Math.max(base * 1.25, base + 1);
+    parts.push(`${name}: ${fmtMs(p95)} over ${served.length} vs ${fmtMs(base)}${own.length >= MIN_BASELINE ? "" : " (the run's baseline: none of its own)"}`);
+    if (p95 > limit) ok = false;
+  }
+  return {
+    name: "p95 of served requests vs baseline, per region",
+    target: "<= 1.25 x the region's baseline p95 (1 ms floor), over what it served outside its own faults",
+    measured: parts.join("; "),
+    pass: ok && judged > 0,
+  };
+}
+
+/** No region changes more than once per hysteresis_s, by each decider (the isolates, the object). */
+function flapping(ctx: Ctx): TargetResult {
+  const changes = routingChanges(ctx.d.points).filter((c) => FLAP_ACTIONS.has(c.action));
+  const byKey = new Map<string, RoutingChange[]>();
+  for (const c of changes) byKey.set(`${c.region} (${c.source})`, [...(byKey.get(`${c.region} (${c.source})`) ?? []), c]);
+  const flaps: string[] = [];
+  for (const [key, list] of byKey) {
+    for (let i = 1; i < list.length; i++) {
+      const gap = list[i]!.at - list[i - 1]!.at;
+      if (gap < ctx.run.routing.hysteresisMs) flaps.push(`${key}: ${list[i - 1]!.action} then ${list[i]!.action} ${Math.round(gap)} ms apart ("${list[i]!.reason}")`);
+    }
+  }
+  const summary = [...byKey].map(([key, list]) => `${key} ${list.map((c) => c.action).join(", ")}`).join("; ");
+  return {
+    name: "no flapping",
+    target: `at most one routing change (left, returned, ramp_abort, leader) per region per hysteresis_s (${ctx.run.routing.hysteresisMs / 1000} s)`,
+    measured: `${flaps.length} flaps${flaps.length ? `: ${flaps.slice(0, 3).join("; ")}` : ""}; changes: ${summary || "none"}`,
+    pass: flaps.length === 0,
+  };
+}
+
+/**
+ * Whether a sticky client of `region` should stay there at `t` (ms): active or draining, not
+ * shedding, answering every request (slow is fine; a region failing a share of them may rightly
+ * fail some over, and a failover is no lost affinity), and back long enough after an outage.
+ */
+function usableForSticky(ctx: Ctx, region: string, t: number): boolean {
+  const p = phaseAt(ctx, t);
+  const s = p.regions[region];
+  if (!s || s.admin === "evacuated" || s.shedPercent > 0 || !healthy(s.fault)) return false;
+  // A region back from an outage returns only after `up` successes and hysteresis_s.
+  for (let i = p.phase; i >= 1; i--) {
+    if (hardDown(ctx.phases[i - 1]!.regions[region]!.fault) && !hardDown(ctx.phases[i]!.regions[region]!.fault)) {
+      return t - ctx.phases[i]!.from >= ctx.run.routing.hysteresisMs + RETURN_GRACE_MS;
+    }
+  }
+  return true;
+}
+
+function stickiness(ctx: Ctx): TargetResult | undefined {
+  if (!ctx.d.plan.mix.sticky) return undefined;
+  const judged = ctx.sent.filter((r) => r.client !== undefined && r.stuckTo !== undefined && usableForSticky(ctx, r.stuckTo, r.intendedAt));
+  const stayed = judged.filter((r) => r.region === r.stuckTo);
+  const moved = judged.filter((r) => r.region !== r.stuckTo);
+  const share = judged.length ? stayed.length / judged.length : 0;
+  return {
+    name: "sticky clients stay on their region",
+    target: `>= ${pct(STICKY_MIN_SHARE, 0)} of a sticky client's requests answered by its region while that region is usable (active or draining, not shedding, answering every request, back for hysteresis_s + 2 s after an outage)`,
+    measured: `${pct(share, 2)} (${stayed.length} of ${judged.length}${moved.length ? `; first moved: ${moved[0]!.client} stuck to ${moved[0]!.stuckTo} answered by ${moved[0]!.region || "no region"} at ${seconds(moved[0]!.intendedAt)}` : ""})`,
+    pass: judged.length > 0 && share >= STICKY_MIN_SHARE,
+  };
+}
+
+export interface RampWindow {
+  region: string;
+  percent: number;
+  step: number;
+  from: number;
+  to: number;
+  /** The 100 % window after the ramp finished. */
+  done: boolean;
+  /** How the window ended: the next step, an abort, another change, or the end of the run. */
+  endedBy: "step" | "abort" | "change" | "end";
+  /**
+   * A return within hysteresis_s of leaving starts its ramp only when the dwell ends, and the
+   * point does not say exactly when: the first step is then judged over its last step_dwell_s only.
+   */
+  delayed?: boolean;
+}
+
+/** The ramp steps of each region, from its routing points (ms since the load started). */
+export function rampWindows(changes: RoutingChange[], startedAt: number, end: number, gradualWeights: number[], stepDwellMs: number): { windows: RampWindow[]; aborts: RoutingChange[] } {
+  const windows: RampWindow[] = [];
+  const aborts: RoutingChange[] = [];
+  const open = new Map<string, Omit<RampWindow, "to" | "endedBy">>();
+  const close = (region: string, at: number, endedBy: RampWindow["endedBy"]) => {
+    const w = open.get(region);
+    if (w) windows.push({ ...w, ...(w.delayed && endedBy === "step" ? { from: Math.max(w.from, at - stepDwellMs) } : {}), to: at, endedBy });
+    open.delete(region);
+  };
+  for (const c of changes) {
+    const at = c.at - startedAt;
+    const cur = open.get(c.region);
+    if (c.action === "restore" || c.action === "returned") {
+      if (!cur || cur.done) {
+        close(c.region, at, "change");
+        const delayed = c.action === "returned" && /ramp starts in/.test(c.reason);
+        open.set(c.region, { region: c.region, percent: gradualWeights[0] ?? 100, step: 0, from: at, done: (gradualWeights[0] ?? 100) >= 100, ...(delayed ? { delayed } : {}) });
+      }
+    } else if (c.action === "ramp_step") {
+      // The same step reported again (by the object after an isolate, say) is one step.
+      if (cur && !cur.done && c.step === cur.step) continue;
+      close(c.region, at, "step");
+      open.set(c.region, { region: c.region, percent: c.percent, step: c.step, from: at, done: c.percent >= 100 });
+    } else if (c.action === "ramp_done") {
+      if (cur?.done) continue;
+      close(c.region, at, "step");
+      open.set(c.region, { region: c.region, percent: 100, step: gradualWeights.length - 1, from: at, done: true });
+    } else if (c.action === "ramp_abort") {
+      close(c.region, at, "abort");
+      aborts.push(c);
+    } else if (c.action === "evacuate" || c.action === "drain" || c.action === "left" || c.action === "shed") {
+      close(c.region, at, "change");
+    }
+  }
+  for (const region of open.keys()) close(region, end, "end");
+  return { windows: windows.sort((a, b) => a.from - b.from), aborts };
+}
+
+/** E: each ramp step's share of new sessions (non-sticky answers) against its weight, and each step's dwell. */
+function ramps(ctx: Ctx): TargetResult[] {
+  const { windows, aborts } = rampWindows(routingChanges(ctx.d.points), ctx.d.startedAt, ctx.end, ctx.run.routing.gradualWeights, ctx.run.routing.stepDwellMs);
+  const restores = ctx.run.actions.filter((a) => a.action === "restore" && a.status === 200);
+  if (windows.length === 0 && restores.length === 0) return [];
+  const fresh = ctx.sent.filter((r) => r.client === undefined && r.region !== "");
+  // Judged within the phase the window began in: a later phase changes the others' states (another
+  // region restored), and with them the region's full share.
+  const shareIn = (w: RampWindow) => {
+    const to = Math.min(w.to, phaseAt(ctx, w.from).to);
+    const inside = fresh.filter((r) => r.intendedAt >= w.from + STEP_EDGE_MS && r.intendedAt < to - STEP_EDGE_MS);
+    return { n: inside.length, share: inside.length ? inside.filter((r) => r.region === w.region).length / inside.length : 0 };
+  };
+  const shareParts: string[] = [];
+  const dwellParts: string[] = [];
+  let sharesOk = aborts.length === 0;
+  let dwellOk = true;
+  for (const a of restores) {
+    if (!windows.some((w) => w.region === a.region && w.from >= a.sentAt - ctx.d.startedAt - 1000)) {
+      shareParts.push(`${a.region}: restored at ${seconds(a.sentAt - ctx.d.startedAt)} but no ramp step followed`);
+      sharesOk = false;
+    }
+  }
+  for (const w of windows) {
+    const { n, share } = shareIn(w);
+    const normal = normalShares(ctx.plan.regions, phaseAt(ctx, w.from).regions, ctx.run.routing.mode);
+    // latency mode: the leader decides the region's full share, measured once the ramp is done.
+    const full = normal?.[w.region] ?? measuredFullShare(windows, w.region, shareIn);
+    const label = `${w.region} ${w.percent} %${w.done ? " (done)" : ""} at ${seconds(w.from)}`;
+    if (full === undefined) {
+      shareParts.push(`${label}: not judged (latency mode, no full-weight window to learn the leader's share)`);
+    } else if (n < MIN_STEP_REQUESTS) {
+      // A whole step must carry enough requests to show its share; a window cut short by another change need not.
+      shareParts.push(`${label}: ${n} requests, too few to judge`);
+      if (w.endedBy === "step") sharesOk = false;
+    } else {
+      const expected = (w.percent / 100) * full;
+      shareParts.push(`${label}: ${pct(share)} vs ${pct(expected)} over ${n}`);
+      if (Math.abs(share - expected) * 100 > RAMP_SHARE_POINTS) sharesOk = false;
+    }
+    if (!w.done) {
+      const lasted = w.to - w.from;
+      if (w.delayed) {
+        dwellParts.push(`${w.region} ${w.percent} %: not judged (its start waited for hysteresis_s)`);
+      } else if (w.endedBy === "step") {
+        dwellParts.push(`${w.region} ${w.percent} %: ${seconds(lasted)}`);
+        if (Math.abs(lasted - ctx.run.routing.stepDwellMs) > RAMP_DWELL_TOLERANCE * ctx.run.routing.stepDwellMs) dwellOk = false;
+      } else {
+        dwellParts.push(`${w.region} ${w.percent} %: ended by ${w.endedBy === "end" ? "the run's end" : w.endedBy === "abort" ? "an abort" : "another change"} after ${seconds(lasted)}`);
+        if (w.endedBy === "end") dwellOk = false;
+      }
+    }
+  }
+  for (const a of aborts) shareParts.push(`${a.region} aborted at ${seconds(a.at - ctx.d.startedAt)}: "${a.reason}"`);
+  return [
+    {
+      name: "return-to-home: each step's share of new sessions",
+      target: `within ±${RAMP_SHARE_POINTS} points of step weight x the region's full share (x-edge-region over non-sticky answers, step windows from the routing points); no abort`,
+      measured: shareParts.join("; ") || "no ramp",
+      pass: sharesOk,
+    },
+    {
+      name: "return-to-home: each step's dwell",
+      target: `step_dwell_s (${ctx.run.routing.stepDwellMs / 1000} s) ±${RAMP_DWELL_TOLERANCE * 100} %, and the ramp reaches 100 % within the run`,
+      measured: dwellParts.join("; ") || "no step",
+      pass: dwellOk && windows.length > 0,
+    },
+  ];
+}
+
+function measuredFullShare(windows: RampWindow[], region: string, shareIn: (w: RampWindow) => { n: number; share: number }): number | undefined {
+  const done = windows.find((w) => w.region === region && w.done);
+  if (!done) return undefined;
+  const { n, share } = shareIn(done);
+  return n >= MIN_STEP_REQUESTS ? share : undefined;
+}
+
+/** The breaker's promise per region: while a region's breaker is open, its origin gets only probes. */
+function onlyProbesWhileOpen(ctx: Ctx): TargetResult[] {
+  const parts: string[] = [];
+  let ok = true;
+  for (const { name } of ctx.plan.regions) {
+    const mine = ctx.d.points.filter((p) => p.indexes?.[0] === name);
+    const intervals = openIntervalsOf(mine, ctx.d.startedAt + ctx.end);
+    if (intervals.length === 0) continue;
+    const probes = mine.filter((p) => (p.blobs?.[0] === "request" && p.blobs?.[11] === "probe") || (p.blobs?.[0] === "health_check" && p.blobs?.[1] === "probe"));
+    const sentAt = (p: DataPoint) => p.timestamp - (p.doubles?.[0] ?? 0);
+    let origin = 0;
+    let probed = 0;
+    for (const iv of intervals) {
+      for (let s = Math.ceil(iv.from / 1000) + 1; (s + 1) * 1000 <= iv.to; s++) {
+        origin += ctx.d.originPerSecond[name]?.[String(s)] ?? 0;
+        probed += probes.filter((p) => sentAt(p) >= s * 1000 && sentAt(p) < (s + 1) * 1000).length;
+      }
+    }
+    parts.push(`${name}: ${origin} origin requests, ${probed} probes in ${intervals.length} open interval(s)`);
+    if (origin > probed) ok = false;
+  }
+  return [
+    {
+      name: "while a region's breaker is open, its origin gets only probes",
+      target: "per region: origin requests <= probes sent",
+      measured: parts.join("; ") || "no breaker opened",
+      pass: ok,
+    },
+  ];
+}
+
+function openIntervalsOf(points: DataPoint[], end: number): Interval[] {
+  const transitions = points.filter((p) => p.blobs?.[0] === "breaker" && p.blobs?.[4] === "object").sort((a, b) => a.timestamp - b.timestamp);
+  const out: Interval[] = [];
+  let openedAt: number | undefined;
+  for (const t of transitions) {
+    const to = t.blobs?.[2];
+    if (to !== "closed" && openedAt === undefined) openedAt = t.timestamp;
+    if (to === "closed" && openedAt !== undefined) {
+      out.push({ from: openedAt, to: t.timestamp });
+      openedAt = undefined;
+    }
+  }
+  if (openedAt !== undefined) out.push({ from: openedAt, to: end });
+  return out;
+}
+
+/** The fleet routing object: a healthy request never calls it; isolates re-read it about once per ROUTING_SYNC_MS. */
+function routingObject(ctx: Ctx): TargetResult[] {
+  const samples = ctx.d.counters;
+  const last = samples[samples.length - 1]?.counters ?? {};
+  if (last["routingCalls"] === undefined) {
+    return [{ name: "routing object calls while healthy", target: "counted by the drill's tap", measured: "no ROUTING_OBJECT binding was counted: the worker has no fleet routing object", pass: false }];
+  }
+  const baseIndex = ctx.d.plan.phases.findIndex((p) => p.baseline);
+  const from = ctx.d.startedAt + ctx.d.bounds[baseIndex]! + 1000;
+  const to = ctx.d.startedAt + ctx.d.bounds[baseIndex + 1]!;
+  const rate = callsPerSecond(samples, from, to, "routingCalls");
+  const limit = (2 * 1000) / ctx.run.syncMs;
+  return [
+    {
+      name: "routing object calls while healthy",
+      target: `<= ${+limit.toFixed(2)} per second in the baseline, whatever the request rate (background re-reads every ROUTING_SYNC_MS = ${ctx.run.syncMs} ms; one isolate here)`,
+      measured: rate === undefined ? "no samples" : `${rate.perSecond.toFixed(2)} per second (${rate.calls} calls over ${seconds(rate.ms)}, ${rate.requests} requests)`,
+      pass: rate !== undefined && rate.perSecond <= limit,
+    },
+    {
+      name: "routing object answered every call",
+      target: "0 failed calls",
+      measured: `${last["routingErrors"] ?? 0} failed of ${last["routingCalls"]} calls`,
+      pass: (last["routingErrors"] ?? 0) === 0,
+    },
+  ];
+}
+
+function callsPerSecond(samples: CounterSample[], from: number, to: number, counter: string) {
+  const before = [...samples].reverse().find((s) => s.at <= from) ?? samples[0];
+  const after = [...samples].reverse().find((s) => s.at <= to);
+  if (!before || !after || after.at <= before.at) return undefined;
+  const calls = (after.counters[counter] ?? 0) - (before.counters[counter] ?? 0);
+  const ms = after.at - before.at;
+  return { calls, ms, perSecond: (1000 * calls) / ms, requests: (after.counters["requests"] ?? 0) - (before.counters["requests"] ?? 0) };
+}
+
+/** "us-east 0/1200, eu-west 0/310, no region 0/12": a count per answering region, for targets that hold for every region. */
+export function perRegion(results: RequestResult[], bad: (r: RequestResult) => boolean, counted: (r: RequestResult) => boolean = () => true): string {
+  const by = new Map<string, { bad: number; all: number }>();
+  for (const r of results) {
+    if (!counted(r)) continue;
+    const key = r.region || "no region";
+    const e = by.get(key) ?? { bad: 0, all: 0 };
+    e.all++;
+    if (bad(r)) e.bad++;
+    by.set(key, e);
+  }
+  return [...by].sort(([a], [b]) => (a === "no region" ? 1 : b === "no region" ? -1 : a.localeCompare(b))).map(([k, e]) => `${k} ${e.bad}/${e.all}`).join(", ");
+}

@@ -1,0 +1,12 @@
+/** Small statistics shared by the drill's target checks. */
+
+/** The p-th percentile (nearest rank) of `values`; 0 for none. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export const fmtMs = (ms: number): string => `${ms.toFixed(1)} ms`;
+
+export const pct = (share: number, digits = 1): string => `${(100 * share).toFixed(digits)} %`;
