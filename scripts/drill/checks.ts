@@ -365,7 +365,10 @@ export function evaluate(all: DrillData): { targets: TargetResult[]; totals: Rec
 
   // 7. The scale proxy: calls to the breaker object and KV per 1,000 requests.
   const baselineIndex = phases.findIndex((p) => p.baseline);
-  const healthy = callsPer1000(d.counters, d.startedAt + d.bounds[baselineIndex]! + 1000, d.startedAt + d.bounds[baselineIndex + 1]!);
+  // The pre checks read the full health page in the baseline's last 1.5 s, and that page asks each
+  // breaker object for its state: the operator's read, not request traffic, so it is left out.
+  const preChecksMs = d.plan.checks?.pre?.length ? PRE_CHECKS_LEAD_MS : 0;
+  const healthy = callsPer1000(d.counters, d.startedAt + d.bounds[baselineIndex]! + 1000, d.startedAt + d.bounds[baselineIndex + 1]! - preChecksMs);
   const openCalls = intervals.length > 0 ? callsPer1000(d.counters, intervals[0]!.from + 1000, intervals[0]!.to) : undefined;
   targets.push({
     name: "breaker object calls per 1,000 requests, healthy",
@@ -457,6 +460,9 @@ export function countersOver(samples: CounterSample[], windows: Interval[], coun
 }
 
 /** Counter deltas between two times, per 1,000 requests the worker handled in between. */
+/** How long before the baseline's end the pre checks start (run.ts), plus a margin for the counters' sampling. */
+const PRE_CHECKS_LEAD_MS = 2000;
+
 function callsPer1000(samples: CounterSample[], from: number, to: number) {
   const before = [...samples].reverse().find((s) => s.at <= from) ?? samples[0];
   const after = [...samples].reverse().find((s) => s.at <= to);
