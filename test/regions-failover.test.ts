@@ -62,7 +62,7 @@ describe("failover of an idempotent request to the second region", () => {
   it("a GET whose home is slower than a fixed ORIGIN_SLOW_MS is answered by away at the slow deadline, not when home answers", async () => {
     const { h, home, away } = twoRegions({ vars: { ORIGIN_SLOW_MS: "100" } });
     const s = pair("fo-slow");
-    await s.home.set({ mode: "healthy", latencyMs: 800 });
+    await s.home.set({ mode: "healthy", latencyMs: 800, version: "home-late" });
     const started = Date.now();
     const { response, ctx } = await h.send(s.url("/slow"));
     const body = (await response.json()) as { seq: number };
@@ -76,6 +76,12 @@ describe("failover of an idempotent request to the second region", () => {
     await waitOnExecutionContext(ctx);
     expect((await s.home.log()).count).toBe(1);
     expect((await s.away.log()).count).toBe(1);
+    // Home's late answer still refreshed the copy: it is what both regions failing now serves.
+    await s.home.set({ mode: "status", status: 502 });
+    await s.away.set({ mode: "status", status: 502 });
+    const copy = await h.fetch(s.url("/slow"));
+    expect(copy.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-5xx");
+    expect(await copy.json()).toMatchObject({ version: "home-late" });
   });
 
   it("while home's breaker is open a GET goes to away first: home is not contacted, and nothing is counted as a failover", async () => {

@@ -1,7 +1,6 @@
 /** Harness pieces for the two-region tests (test/regions-*.test.ts): two real fake origins, one scenario on both, the fleet object on the test's clock. */
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
-import type { BreakerObject } from "../src/breaker/object.ts";
 import type { Env } from "../src/env.ts";
 import type { CapturingSink } from "../src/metrics/writer.ts";
 import type { RoutingObject } from "../src/routing/object.ts";
@@ -78,10 +77,15 @@ export interface Routed {
   tried: number;
 }
 
+/** A blob or index as the text the worker wrote (it writes only strings). */
+function text(value: unknown): string {
+  return typeof value === "string" ? value : `(not a string: ${JSON.stringify(value)})`;
+}
+
 export function routed(point: AnalyticsEngineDataPoint): Routed {
   const blobs = point.blobs ?? [];
   const doubles = point.doubles ?? [];
-  return { answered: String(blobs[13]), from: String(blobs[14]), reason: String(blobs[15]), ramp: Number(doubles[6]), tried: Number(doubles[7]) };
+  return { answered: text(blobs[13]), from: text(blobs[14]), reason: text(blobs[15]), ramp: Number(doubles[6]), tried: Number(doubles[7]) };
 }
 
 /** The routing columns of the harness's latest request point. */
@@ -93,7 +97,7 @@ export function lastRouted(metrics: CapturingSink): Routed {
 export function routingPoints(metrics: CapturingSink): [string, string, string, string, number, number][] {
   return metrics.points
     .filter((p) => p.blobs?.[0] === "routing")
-    .map((p) => [String(p.indexes?.[0]), String(p.blobs?.[1]), String(p.blobs?.[2]), String(p.blobs?.[3]), Number(p.doubles?.[0]), Number(p.doubles?.[1])]);
+    .map((p) => [text(p.indexes?.[0]), text(p.blobs?.[1]), text(p.blobs?.[2]), text(p.blobs?.[3]), Number(p.doubles?.[0]), Number(p.doubles?.[1])]);
 }
 
 /**
@@ -109,16 +113,6 @@ export async function fleetOn(clock: FakeClock, rules: RoutingRules): Promise<Du
     instance.rules = rules;
   });
   return stub;
-}
-
-/** Each named region's breaker object on the test's clock, so open periods pass when the test says. */
-export async function breakersOn(clock: FakeClock, ...origins: string[]): Promise<void> {
-  const namespace = env.BREAKER as Env["BREAKER"];
-  for (const origin of origins) {
-    await runInDurableObject(namespace.get(namespace.idFromName(origin)), (instance: BreakerObject) => {
-      instance.clock = clock;
-    });
-  }
 }
 
 /** The regions admin page's view of one region in this isolate. */

@@ -60,7 +60,7 @@ describe("the assignment and the store", () => {
     await healthy.arrayBuffer();
     await s.home.set({ mode: "status", status: 503 });
     await s.away.set({ mode: "status", status: 503 });
-    for (const headers of [{}, { cookie: `edge-region=${home}.1.${"A".repeat(43)}` }]) {
+    for (const headers of [{}, { cookie: `edge-region=${home}.1.${"A".repeat(43)}` }] as Record<string, string>[]) {
       const copy = await h.fetch(s.url("/k"), { headers });
       expect(copy.status).toBe(200);
       expect(copy.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-5xx");
