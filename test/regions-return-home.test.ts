@@ -101,6 +101,7 @@ describe("return to home", () => {
     expect(new Set(second.points.filter((p) => p.answered === home).map((p) => p.ramp))).toEqual(new Set([30]));
     t.clock.advance(20_000);
     const done = await share(h, url, home, 20);
+    expect(done.points.filter((p) => p.answered !== home)).toEqual([]);
     expect(done.home).toBe(1);
     expect(lastRouted(h.metrics)).toEqual({ answered: home, from: "", reason: "failover", ramp: 100, tried: 1 });
   });
