@@ -148,8 +148,9 @@ export class Runtimes {
       regions: config.origins.map((origin) => origin.name),
       reading: (name) => {
         const region = runtime.regions.get(name);
-        const input = region?.route?.input;
-        return { usable: region !== undefined && region.view.state.kind === "closed" && (input?.usable ?? true), latencyMs: region?.route?.latency.value };
+        // As the next choice will read it (Router.inputs), not the input the last request's choice
+        // read: a region that left during that request is already out.
+        return { usable: region !== undefined && region.view.state.kind === "closed" && (region.route?.health.usable ?? true), latencyMs: region?.route?.latency.value };
       },
       clock,
     };

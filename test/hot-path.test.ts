@@ -1,7 +1,9 @@
 import { waitOnExecutionContext } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ADMIN_HEADERS, counting, harness, requestPoints, scenario } from "./helpers.ts";
+import type { Env } from "../src/env.ts";
+import type { RoutingObject } from "../src/routing/object.ts";
+import { ADMIN_HEADERS, counting, harness, ORIGIN_URL, ORIGIN_URL_B, requestPoints, scenario, uniqueOriginName } from "./helpers.ts";
 
 /** The product's own refresh and sharing defaults instead of the harness's capture-everything ones. */
 const PRODUCT_DEFAULTS = { LKG_REFRESH_MS: undefined, LKG_SHARED_MIN_REQUESTS: undefined, LKG_SHARED_WRITES_PER_SECOND: undefined, LKG_NEW_KEYS_PER_SECOND: undefined };
@@ -18,6 +20,73 @@ function instrumented() {
   const breaker = counting(env.BREAKER, calls, "BREAKER");
   const kv = counting(env.LKG_KV!, calls, "kv");
   return { calls, cacheStorage, breaker, kv };
+}
+
+/**
+ * A routing object namespace whose objects log every call and never answer (a stuck object). A
+ * class, not an object literal: configuration reads a plain object under a ROUTING* name as a
+ * TOML table setting, as it should, and a real binding is no plain object either.
+ */
+class HangingRouting {
+  private readonly stub: object;
+  constructor(calls: string[]) {
+    this.stub = new Proxy(
+      {},
+      {
+        get: (_t, prop) => {
+          if (prop === "then") return undefined;
+          return () => {
+            calls.push(`ROUTING.${String(prop)}`);
+            return new Promise(() => {});
+          };
+        },
+      },
+    );
+  }
+  idFromName(name: string): DurableObjectId {
+    return { toString: () => name, name } as unknown as DurableObjectId;
+  }
+  get(): object {
+    return this.stub;
+  }
+}
+
+/** The real routing namespace, its objects' two RPC methods logged (an RPC stub's methods cannot go through `counting`: `.apply` on one is a remote call). */
+class CountedRouting {
+  private readonly calls: string[];
+  constructor(calls: string[]) {
+    this.calls = calls;
+  }
+  idFromName(name: string): DurableObjectId {
+    return env.ROUTING_OBJECT.idFromName(name);
+  }
+  get(id: DurableObjectId): Pick<RoutingObject, "snapshot" | "apply"> {
+    const stub = env.ROUTING_OBJECT.get(id);
+    return {
+      snapshot: () => {
+        this.calls.push("ROUTING.snapshot");
+        return stub.snapshot() as unknown as ReturnType<RoutingObject["snapshot"]>;
+      },
+      apply: (event) => {
+        this.calls.push("ROUTING.apply");
+        return stub.apply(event) as unknown as ReturnType<RoutingObject["apply"]>;
+      },
+    };
+  }
+}
+
+/** Two healthy regions, both served by the fake origins, in failover mode with assignments. */
+function twoRegionVars(overrides: Record<string, unknown>) {
+  return {
+    ORIGINS: JSON.stringify([
+      { name: uniqueOriginName(), url: ORIGIN_URL, home: true },
+      { name: uniqueOriginName(), url: ORIGIN_URL_B },
+    ]),
+    ROUTING: '{"mode":"failover"}',
+    STICKY_SECRET: "a-test-sticky-secret-0123456789",
+    ROUTING_SYNC_MS: "1000",
+    ...overrides,
+  };
 }
 
 describe("hot path", () => {
@@ -134,5 +203,58 @@ describe("hot path", () => {
     const health = (await (await h.fetch("https://edge.example.com/__edge/health", { headers: ADMIN_HEADERS })).json()) as { lkg: { counters: { storeSkipped: Record<string, number> } } };
     // Refused for budget: 20 in the first second, then 10 of the 20 still unwritten.
     expect(health.lkg.counters.storeSkipped["kv-budget"]).toBe(30);
+  });
+
+  it("two regions: a healthy request never waits on the routing object, even one whose calls never resolve, and sends it at most one call per ROUTING_SYNC_MS", async () => {
+    const calls: string[] = [];
+    const { calls: bindingCalls, cacheStorage, breaker, kv } = instrumented();
+    // A 3 s budget per object call: a request that waited on the object would take that long.
+    const vars = { ROUTING_OBJECT: new HangingRouting(calls) as unknown as Env["ROUTING_OBJECT"], BREAKER: breaker, LKG_KV: kv, BREAKER_OBJECT_TIMEOUT_MS: "3000", ...PRODUCT_DEFAULTS };
+    const h = harness(twoRegionVars(vars), { caches: cacheStorage });
+    const s = scenario("hot-regions");
+    const started = Date.now();
+    const t0 = h.clock.t;
+    const { response, ctx } = await h.send(s.url("/a"));
+    expect(await response.text()).toContain('"seq":1');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(response.status).toBe(200);
+    // The view's first read went out after the answer was ready, and is still unanswered.
+    expect(calls).toEqual(["ROUTING.snapshot"]);
+    expect(bindingCalls).toEqual([]);
+    // 30 more over 3 s: the read still in flight is the only one (one call in flight at most).
+    for (let i = 0; i < 30; i++) {
+      h.clock.advance(100);
+      const next = await h.send(s.url("/a"));
+      expect(next.response.status).toBe(200);
+      await next.response.arrayBuffer();
+    }
+    expect(Date.now() - started).toBeLessThan(2500);
+    expect(calls).toEqual(["ROUTING.snapshot"]);
+    expect(bindingCalls.filter((c) => c.startsWith("BREAKER"))).toEqual([]);
+    // Its time budget (BREAKER_OBJECT_TIMEOUT_MS) ends it at 3 s; the view then leaves the object
+    // alone for 5 s (until 8 s on the clock) and tries once more, again without anyone waiting.
+    await waitOnExecutionContext(ctx);
+    for (let i = 0; i < 60; i++) {
+      h.clock.advance(100);
+      const next = await h.send(s.url("/a"));
+      expect(next.response.status).toBe(200);
+      await next.response.arrayBuffer();
+      expect(calls).toHaveLength(h.clock.t - t0 >= 8000 ? 2 : 1);
+    }
+  });
+
+  it("two regions: with a working routing object, 50 healthy requests over 5 s read it once per ROUTING_SYNC_MS, after their answers, and send it nothing else", async () => {
+    const calls: string[] = [];
+    const h = harness(twoRegionVars({ ROUTING_OBJECT: new CountedRouting(calls) as unknown as Env["ROUTING_OBJECT"] }));
+    const s = scenario("hot-regions-sync");
+    for (let i = 0; i < 50; i++) {
+      const { response, ctx } = await h.send(s.url("/b"));
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+      await waitOnExecutionContext(ctx);
+      h.clock.advance(100);
+    }
+    // Reads at 0, 1, 2, 3 and 4 s, and no other call.
+    expect(calls).toEqual(Array(5).fill("ROUTING.snapshot"));
   });
 });

@@ -84,7 +84,7 @@ async function routed(x: RequestContext, router: Router, original: Request): Pro
     response = healthyAnswer(x, first, tried.result, tried.answeredAt);
   } else {
     router.failed(x, first, x.clock.now());
-    const next = canRetry && router.budget.tryRetry(x.clock.now()) ? regions.get(choice.order[1]!) : undefined;
+    const next = canRetry ? retryTarget(x, router, regions.get(choice.order[1]!)!) : undefined;
     if (next === undefined) {
       response = await fallBack(x, first, tried);
     } else {
@@ -112,6 +112,17 @@ async function routed(x: RequestContext, router: Router, original: Request): Pro
     }
   }
   return { response, region };
+}
+
+/**
+ * The region a failed attempt is retried on, within the budget, or undefined. Not one whose breaker
+ * refuses everything now: that retry would reach no origin, spend the budget, and replace the
+ * first region's own answer (its 5xx, or the copy's true cause) with a 503 about the other breaker.
+ */
+function retryTarget(x: RequestContext, router: Router, next: Region): Region | undefined {
+  const now = x.clock.now();
+  if (next.view.decide(now).kind === "reject") return undefined;
+  return router.budget.tryRetry(now) ? next : undefined;
 }
 
 /** A client's region stays its region while usable and not evacuated: one failover does not move it. */
