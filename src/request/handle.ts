@@ -122,6 +122,10 @@ async function routed(x: RequestContext, router: Router, original: Request): Pro
 function retryTarget(x: RequestContext, router: Router, next: Region): Region | undefined {
   const now = x.clock.now();
   if (next.view.decide(now).kind === "reject") return undefined;
+  // The order ends with regions that left, are held dark or were evacuated: a retry into one would
+  // wait out a blackhole (or load a region its operator emptied) instead of answering from here.
+  const input = next.route!.input;
+  if (!next.route!.health.usable || input.control.admin === "evacuated" || input.control.held === true) return undefined;
   return router.budget.tryRetry(now) ? next : undefined;
 }
 

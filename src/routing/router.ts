@@ -112,9 +112,12 @@ export class Router {
 
   /** An attempt on `region` failed (or its breaker let nothing through). */
   failed(x: RequestContext, region: Region, now: number): void {
-    // A failure the trip gate holds (one route's trouble, until a health check says otherwise)
-    // says nothing about the region either: a client hammering a broken route must not move it.
-    if (x.trace.attempts.at(-1)?.breakerHeard === "held") return;
+    // Only what the breaker heard counts: a failure the trip gate holds (one route's trouble,
+    // until a health check says otherwise) says nothing about the region, so a client hammering a
+    // broken route cannot move it; and a stall is counted once (claimSlow), not once per request
+    // caught in it, so one hiccup of this machine does not make every region leave at once.
+    const last = x.trace.attempts.at(-1);
+    if (last !== undefined && last.breakerHeard !== "failure" && last.failure !== "breaker_open") return;
     const route = region.route!;
     const name = region.origin.name;
     const change = route.health.failure(now, region.view.state.kind !== "closed");
