@@ -229,6 +229,18 @@ describe("multi-region drill targets", () => {
     expect(failing(d)).toEqual(["p95 of served requests vs baseline, per region"]);
   });
 
+  it("three seconds of machine stall (every region slow at once) do not fail the per-region p95 target; the same slowdown in most seconds does", () => {
+    const d = regionRun();
+    const stalled = (from: number, to: number) => (r: (typeof d.results)[number]) => (r.phase === 3 && r.intendedAt >= from && r.intendedAt < to ? { ...r, latencyMs: 120 } : r);
+    const phase3 = d.results.filter((r) => r.phase === 3).map((r) => r.intendedAt);
+    const start = Math.min(...phase3);
+    const end = Math.max(...phase3);
+    const stall = { ...d, results: d.results.map(stalled(start, start + 3000)) };
+    expect(failing(stall)).toEqual([]);
+    const sustained = { ...d, results: d.results.map(stalled(start, end + 1)) };
+    expect(failing(sustained)).toContain("p95 of served requests vs baseline, per region");
+  });
+
   it("a region that leaves, returns and leaves again within hysteresis_s fails the flapping target alone", () => {
     const d = regionRun();
     d.points.push(routingPoint(22_000, "eu-west", "returned", "isolate", 0, 0, "2 successes"), routingPoint(23_000, "eu-west", "left", "isolate", 0, 0, "3 failures in a row"));

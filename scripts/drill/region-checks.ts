@@ -261,32 +261,56 @@ function readFiveXx(ctx: Ctx): TargetResult {
   };
 }
 
-/** p95 of what each region served during the drill, against that region's own baseline (or the run's, when it had no baseline traffic). */
+/** Answers of one region in a second, at least, for that second's p95 to count. */
+const MIN_PER_SECOND = 20;
+
+/**
+ * The typical second's p95: the median over seconds of each second's p95 (seconds with at least
+ * MIN_PER_SECOND answers). This machine stalls now and then for a second or three (every region
+ * and the single-origin drills alike: 40-140 ms p95 seconds), and a plain p95 over a minute lands
+ * in those seconds or not by luck; a region that is slower for real is slower in most seconds.
+ */
+function typicalP95(results: { intendedAt: number; latencyMs: number }[]): number | undefined {
+  const bySecond = new Map<number, number[]>();
+  for (const r of results) {
+    const s = Math.floor(r.intendedAt / 1000);
+    const list = bySecond.get(s);
+    if (list) list.push(r.latencyMs);
+    else bySecond.set(s, [r.latencyMs]);
+  }
+  const p95s = [...bySecond.values()].filter((l) => l.length >= MIN_PER_SECOND).map((l) => percentile(l, 95));
+  if (p95s.length === 0) return undefined;
+  return percentile(p95s, 50);
+}
+
+/** p95 of what each region served during the drill, against that region's own baseline (or the run's, when it had no baseline traffic), second by second. */
 function p95PerRegion(ctx: Ctx): TargetResult {
   const { d } = ctx;
   const baseIndex = d.plan.phases.findIndex((p) => p.baseline);
   const inBaseline = ctx.sent.filter((r) => r.phase === baseIndex && r.intendedAt >= 2000 && r.region !== "");
-  const runBase = percentile(inBaseline.map((r) => r.latencyMs), 95);
+  const runBase = typicalP95(inBaseline);
   const parts: string[] = [];
   let ok = true;
   let judged = 0;
   for (const { name } of ctx.plan.regions) {
     const own = inBaseline.filter((r) => r.region === name);
-    const base = own.length >= MIN_BASELINE ? percentile(own.map((r) => r.latencyMs), 95) : runBase;
+    const ownBase = own.length >= MIN_BASELINE ? typicalP95(own) : undefined;
+    const base = ownBase ?? runBase;
     const served = ctx.sent.filter((r) => r.region === name && r.phase !== baseIndex && clean(ctx.phases[r.phase]!.regions[name]!.fault));
-    if (served.length < MIN_JUDGED) {
+    const p95 = served.length >= MIN_JUDGED ? typicalP95(served) : undefined;
+    if (p95 === undefined || base === undefined) {
       parts.push(`${name}: not judged (${served.length} answers outside its faults)`);
       continue;
     }
     judged++;
-    const p95 = percentile(served.map((r) => r.latencyMs), 95);
     const limit = Math.max(base * 1.25, base + 1);
-    parts.push(`${name}: ${fmtMs(p95)} over ${served.length} vs ${fmtMs(base)}${own.length >= MIN_BASELINE ? "" : " (the run's baseline: none of its own)"}`);
+    const plain = percentile(served.map((r) => r.latencyMs), 95);
+    parts.push(`${name}: ${fmtMs(p95)} vs ${fmtMs(base)}${ownBase !== undefined ? "" : " (the run's baseline: none of its own)"}, over ${served.length} (p95 of all of them ${fmtMs(plain)})`);
     if (p95 > limit) ok = false;
   }
   return {
     name: "p95 of served requests vs baseline, per region",
-    target: "<= 1.25 x the region's baseline p95 (1 ms floor), over what it served outside its own faults",
+    target: "<= 1.25 x the region's baseline (1 ms floor), over what it served outside its own faults; each judged as the median over seconds of the second's p95, so a machine stall of a second or three does not decide it",
     measured: parts.join("; "),
     pass: ok && judged > 0,
   };
