@@ -84,7 +84,7 @@ describe("drill targets", () => {
     // 294 healthy requests after the 2 s warm-up (2-10 s and 20-30 s); 4 KV writes = 13.6 per 1,000.
     d.counters = d.counters.map((c) => ({ at: c.at, counters: { ...c.counters, kvWrites: c.at - T0 >= 25_000 ? 4 : 0, cacheWrites: 0 } }));
     expect(failing(d)).toEqual(["KV writes per 1,000 healthy requests"]);
-    expect(evaluate(d).targets.find((t) => t.name === "KV writes per 1,000 healthy requests")!.measured).toBe("13.61 (4 writes over 294 healthy requests)");
+    expect(evaluate(d).targets.find((t) => t.name === "KV writes per 1,000 healthy requests")!.measured).toBe("13.61 (4 writes over 294 healthy requests) (per phase: baseline 0/99, healed 4/195)");
     // Calibration ran the plan at half its rate: writes are per key and second, the budget is 20.
     d.settings = { ...d.settings, rateScale: 0.5 };
     expect(failing(d)).toEqual([]);

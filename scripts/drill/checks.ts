@@ -414,10 +414,12 @@ export function evaluate(all: DrillData): { targets: TargetResult[]; totals: Rec
     const w = countersOver(d.counters, healthyWindows, counter);
     const limit = budget / scale;
     const per1000 = w.requests > 0 ? (1000 * w.writes) / w.requests : NaN;
+    // Per healthy phase too, so a plan with several (the region plans) shows where writes come from.
+    const byPhase = healthyWindows.length > 1 ? ` (per phase: ${healthyWindows.map((hw) => `${hw.p.name} ${countersOver(d.counters, [hw], counter).writes}/${countersOver(d.counters, [hw], counter).requests}`).join(", ")})` : "";
     targets.push({
       name,
       target: `<= ${budget}${scale < 1 ? ` at the plan's rate; ${+limit.toFixed(1)} at the ${Math.round(scale * 100)} % rate used (writes are per key and second)` : ""}, after the first ${fillMs / 1000} s (the store's first fill)`,
-      measured: w.requests > 0 ? `${per1000.toFixed(2)} (${w.writes} writes over ${w.requests} healthy requests)` : "no healthy requests counted",
+      measured: w.requests > 0 ? `${per1000.toFixed(2)} (${w.writes} writes over ${w.requests} healthy requests)${byPhase}` : "no healthy requests counted",
       pass: w.requests > 0 && per1000 <= limit,
     });
   }
