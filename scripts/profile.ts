@@ -87,6 +87,8 @@ const TARGETS: Record<string, { entry: string; vars: Record<string, string>; pro
   "ours-memory": { entry: "src/index.ts", vars: { LKG_TIERS: '["memory"]' }, product: true },
   "ours-nostore": { entry: "src/index.ts", vars: { LKG_TIERS: '["memory"]', LKG_ROUTES: '["/never"]' }, product: true },
   bare: { entry: "scripts/drill/worker/bare.ts", vars: {}, product: false },
+  // Two regions on one origin (failover mode, home first): what routing adds to a healthy request.
+  "ours-regions": { entry: "src/index.ts", vars: { STICKY_SECRET: "profile-sticky-secret-0123456789" }, product: true },
 };
 // PROFILE_BEFORE=<dir>: the same targets built from another checkout of the product (e.g. a git
 // worktree of an earlier commit inside this repository), named before-<target>, for before/after.
@@ -97,7 +99,13 @@ const makeRequest = (seq: number) => ({ method: "GET", path: `/bench/${seq % 100
 
 function workerVars(name: string, originUrl: string): Record<string, string> {
   const target = TARGETS[name]!;
-  return target.product ? { ORIGINS: JSON.stringify([{ name: "primary", url: originUrl, weight: 1 }]), ...target.vars } : { ORIGIN_URL: originUrl, ...target.vars };
+  const origins = name.endsWith("ours-regions")
+    ? [
+        { name: "primary", url: originUrl, home: true },
+        { name: "second", url: originUrl },
+      ]
+    : [{ name: "primary", url: originUrl, weight: 1 }];
+  return target.product ? { ORIGINS: JSON.stringify(origins), ...target.vars } : { ORIGIN_URL: originUrl, ...target.vars };
 }
 
 const cpuOf = (w: RunningWorker) => w.pids.reduce((n, pid) => n + (procCpuMs(pid) || 0), 0);
