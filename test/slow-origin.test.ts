@@ -198,7 +198,7 @@ describe("latency baselines per route class, and streaming routes", () => {
     const fast = scenario("fast");
     const report = scenario("report");
     for (let i = 0; i < 40; i++) expect((await h.fetch(`https://edge.example.com/${fast.id}/k${i % 4}`)).status).toBe(200);
-    await report.set({ mode: "healthy", latencyMs: 60 });
+    await report.set({ mode: "healthy", latencyMs: 150 });
     for (let i = 0; i < 44; i++) {
       expect((await h.fetch(`https://edge.example.com/${report.id}/r${i}`)).status).toBe(200);
       h.clock.advance(100);
