@@ -103,7 +103,10 @@ async function routed(x: RequestContext, router: Router, original: Request): Pro
   const answeredBy = x.trace.answeredBy;
   if (answeredBy !== "") {
     x.trace.rampPercent = region.route!.input.rampPercent;
-    if (router.key !== undefined && answeredBy !== sticky && !stillUsable(router, sticky) && router.view.control(answeredBy).admin === "active") {
+    // A new session goes to the region the choice picked; a failover answer assigns the client
+    // only once the picked region has left, so one blip at home does not pin it away for stick_seconds.
+    const assignable = answeredBy === first.origin.name || !first.route!.health.usable || first.view.state.kind !== "closed";
+    if (router.key !== undefined && answeredBy !== sticky && assignable && !stillUsable(router, sticky) && router.view.control(answeredBy).admin === "active") {
       let header = assignmentHeader(answeredBy, router.policy, router.key, now);
       // A signature at most once per region per second (sticky.ts); every other answer reuses it.
       if (!Array.isArray(header)) header = await header;
