@@ -41,8 +41,10 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
  */
 const BASE_VARS: Record<string, string> = {
   SENSITIVE_HEADERS: '["x-api-key"]',
-  // The fake origin stamps every answer in these headers; they are not a change of content.
-  LKG_VOLATILE_HEADERS: '["x-origin-served-at","x-origin-seq"]',
+  // The fake origin stamps every answer in these headers; they are not a change of content. A fake
+  // region also names itself in x-fake-region: the same content from another region is no change
+  // either (a real origin's per-server headers belong in LKG_VOLATILE_HEADERS the same way).
+  LKG_VOLATILE_HEADERS: '["x-origin-served-at","x-origin-seq","x-fake-region"]',
 };
 
 /**
