@@ -4,7 +4,7 @@
  * points (request points' region columns, routing points) and what the drill itself did (admin
  * actions with their answers, the moment each fault was applied).
  */
-import type { CounterSample, DataPoint, DrillData, Interval } from "./checks.ts";
+import { openIntervals, type CounterSample, type DataPoint, type DrillData } from "./checks.ts";
 import { requestRouting, routingChanges, type RoutingChange } from "./region-points.ts";
 import { clean, hardDown, healthy, isMultiRegion, normalShares, phaseRegions, type DrillRouting, type PhaseRegions } from "./regions.ts";
 import { fmtMs, pct, percentile } from "./stats.ts";
@@ -508,7 +508,7 @@ function onlyProbesWhileOpen(ctx: Ctx): TargetResult[] {
   let ok = true;
   for (const { name } of ctx.plan.regions) {
     const mine = ctx.d.points.filter((p) => p.indexes?.[0] === name);
-    const intervals = openIntervalsOf(mine, ctx.d.startedAt + ctx.end);
+    const intervals = openIntervals(mine, ctx.d.startedAt + ctx.end);
     if (intervals.length === 0) continue;
     const probes = mine.filter((p) => (p.blobs?.[0] === "request" && p.blobs?.[11] === "probe") || (p.blobs?.[0] === "health_check" && p.blobs?.[1] === "probe"));
     const sentAt = (p: DataPoint) => p.timestamp - (p.doubles?.[0] ?? 0);
@@ -533,21 +533,6 @@ function onlyProbesWhileOpen(ctx: Ctx): TargetResult[] {
   ];
 }
 
-function openIntervalsOf(points: DataPoint[], end: number): Interval[] {
-  const transitions = points.filter((p) => p.blobs?.[0] === "breaker" && p.blobs?.[4] === "object").sort((a, b) => a.timestamp - b.timestamp);
-  const out: Interval[] = [];
-  let openedAt: number | undefined;
-  for (const t of transitions) {
-    const to = t.blobs?.[2];
-    if (to !== "closed" && openedAt === undefined) openedAt = t.timestamp;
-    if (to === "closed" && openedAt !== undefined) {
-      out.push({ from: openedAt, to: t.timestamp });
-      openedAt = undefined;
-    }
-  }
-  if (openedAt !== undefined) out.push({ from: openedAt, to: end });
-  return out;
-}
 
 /** The fleet routing object: a healthy request never calls it; isolates re-read it about once per ROUTING_SYNC_MS. */
 function routingObject(ctx: Ctx): TargetResult[] {

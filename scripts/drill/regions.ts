@@ -4,6 +4,7 @@
  * is doing in each phase (its fault, its admin state), from which the targets know which region
  * was usable when and what share of traffic it should carry.
  */
+import { readRouting } from "../../src/config/routing.ts";
 import type { RoutingMode } from "../../src/routing/types.ts";
 import type { AdminAction, FaultSetting, Plan, RegionSpec } from "./types.ts";
 
@@ -35,18 +36,6 @@ export interface DrillRouting {
   stepDwellMs: number;
 }
 
-/** The contract's defaults for what a plan's ROUTING leaves out. */
-const ROUTING_DEFAULTS: DrillRouting = {
-  mode: "failover",
-  stickMs: 900_000,
-  stickyHeader: undefined,
-  down: 3,
-  up: 2,
-  hysteresisMs: 30_000,
-  gradualWeights: [10, 30, 60, 100],
-  stepDwellMs: 10_000,
-};
-
 /** ROUTING_SYNC_MS's default: how often an isolate re-reads the fleet routing object. */
 export const ROUTING_SYNC_DEFAULT_MS = 1000;
 
@@ -56,17 +45,18 @@ export function isMultiRegion(plan: Plan): plan is Plan & { regions: RegionSpec[
 
 /** The routing settings the worker will run with (ROUTING as the plan gives it, defaults for the rest). */
 export function drillRouting(raw: Record<string, unknown> | undefined): DrillRouting {
-  const r = raw ?? {};
-  const num = (k: string, fallback: number, scale = 1) => (typeof r[k] === "number" ? (r[k] as number) * scale : fallback);
+  // The worker's own reader and defaults: the drill judges what the worker will run with. Its
+  // problems are the worker's to report (validated before anything starts); bad fields read as defaults.
+  const p = readRouting(raw ?? {}, []);
   return {
-    mode: r["mode"] === "weighted" || r["mode"] === "latency" || r["mode"] === "failover" ? r["mode"] : ROUTING_DEFAULTS.mode,
-    stickMs: num("stick_seconds", ROUTING_DEFAULTS.stickMs, 1000),
-    stickyHeader: typeof r["sticky_header"] === "string" ? r["sticky_header"].toLowerCase() : undefined,
-    down: num("down", ROUTING_DEFAULTS.down),
-    up: num("up", ROUTING_DEFAULTS.up),
-    hysteresisMs: num("hysteresis_s", ROUTING_DEFAULTS.hysteresisMs, 1000),
-    gradualWeights: Array.isArray(r["gradual_weights"]) ? (r["gradual_weights"] as number[]) : ROUTING_DEFAULTS.gradualWeights,
-    stepDwellMs: num("step_dwell_s", ROUTING_DEFAULTS.stepDwellMs, 1000),
+    mode: p.mode,
+    stickMs: p.stickMs,
+    stickyHeader: p.stickyHeader?.toLowerCase(),
+    down: p.down,
+    up: p.up,
+    hysteresisMs: p.hysteresisMs,
+    gradualWeights: p.gradualWeights,
+    stepDwellMs: p.stepDwellMs,
   };
 }
 
