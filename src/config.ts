@@ -1,5 +1,7 @@
 /** Raw `[vars]` and bindings -> one validated, resolved configuration, or every problem at once. */
 import { readRouting } from "./config/routing.ts";
+import { readWrites } from "./config/writes.ts";
+import type { WritesConfig } from "./writes/types.ts";
 import type { RegionConfig, RoutingPolicy } from "./routing/types.ts";
 import { headerKey } from "./scrub/names.ts";
 
@@ -11,7 +13,7 @@ export type OriginRegion = RegionConfig;
  * sticky.ts derives a key (an HMAC of a fixed label) so the admin token itself never signs cookies.
  */
 export interface StickySecret {
-  source: "STICKY_SECRET" | "ADMIN_TOKEN";
+  source: "STICKY_SECRET" | "WRITE_SECRET" | "ADMIN_TOKEN";
   secret: string;
 }
 
@@ -25,6 +27,10 @@ export interface Config {
   routingSyncMs: number;
   /** Undefined when no assignment is ever issued: one region, or stick_seconds 0. */
   stickySecret: StickySecret | undefined;
+  /** WRITES: write and webhook routes, the writer and the limits; undefined when no write is ever queued. */
+  writes: WritesConfig | undefined;
+  /** Seals the credentials of queued writes (WRITE_SECRET, else derived from ADMIN_TOKEN); undefined without WRITES. */
+  writeSecret: StickySecret | undefined;
   originTimeoutMs: number;
   /**
    * When a request that has a stored copy is answered from it because the origin is slow, and
@@ -263,6 +269,8 @@ const KNOWN_VARS = new Set([
   "ROUTING",
   "ROUTING_SYNC_MS",
   "STICKY_SECRET",
+  "WRITES",
+  "WRITE_SECRET",
 ]);
 
 type Vars = Record<string, unknown>;
@@ -272,7 +280,10 @@ type Vars = Record<string, unknown>;
  * Bindings are only checked for presence, so this module needs no Workers types and
  * scripts/check-config.ts can run it under Node.
  */
-export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?: unknown; METRICS?: unknown; ROUTING_OBJECT?: unknown } = {}): ConfigResult {
+export function resolveConfig(
+  vars: Vars,
+  bindings: { LKG_KV?: unknown; BREAKER?: unknown; METRICS?: unknown; ROUTING_OBJECT?: unknown; WRITE_QUEUE?: unknown; WRITE_LEDGER?: unknown; WRITE_BACKLOG?: unknown } = {},
+): ConfigResult {
   const problems: string[] = [];
   const reader = new VarReader(vars, problems);
 
@@ -340,6 +351,20 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
   }
 
   const stickySecret = readStickySecret(vars, origins.length > 1 && routing.stickMs > 0, problems);
+  const writes = readWrites(vars["WRITES"], { origins, originTimeoutMs, routingSyncMs }, problems);
+  const writeSecret = readWriteSecret(vars, writes !== undefined, problems);
+  if (writes) {
+    // Queued writes need the queue, the ledger that dedupes them and the backlog that counts them; the lease lives in the routing object.
+    const needed: [string, unknown, string][] = [
+      ["WRITE_QUEUE", bindings.WRITE_QUEUE, "[[queues.producers]]"],
+      ["WRITE_LEDGER", bindings.WRITE_LEDGER, "[[durable_objects.bindings]]"],
+      ["WRITE_BACKLOG", bindings.WRITE_BACKLOG, "[[durable_objects.bindings]]"],
+      ["ROUTING_OBJECT", bindings.ROUTING_OBJECT, "[[durable_objects.bindings]]"],
+    ];
+    for (const [name, binding, section] of needed) {
+      if (!binding) problems.push(`WRITES is set but the ${name} binding is missing (see ${section} in wrangler.toml)`);
+    }
+  }
 
   // One region routes nowhere; with several, evacuations, holds and ramps are the fleet's, kept in this object.
   if (origins.length > 1 && !bindings.ROUTING_OBJECT) problems.push("the ROUTING_OBJECT Durable Object binding is missing, and ORIGINS has several regions (see [[durable_objects.bindings]] in wrangler.toml)");
@@ -359,6 +384,8 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
     routing,
     routingSyncMs,
     stickySecret,
+    writes,
+    writeSecret,
     originTimeoutMs,
     originSlow,
     health,
@@ -392,7 +419,7 @@ export function resolveConfig(vars: Vars, bindings: { LKG_KV?: unknown; BREAKER?
 
 /** A typo in one of our own knobs must not silently fall back to a default. */
 function isOurPrefix(name: string): boolean {
-  return /^(ORIGIN|BREAKER_|LKG_|PUBLIC_|SENSITIVE_|SECRET_|SESSION_|STEERING_|ROUTING|STICKY_)/.test(name);
+  return /^(ORIGIN|BREAKER_|LKG_|PUBLIC_|SENSITIVE_|SECRET_|SESSION_|STEERING_|ROUTING|STICKY_|WRITE)/.test(name);
 }
 
 const EDGE_OWNED = new Set(EDGE_OWNED_HEADERS);
@@ -552,6 +579,23 @@ function readStickySecret(vars: Vars, needed: boolean, problems: string[]): Stic
   return undefined;
 }
 
+/** WRITE_SECRET, else ADMIN_TOKEN (from which message.ts derives a key), when WRITES is set. */
+function readWriteSecret(vars: Vars, needed: boolean, problems: string[]): StickySecret | undefined {
+  const own = vars["WRITE_SECRET"];
+  if (own !== undefined && own !== "") {
+    if (typeof own !== "string" || own.length < STICKY_SECRET_MIN_LENGTH) {
+      problems.push(`WRITE_SECRET must be a string of at least ${STICKY_SECRET_MIN_LENGTH} characters (use 32 random bytes), got ${typeof own === "string" ? `${own.length} characters` : typeof own}`);
+      return undefined;
+    }
+    return needed ? { source: "WRITE_SECRET", secret: own } : undefined;
+  }
+  if (!needed) return undefined;
+  const admin = vars["ADMIN_TOKEN"];
+  if (typeof admin === "string" && admin.length >= STICKY_SECRET_MIN_LENGTH) return { source: "ADMIN_TOKEN", secret: admin };
+  problems.push("WRITE_SECRET is required to seal the credentials of queued writes when WRITES is set: set it with `wrangler secret put WRITE_SECRET` (at least 16 characters), or set ADMIN_TOKEN");
+  return undefined;
+}
+
 class VarReader {
   private readonly vars: Vars;
   private readonly problems: string[];
@@ -616,7 +660,7 @@ class VarReader {
 /** A short, stable fingerprint so operators can tell which configuration a PoP runs. */
 function digestOf(config: Config): string {
   // The secret stays out: the digest is shown to operators, and FNV is no way to hide a secret.
-  const text = JSON.stringify(config, (k, v: unknown) => (v instanceof URL ? v.href : k === "stickySecret" ? ((v as StickySecret | undefined)?.source ?? null) : v));
+  const text = JSON.stringify(config, (k, v: unknown) => (v instanceof URL ? v.href : k === "stickySecret" || k === "writeSecret" ? ((v as StickySecret | undefined)?.source ?? null) : v));
   // FNV-1a, 64-bit: synchronous (crypto.subtle is async) and plenty to tell configs apart.
   let hash = 0xcbf29ce484222325n;
   for (let i = 0; i < text.length; i++) {

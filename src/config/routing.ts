@@ -1,5 +1,6 @@
 /** The ROUTING setting (JSON) -> a resolved RoutingPolicy, reporting every problem at once. */
 import type { RoutingMode, RoutingPolicy } from "../routing/types.ts";
+import { FieldReader, parseObject } from "./fields.ts";
 
 /** The documented defaults, in ROUTING's own units (seconds, ratios). */
 export const ROUTING_DEFAULTS = {
@@ -43,8 +44,8 @@ const UNFIT_STICKY_HEADERS = new Set([
 
 /** Every field is optional; an absent or empty ROUTING is all defaults. */
 export function readRouting(raw: unknown, problems: string[]): RoutingPolicy {
-  const fields = parseObject(raw, problems);
-  const r = new FieldReader("ROUTING", fields, problems);
+  const fields = parseObject(raw, "ROUTING", '{"mode":"failover"}', problems);
+  const r = new RoutingFields("ROUTING", fields, problems);
   r.unknown(Object.keys(ROUTING_DEFAULTS));
 
   const mode = r.oneOf("mode", MODES, ROUTING_DEFAULTS.mode);
@@ -85,68 +86,8 @@ export function readRouting(raw: unknown, problems: string[]): RoutingPolicy {
   };
 }
 
-/** A JSON string (wrangler.toml) or an already parsed object ([vars] as a TOML table). */
-function parseObject(raw: unknown, problems: string[]): Record<string, unknown> {
-  if (raw === undefined || raw === "") return {};
-  if (typeof raw === "object" && raw !== null && !Array.isArray(raw) && Object.getPrototypeOf(raw) !== Object.prototype) {
-    // A Durable Object namespace or another binding under the setting's name.
-    problems.push("ROUTING is a binding, not the routing setting: give the binding another name (ROUTING is the JSON routing policy)");
-    return {};
-  }
-  let parsed: unknown = raw;
-  if (typeof raw === "string") {
-    try {
-      parsed = JSON.parse(raw);
-    } catch (err) {
-      problems.push(`ROUTING must be a JSON object, got ${JSON.stringify(raw)} (${(err as Error).message})`);
-      return {};
-    }
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    problems.push(`ROUTING must be a JSON object like {"mode":"failover"}, got ${JSON.stringify(raw)}`);
-    return {};
-  }
-  return parsed as Record<string, unknown>;
-}
-
-/** Reads the fields of one JSON object, naming each problem by its path (`ROUTING.latency.alpha`). */
-class FieldReader {
-  private readonly path: string;
-  private readonly fields: Record<string, unknown>;
-  private readonly problems: string[];
-
-  constructor(path: string, fields: Record<string, unknown>, problems: string[]) {
-    this.path = path;
-    this.fields = fields;
-    this.problems = problems;
-  }
-
-  unknown(known: string[]): void {
-    for (const name of Object.keys(this.fields)) {
-      if (!known.includes(name)) this.problems.push(`${this.path}.${name} is not a known field (known: ${known.join(", ")})`);
-    }
-  }
-
-  number(name: string, fallback: number, min: number, max: number, whole: boolean): number {
-    const value = this.fields[name];
-    if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max || (whole && !Number.isInteger(value))) {
-      this.problems.push(`${this.path}.${name} must be ${whole ? "a whole number" : "a number"} from ${min} to ${max}, got ${JSON.stringify(value)}`);
-      return fallback;
-    }
-    return value;
-  }
-
-  oneOf<T extends string>(name: string, allowed: readonly T[], fallback: T): T {
-    const value = this.fields[name];
-    if (value === undefined) return fallback;
-    if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
-      this.problems.push(`${this.path}.${name} must be one of ${allowed.join(", ")}, got ${JSON.stringify(value)}`);
-      return fallback;
-    }
-    return value as T;
-  }
-
+/** ROUTING's own fields beyond the generic ones. */
+class RoutingFields extends FieldReader {
   /** null (absent): the cookie carries the assignment. Lower-cased, as Headers compares names. */
   stickyHeader(name: string): string | undefined {
     const value = this.fields[name];
@@ -189,17 +130,4 @@ class FieldReader {
     return ok ? [...(value as number[])] : [...ROUTING_DEFAULTS.gradual_weights];
   }
 
-  /** A nested object (`retry_budget`, `latency`), its unknown fields reported. */
-  nested(name: string, defaults: Record<string, unknown>): FieldReader {
-    const value = this.fields[name];
-    const where = `${this.path}.${name}`;
-    if (value === undefined) return new FieldReader(where, {}, this.problems);
-    if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      this.problems.push(`${where} must be an object with ${Object.keys(defaults).join(", ")}, got ${JSON.stringify(value)}`);
-      return new FieldReader(where, {}, this.problems);
-    }
-    const reader = new FieldReader(where, value as Record<string, unknown>, this.problems);
-    reader.unknown(Object.keys(defaults));
-    return reader;
-  }
 }
