@@ -95,6 +95,8 @@ interface WranglerView {
   durableObjects: { name: string; class_name?: string; script_name?: string }[];
   kvNamespaces: { binding: string; id?: string }[];
   analyticsEngine: { binding: string; dataset?: string }[];
+  queueProducers: { binding: string; queue?: string }[];
+  queueConsumers: { queue: string; dead_letter_queue?: string }[];
   migrations: { new_sqlite_classes?: string[]; new_classes?: string[]; renamed_classes?: unknown; deleted_classes?: string[] }[];
 }
 
@@ -112,6 +114,8 @@ function fromWrangler(): WranglerView | undefined {
       durableObjects: [...(config.durable_objects?.bindings ?? [])],
       kvNamespaces: [...(config.kv_namespaces ?? [])],
       analyticsEngine: [...(config.analytics_engine_datasets ?? [])],
+      queueProducers: [...(config.queues?.producers ?? [])],
+      queueConsumers: [...(config.queues?.consumers ?? [])],
       migrations: [...(config.migrations ?? [])],
     };
   } catch (err) {
@@ -144,6 +148,8 @@ function fromRawFile(): WranglerView | undefined {
     durableObjects: list(source.durable_objects?.bindings),
     kvNamespaces: list(source.kv_namespaces),
     analyticsEngine: list(source.analytics_engine_datasets),
+    queueProducers: list(source.queues?.producers),
+    queueConsumers: list(source.queues?.consumers),
     migrations: list(source.migrations ?? raw.migrations), // migrations are inherited, unlike the rest
   };
 }
@@ -154,6 +160,7 @@ interface RawSection {
   durable_objects?: { bindings?: unknown };
   kv_namespaces?: unknown;
   analytics_engine_datasets?: unknown;
+  queues?: { producers?: unknown; consumers?: unknown };
   migrations?: unknown;
   env?: Record<string, RawSection | undefined>;
 }
@@ -189,12 +196,28 @@ if (view) {
   if (view.durableObjects.some((b) => b.name === "ROUTING_OBJECT")) bindings["ROUTING_OBJECT"] = { placeholder: "ROUTING_OBJECT" };
   if (kv) bindings[KV_BINDING] = { placeholder: KV_BINDING };
   if (metrics) bindings[METRICS_BINDING] = { placeholder: METRICS_BINDING };
+  for (const name of ["WRITE_LEDGER", "WRITE_BACKLOG"]) if (view.durableObjects.some((b) => b.name === name)) bindings[name] = { placeholder: name };
+  const writeQueue = view.queueProducers.find((p) => p.binding === "WRITE_QUEUE");
+  if (writeQueue) bindings["WRITE_QUEUE"] = { placeholder: "WRITE_QUEUE" };
 
   // Secrets never live in wrangler.toml: stand in for STICKY_SECRET so a multi-region file is
   // judged on what it holds, and say below that the secret must be set.
   const secretAbsent = !("STICKY_SECRET" in vars) && !("ADMIN_TOKEN" in vars);
-  const result = resolveConfig(secretAbsent ? { ...vars, STICKY_SECRET: "check-config-stand-in-secret" } : vars, bindings);
+  const writeSecretAbsent = !("WRITE_SECRET" in vars) && !("ADMIN_TOKEN" in vars);
+  const judged = { ...vars };
+  if (secretAbsent) judged["STICKY_SECRET"] = "check-config-stand-in-secret";
+  if (writeSecretAbsent) judged["WRITE_SECRET"] = "check-config-stand-in-secret";
+  const result = resolveConfig(judged, bindings);
   if (!result.ok) problems.push(...result.problems);
+  if (result.ok && result.config.writes) {
+    // A queue the worker sends to but never consumes would hold every queued write for good.
+    const queue = writeQueue?.queue;
+    const consumer = view.queueConsumers.find((c) => c.queue === queue);
+    if (!consumer) problems.push(`WRITES is set but no [[queues.consumers]] entry consumes ${JSON.stringify(queue)} (the WRITE_QUEUE producer's queue): queued writes would never be delivered`);
+    else if (!consumer.dead_letter_queue) problems.push(`the [[queues.consumers]] entry for ${JSON.stringify(queue)} has no dead_letter_queue: a write past its retries would be deleted; set one and consume it too`);
+    else if (!view.queueConsumers.some((c) => c.queue === consumer.dead_letter_queue)) problems.push(`the dead-letter queue ${JSON.stringify(consumer.dead_letter_queue)} has no [[queues.consumers]] entry: dead letters would expire unseen after the queue's retention`);
+    if (writeSecretAbsent) notes.push("WRITES seals queued writes' credentials with WRITE_SECRET: set it with `wrangler secret put WRITE_SECRET` (or ADMIN_TOKEN)");
+  }
 
   // Things resolveConfig cannot see from presence alone.
   if (breaker && !breaker.script_name && breaker.class_name !== BREAKER_CLASS) {

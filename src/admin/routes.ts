@@ -8,6 +8,7 @@ import type { Runtime } from "../runtime.ts";
 import { checkAdmin, type AdminAuth } from "./auth.ts";
 import { fullHealth, publicHealth } from "./health.ts";
 import { regionsRoutes } from "./regions.ts";
+import { statusRoutes } from "../writes/status-route.ts";
 
 export type EdgeVariables = { runtime: Runtime };
 
@@ -17,6 +18,7 @@ const ROUTES = [
   "POST /__edge/admin/breakers/:origin/(open|close|reset)",
   "GET /__edge/admin/regions",
   "POST /__edge/admin/regions/:region/(evacuate|drain|shed|restore)",
+  "GET /__edge/writes/:id",
 ];
 
 /** Health answers say what is true now; no cache between a monitor and the edge may keep one. */
@@ -62,6 +64,9 @@ export function adminRoutes(): Hono<{ Bindings: Env; Variables: EdgeVariables }>
 
   // The runtime carries what the regions routes read (RegionsDeps: runtime.routing).
   routes.route("/admin/regions", regionsRoutes());
+
+  // A queued write's status resource: public, the unguessable id is the capability.
+  routes.route("/writes", statusRoutes());
 
   routes.all("*", (c) => jsonError(404, `no such edge route ${c.req.method} ${new URL(c.req.url).pathname}`, { routes: ROUTES }));
 

@@ -16,6 +16,9 @@ import { choose } from "../routing/select.ts";
 import { assignmentHeader, readAssignment, withoutAssignment } from "../routing/sticky.ts";
 import { requestPolicy } from "../scrub/policy.ts";
 import { matchRoute } from "../scrub/routes.ts";
+import { intake } from "../writes/intake.ts";
+import { matchWrite } from "../writes/match.ts";
+import { WRITE_EPOCH_HEADER } from "../writes/types.ts";
 import type { RequestContext } from "./context.ts";
 import { fromStore, noCopy, staleCause } from "./fallback.ts";
 import { newAttempt, newTrace, requestRecord } from "./record.ts";
@@ -24,7 +27,9 @@ export async function handle(original: Request, url: URL, env: Env, ctx: Executi
   const router = runtime.routed ? runtime.router : undefined;
   // Our assignment is ours: the origin never sees it, and the privacy rules never count it as a
   // session cookie (with SESSION_COOKIES ["*"] it would make every request unstorable).
-  const request = router?.key === undefined ? original : withoutOurAssignment(original, router);
+  let request = router?.key === undefined ? original : withoutOurAssignment(original, router);
+  // The write epoch is ours to set: a client's own would let it pass a stale write off as current.
+  if (request.headers.has(WRITE_EPOCH_HEADER)) request = withoutHeader(request, WRITE_EPOCH_HEADER);
   const policy = requestPolicy(request, url, runtime.config);
   const x: RequestContext = {
     request,
@@ -39,6 +44,15 @@ export async function handle(original: Request, url: URL, env: Env, ctx: Executi
     streaming: runtime.config.streamingRoutes.length > 0 && matchRoute(runtime.config.streamingRoutes, url.pathname) !== undefined,
     trace: newTrace(policy),
   };
+  const write = matchWrite(runtime.config.writes, request.method, url.pathname);
+  if (write !== undefined) {
+    // Writes go to the one writer region (or the queue), never by the read choice and never to a second region.
+    const { response, region } = await intake(x, write);
+    finish(x, region, response);
+    if (router) router.background(x, x.clock.now());
+    else runtime.router.sync(x, x.clock.now());
+    return response;
+  }
   if (router === undefined) {
     const region = runtime.regions.values().next().value!;
     const response = await tryRegion(x, region);
@@ -49,6 +63,12 @@ export async function handle(original: Request, url: URL, env: Env, ctx: Executi
   finish(x, region, response);
   router.background(x, x.clock.now());
   return response;
+}
+
+function withoutHeader(request: Request, name: string): Request {
+  const headers = new Headers(request.headers);
+  headers.delete(name);
+  return new Request(request, { headers });
 }
 
 function withoutOurAssignment(request: Request, router: Router): Request {

@@ -136,12 +136,17 @@ export class Router {
     if (sending) x.ctx.waitUntil(sending);
   }
 
-  /** After the answer: the view's sync when due, checks of regions that left, latency samples. */
-  background(x: RequestContext, now: number): void {
+  /** The view's sync when due: all one region needs (its writes read the lease from the view). */
+  sync(x: RequestContext, now: number): void {
     if (this.link) {
       const sync = this.view.background(this.link, now);
       if (sync) x.ctx.waitUntil(sync);
     }
+  }
+
+  /** After the answer: the view's sync when due, checks of regions that left, latency samples. */
+  background(x: RequestContext, now: number): void {
+    this.sync(x, now);
     const sampling = this.policy.mode === "latency";
     for (const region of this.regions) {
       const route = region.route!;

@@ -1,0 +1,116 @@
+/**
+ * The two ways a new write leaves the edge: straight to the writer (with its epoch and key), or into
+ * the queue with a 202. A pass-through the writer may not have seen is handed to the queue instead,
+ * with the same key, so the client still gets an acknowledgement and the origin's dedupe decides.
+ */
+import { jsonError } from "../lkg/respond.ts";
+import { healthyAnswer } from "../lkg/write.ts";
+import { attempt, type Attempt } from "../origin/attempt.ts";
+import type { RequestContext } from "../request/context.ts";
+import { newAttempt } from "../request/record.ts";
+import type { Region } from "../runtime.ts";
+import { accepted, notAccepted, QUEUE_REASONS } from "./answers.ts";
+import { toMessage } from "./message.ts";
+import { captureResult } from "./result.ts";
+import { IDEMPOTENCY_KEY_HEADER, WRITE_EPOCH_HEADER, type QueueReason, type StoredResult } from "./types.ts";
+
+export interface WriteAnswer {
+  response: Response;
+  /** The region whose breaker and metrics this request belongs to: the writer. */
+  region: Region;
+}
+
+/** The origin's answer, and what the ledger should make of it: a result to keep, or the key released (the origin failed on its own). */
+export interface Passed extends WriteAnswer {
+  settle?: Promise<StoredResult | "release">;
+}
+
+/** What a queued write needs besides the request itself. */
+export interface Queueable {
+  kind: "write" | "webhook";
+  key: string;
+  ledger: string;
+  statusId: string;
+  body: ArrayBuffer | null;
+  expiresAt: number;
+}
+
+type Unseen = (why: QueueReason) => Promise<WriteAnswer>;
+
+/** 502, 503 and 504 say a gateway or a restart stood between us and the application: it may not have run the write. */
+const UNCONFIRMED = new Set([502, 503, 504]);
+
+export async function passThrough(x: RequestContext, writer: Region, epoch: number, body: ArrayBuffer | ReadableStream<Uint8Array> | null, key: string | undefined, unseen?: Unseen): Promise<Passed> {
+  const headers = new Headers(x.request.headers);
+  headers.set(WRITE_EPOCH_HEADER, String(epoch));
+  if (key !== undefined) headers.set(IDEMPOTENCY_KEY_HEADER, quoted(key));
+  const forwarded = new Request(x.request.url, { method: x.request.method, headers, body, redirect: "manual" });
+  const wx: RequestContext = { ...x, request: forwarded };
+  const trace = newAttempt(writer.origin.name);
+  x.trace.attempts.push(trace);
+  let tried: Attempt = await attempt(wx, writer, trace);
+  // A slow write is still a write: wait for it (the breaker opening still ends the wait).
+  if (tried.kind === "failed" && tried.inFlight?.wait) tried = await tried.inFlight.wait();
+
+  if (tried.kind === "ok") {
+    x.trace.write = "passed";
+    const response = healthyAnswer(wx, writer, tried.result, tried.answeredAt);
+    if (key === undefined || response.body === null) {
+      return { response, region: writer, settle: key === undefined ? undefined : captureResult(response.status, response.headers, null, limits(x), writer.origin.name, epoch, x.clock.now()) };
+    }
+    const [toClient, toLedger] = response.body.tee();
+    const settle = captureResult(response.status, response.headers, toLedger, limits(x), writer.origin.name, epoch, x.clock.now());
+    return { response: new Response(toClient, response), region: writer, settle };
+  }
+  if (tried.kind === "failed" && tried.response && !UNCONFIRMED.has(tried.response.response.status)) {
+    // The origin ran it and failed (500 and the like): its answer goes to the client, and the key is free for the client's retry.
+    x.trace.write = "passed";
+    const response = healthyAnswer(wx, writer, tried.response, x.clock.now());
+    return { response, region: writer, settle: key === undefined ? undefined : Promise.resolve("release") };
+  }
+  if (tried.kind === "failed") {
+    if (tried.response) await tried.response.response.body?.cancel();
+    // The late answer of a timed-out write is dropped: its outcome is the queue's to settle, under the same key.
+    if (tried.inFlight) x.ctx.waitUntil(tried.inFlight.late.then(cancelLate));
+  }
+  const why: QueueReason = tried.kind === "rejected" ? "writer-down" : tried.cause === "connection" ? "connect-failed" : "outcome-unknown";
+  if (unseen) return unseen(why);
+  // Nothing to queue it with (no key, or a body too large to keep): a clear 503, never a hang.
+  x.trace.outcome = "no_lkg";
+  return { response: jsonError(503, `the write did not reach the writer region ${writer.origin.name}: ${QUEUE_REASONS[why]}; it was not queued (${key === undefined ? "it has no Idempotency-Key" : "its body is too large to queue"})`, {}, { "retry-after": "5" }), region: writer };
+}
+
+export async function enqueue(x: RequestContext, writer: Region, item: Queueable, why: QueueReason, release: () => Promise<void>): Promise<WriteAnswer> {
+  const { env } = x;
+  const now = x.clock.now();
+  const message = await toMessage(x.request, x.url, item, why, now, x.runtime.config);
+  const backlog = env.WRITE_BACKLOG!.get(env.WRITE_BACKLOG!.idFromName("fleet"));
+  try {
+    // Counted before it is sent, so the consumer can never settle a write the backlog has not seen.
+    await backlog.add(item.statusId, now);
+  } catch {
+    // Bookkeeping: the consumer's settle tolerates an id it never saw; the write itself must not fail for it.
+  }
+  try {
+    await env.WRITE_QUEUE!.send(message);
+  } catch (err) {
+    x.ctx.waitUntil(Promise.allSettled([release(), backlog.settle(item.statusId)]));
+    x.trace.write = "";
+    return { response: notAccepted(`the write queue refused it (${(err as Error).message})`), region: writer };
+  }
+  x.trace.write = "queued";
+  return { response: accepted(item.statusId, why, item.expiresAt, false), region: writer };
+}
+
+function limits(x: RequestContext): { bytes: number; sensitive: readonly string[] } {
+  return { bytes: x.runtime.config.writes!.maxStoredResultBytes, sensitive: x.runtime.config.scrub.sensitiveHeaders };
+}
+
+async function cancelLate(late: { kind: string; response?: Response }): Promise<void> {
+  if (late.kind === "response") await late.response?.body?.cancel();
+}
+
+/** The draft's sf-string form, as the origin receives it whatever form the client used. */
+function quoted(key: string): string {
+  return `"${key.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
+}

@@ -1,0 +1,120 @@
+/**
+ * A request on a write or webhook route: its key, its body, the plan (pass to the writer, or queue),
+ * the ledger's verdict on the key, then the writer's answer or a 202 with a status resource. Never
+ * retried into a second region; a write the writer may not have seen is queued with the same key.
+ */
+import type { RequestContext } from "../request/context.ts";
+import type { Region } from "../runtime.ts";
+import type { WriteOutcome } from "../metrics/schema.ts";
+import { accepted, dedupeKeyMissing, keyInFlight, keyMalformed, keyMissing, keyReused, notAccepted, replay, tooLargeToQueue } from "./answers.ts";
+import { readWriteBody } from "./body.ts";
+import { webhookKey } from "./dedupe.ts";
+import { enqueue, passThrough, type Queueable, type WriteAnswer } from "./deliver.ts";
+import { credentialScope, fingerprint, newStatusId, parseIdempotencyKey, scopedKey } from "./idempotency.ts";
+import { writePlan } from "./lease.ts";
+import type { WriteRule } from "./match.ts";
+import { IDEMPOTENCY_KEY_HEADER, type WritePlan } from "./types.ts";
+
+export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteAnswer> {
+  const writes = x.runtime.config.writes!;
+  const now = x.clock.now();
+  const { lease, readAt, unknownUntil } = x.runtime.router.view.lease(now);
+  const writer = x.runtime.regions.get(lease.region) ?? x.runtime.regions.values().next().value!;
+  const plan: WritePlan = rule.kind === "webhook" ? { kind: "queue", why: "webhook" } : writePlan(lease, unknownUntil !== undefined && now < unknownUntil ? Number.NEGATIVE_INFINITY : readAt, now, writerUsable(writer, now), writes.leaseTrustMs);
+  x.runtime.router.considerPromotion(x, now);
+
+  // 1. The key: the client's Idempotency-Key, or the webhook's dedupe key (read from the body below).
+  let key: string | undefined;
+  if (rule.kind === "write") {
+    const header = x.request.headers.get(IDEMPOTENCY_KEY_HEADER);
+    if (header === null) {
+      if (rule.route.idempotency === "required") return refused(x, writer, keyMissing(x.request.method, rule.route.pattern), "missing-key");
+    } else {
+      const parsed = parseIdempotencyKey(header);
+      if (!parsed.ok) return refused(x, writer, keyMalformed(parsed.reason), "missing-key");
+      key = parsed.key;
+    }
+  }
+
+  // 2. The body, buffered up to what a queue message holds.
+  const body = await readWriteBody(x.request, writes.maxQueuedBodyBytes);
+  if (body.kind === "too-large") {
+    if (plan.kind === "queue") {
+      await body.stream.cancel();
+      return refused(x, writer, tooLargeToQueue(body.readBytes, writes.maxQueuedBodyBytes, plan.why), "too-large");
+    }
+    // Too large to keep, so too large to dedupe: it passes through with its key, and the origin's own dedupe decides.
+    x.trace.write = "too-large";
+    return passThrough(x, writer, plan.epoch, body.stream, key);
+  }
+  if (rule.kind === "webhook") {
+    const derived = await webhookKey(rule.route.dedupe, rule.route.dedupeText, x.request.headers, body.bytes);
+    if (!derived.ok) return refused(x, writer, dedupeKeyMissing(derived.reason), "missing-key");
+    key = derived.key;
+  }
+  if (key === undefined) {
+    // An optional key not given: no dedupe is possible, so the write goes through as before (or is queued without one).
+    return plan.kind === "pass" ? passThrough(x, writer, plan.epoch, body.bytes, undefined) : refused(x, writer, keyMissing(x.request.method, (rule.route as { pattern: string }).pattern), "missing-key");
+  }
+
+  // 3. The ledger's verdict on the key, under the caller's scope (webhooks: the route's).
+  const ledgerNs = x.env.WRITE_LEDGER!;
+  const scope = rule.kind === "webhook" ? `webhook:${rule.route.pattern}` : await credentialScope(x.request, x.runtime.config);
+  const objectId = ledgerNs.idFromName(await scopedKey(rule.kind, scope, key));
+  const ledger = ledgerNs.get(objectId);
+  const statusId = newStatusId(objectId.toString());
+  // A webhook event is its key: a sender's retry with a reworded body is still the one event, acknowledged and not delivered again.
+  const print = rule.kind === "webhook" ? await fingerprint("WEBHOOK", rule.route.pattern, "", new TextEncoder().encode(key).buffer) : await fingerprint(x.request.method, x.url.pathname + x.url.search, x.request.headers.get("content-type") ?? "", body.bytes);
+  let verdict;
+  try {
+    verdict = await ledger.begin({ key, fingerprint: print, kind: rule.kind, statusSecret: statusSecretOf(statusId), plan: plan.kind, why: plan.kind === "queue" ? plan.why : undefined, lifetimeMs: writes.keyLifetimeMs });
+  } catch (err) {
+    return refused(x, writer, notAccepted(`the idempotency ledger is unreachable (${(err as Error).message})`), "");
+  }
+  switch (verdict.kind) {
+    case "mismatch":
+      return refused(x, writer, keyReused(), "mismatch");
+    case "in-flight":
+      return refused(x, writer, keyInFlight(), "in-flight");
+    case "queued":
+      return answered(x, writer, accepted(verdict.statusId, plan.kind === "queue" ? plan.why : "outcome-unknown", now + writes.keyLifetimeMs, true), "replayed");
+    case "done":
+      return answered(x, writer, replay(verdict.result), "replayed");
+    case "new":
+      break;
+  }
+
+  // 4. New: queue it, or pass it to the writer and queue it if the writer may not have seen it.
+  const item: Queueable = { kind: rule.kind, key, ledger: objectId.toString(), statusId: verdict.statusId, body: body.bytes, expiresAt: now + writes.keyLifetimeMs };
+  const release = () => ledger.release();
+  if (plan.kind === "queue") return enqueue(x, writer, item, plan.why, release);
+  const passed = await passThrough(x, writer, plan.epoch, body.bytes, key, async (why) => {
+    await ledger.queue(why);
+    return enqueue(x, writer, item, why, release);
+  });
+  // The client has its answer; the ledger learns it in the background (a retry meanwhile gets 409, never a second write).
+  if (passed.settle) x.ctx.waitUntil(passed.settle.then((r) => (r === "release" ? ledger.release() : ledger.complete(r))).catch(() => undefined));
+  return passed;
+}
+
+function writerUsable(writer: Region, now: number): boolean {
+  return writer.view.decide(now).kind !== "reject" && (writer.route?.health.usable ?? true);
+}
+
+function statusSecretOf(statusId: string): string {
+  return statusId.slice(statusId.indexOf(".") + 1);
+}
+
+/** Answered at the edge without reaching the writer. */
+function refused(x: RequestContext, writer: Region, response: Response, outcome: WriteOutcome): WriteAnswer {
+  x.trace.write = outcome;
+  if (response.status >= 500) x.trace.outcome = "no_lkg";
+  else x.trace.outcome = response.status >= 400 ? "rejected" : "origin_ok";
+  return { response, region: writer };
+}
+
+/** A key the ledger already knows: the stored result, or the same 202. */
+function answered(x: RequestContext, writer: Region, response: Response, outcome: WriteOutcome): WriteAnswer {
+  x.trace.write = outcome;
+  return { response, region: writer };
+}
