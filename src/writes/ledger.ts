@@ -35,6 +35,12 @@ interface Row extends Record<string, SqlStorageValue> {
   record: string;
 }
 
+/** A call the object refused without changing anything: a caller's bug, named. */
+export interface Invalid {
+  kind: "invalid";
+  problem: string;
+}
+
 const FINGERPRINT = /^[0-9a-f]{64}$/;
 /** Response headers a replay must never hand out again: a session issued to the first request is that request's. */
 const NEVER_STORED = new Set(["set-cookie", "set-cookie2"]);
@@ -54,10 +60,14 @@ export class WriteLedger extends DurableObject<Env> {
     });
   }
 
-  /** The request path's first call for a write: new (go ahead), or what the key already holds. `statusSecret` from newStatusSecret(). */
-  begin(input: BeginInput & { statusSecret: string }): BeginResult {
+  /**
+   * The request path's first call for a write: new (go ahead), or what the key already holds.
+   * `statusSecret` from newStatusSecret(). A malformed input is answered, not thrown (a thrown RPC
+   * error is also an unhandled rejection in the object): it changes nothing.
+   */
+  begin(input: BeginInput & { statusSecret: string }): BeginResult | Invalid {
     const problem = beginProblem(input);
-    if (problem) throw new TypeError(`WriteLedger.begin: ${problem}`);
+    if (problem) return { kind: "invalid", problem: `WriteLedger.begin: ${problem}` };
     const statusId = `${this.ctx.id.toString()}.${input.statusSecret}`;
     return this.commit(
       begin(
@@ -77,7 +87,11 @@ export class WriteLedger extends DurableObject<Env> {
     );
   }
 
-  queue(why: QueueReason): QueueAnswer {
+  /**
+   * The contract's `queue(why)`: not that name, which is the Workers queue-consumer handler's and so
+   * never reachable over RPC ("The RPC receiver does not implement the method").
+   */
+  markQueued(why: QueueReason): QueueAnswer {
     return this.commit(queue(this.current, why));
   }
 
@@ -89,8 +103,9 @@ export class WriteLedger extends DurableObject<Env> {
     return this.commit(release(this.current));
   }
 
-  claim(token: string, leaseMs: number): ClaimAnswer {
-    if (token === "" || !Number.isInteger(leaseMs) || leaseMs <= 0) throw new TypeError(`WriteLedger.claim: needs a token and a positive integer leaseMs, got ${JSON.stringify([token, leaseMs])}`);
+  claim(token: string, leaseMs: number): ClaimAnswer | Invalid {
+    if (typeof token !== "string" || token === "" || !Number.isInteger(leaseMs) || leaseMs <= 0)
+      return { kind: "invalid", problem: `WriteLedger.claim: needs a token and a positive integer leaseMs, got ${JSON.stringify([token, leaseMs])}` };
     return this.commit(claim(this.current, token, leaseMs, this.clock.now()));
   }
 
@@ -98,8 +113,7 @@ export class WriteLedger extends DurableObject<Env> {
    * `token` names the delivery for the contract's symmetry with claim; a final answer is recorded
    * whoever holds the claim now (ledger-state.ts delivered).
    */
-  delivered(token: string, result: StoredResult): SettleAnswer {
-    if (token === "") throw new TypeError("WriteLedger.delivered: needs the delivery's token");
+  delivered(_token: string, result: StoredResult): SettleAnswer {
     return this.commit(delivered(this.current, storable(result), this.clock.now()));
   }
 
