@@ -1,6 +1,7 @@
 /** The bindings and variables the worker expects; `[vars]` are read as raw values and validated by config.ts. */
 import type { BreakerObject } from "./breaker/object.ts";
 import type { RoutingObject } from "./routing/object.ts";
+import type { WriteLedger } from "./writes/ledger.ts";
 
 export interface Env {
   /** Per-origin circuit breaker, the fleet's source of truth. */
@@ -10,6 +11,8 @@ export interface Env {
    * Not `ROUTING`: that name is the ROUTING policy var, and a binding and a var cannot share it.
    */
   ROUTING_OBJECT: DurableObjectNamespace<RoutingObject>;
+  /** The idempotency ledger, one object per scoped key (`idFromName(scopedKey(...))`); needed only with WRITES. */
+  WRITE_LEDGER?: DurableObjectNamespace<WriteLedger>;
   /** Global tier of the last-known-good store (optional when LKG_TIERS leaves out "kv"). */
   LKG_KV?: KVNamespace;
   /** One data point per request and per breaker transition. */

@@ -5,6 +5,7 @@ import type { Env } from "./env.ts";
 
 export { BreakerObject } from "./breaker/object.ts";
 export { RoutingObject } from "./routing/object.ts";
+export { WriteLedger } from "./writes/ledger.ts";
 
 const app = createApp({ clock: systemClock, caches });
 
