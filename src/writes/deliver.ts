@@ -11,6 +11,7 @@ import { newAttempt } from "../request/record.ts";
 import type { Region } from "../runtime.ts";
 import { accepted, notAccepted, QUEUE_REASONS } from "./answers.ts";
 import { toMessage } from "./message.ts";
+import { serializeIdempotencyKey } from "./idempotency.ts";
 import { captureResult } from "./result.ts";
 import { IDEMPOTENCY_KEY_HEADER, WRITE_EPOCH_HEADER, type QueueReason, type StoredResult } from "./types.ts";
 
@@ -43,7 +44,7 @@ const UNCONFIRMED = new Set([502, 503, 504]);
 export async function passThrough(x: RequestContext, writer: Region, epoch: number, body: ArrayBuffer | ReadableStream<Uint8Array> | null, key: string | undefined, unseen?: Unseen): Promise<Passed> {
   const headers = new Headers(x.request.headers);
   headers.set(WRITE_EPOCH_HEADER, String(epoch));
-  if (key !== undefined) headers.set(IDEMPOTENCY_KEY_HEADER, quoted(key));
+  if (key !== undefined) headers.set(IDEMPOTENCY_KEY_HEADER, serializeIdempotencyKey(key));
   const forwarded = new Request(x.request.url, { method: x.request.method, headers, body, redirect: "manual" });
   const wx: RequestContext = { ...x, request: forwarded };
   const trace = newAttempt(writer.origin.name);
@@ -108,9 +109,4 @@ function limits(x: RequestContext): { bytes: number; sensitive: readonly string[
 
 async function cancelLate(late: { kind: string; response?: Response }): Promise<void> {
   if (late.kind === "response") await late.response?.body?.cancel();
-}
-
-/** The draft's sf-string form, as the origin receives it whatever form the client used. */
-function quoted(key: string): string {
-  return `"${key.replaceAll("\\", "\\\\").replaceAll('"', '\\"')}"`;
 }

@@ -10,10 +10,10 @@ import { accepted, dedupeKeyMissing, keyInFlight, keyMalformed, keyMissing, keyR
 import { readWriteBody } from "./body.ts";
 import { webhookKey } from "./dedupe.ts";
 import { enqueue, passThrough, type Queueable, type WriteAnswer } from "./deliver.ts";
-import { credentialScope, fingerprint, newStatusId, parseIdempotencyKey, scopedKey } from "./idempotency.ts";
+import { credentialScope, fingerprint, newStatusSecret, parseIdempotencyKey, scopedKey } from "./idempotency.ts";
 import { writePlan } from "./lease.ts";
 import type { WriteRule } from "./match.ts";
-import { IDEMPOTENCY_KEY_HEADER, type WritePlan } from "./types.ts";
+import { IDEMPOTENCY_KEY_HEADER, type StoredResult, type WritePlan } from "./types.ts";
 
 export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteAnswer> {
   const writes = x.runtime.config.writes!;
@@ -62,16 +62,18 @@ export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteA
   const scope = rule.kind === "webhook" ? `webhook:${rule.route.pattern}` : await credentialScope(x.request, x.runtime.config);
   const objectId = ledgerNs.idFromName(await scopedKey(rule.kind, scope, key));
   const ledger = ledgerNs.get(objectId);
-  const statusId = newStatusId(objectId.toString());
+  const statusSecret = newStatusSecret();
   // A webhook event is its key: a sender's retry with a reworded body is still the one event, acknowledged and not delivered again.
-  const print = rule.kind === "webhook" ? await fingerprint("WEBHOOK", rule.route.pattern, "", new TextEncoder().encode(key).buffer) : await fingerprint(x.request.method, x.url.pathname + x.url.search, x.request.headers.get("content-type") ?? "", body.bytes);
+  const print = rule.kind === "webhook" ? await fingerprint("WEBHOOK", rule.route.pattern, "", new TextEncoder().encode(key).buffer as ArrayBuffer) : await fingerprint(x.request.method, x.url.pathname + x.url.search, x.request.headers.get("content-type") ?? "", body.bytes);
   let verdict;
   try {
-    verdict = await ledger.begin({ key, fingerprint: print, kind: rule.kind, statusSecret: statusSecretOf(statusId), plan: plan.kind, why: plan.kind === "queue" ? plan.why : undefined, lifetimeMs: writes.keyLifetimeMs });
+    verdict = await ledger.begin({ key, fingerprint: print, kind: rule.kind, statusSecret, plan: plan.kind, why: plan.kind === "queue" ? plan.why : undefined, lifetimeMs: writes.keyLifetimeMs });
   } catch (err) {
     return refused(x, writer, notAccepted(`the idempotency ledger is unreachable (${(err as Error).message})`), "");
   }
   switch (verdict.kind) {
+    case "invalid":
+      return refused(x, writer, notAccepted(`the ledger refused the record (${verdict.problem})`), "");
     case "mismatch":
       return refused(x, writer, keyReused(), "mismatch");
     case "in-flight":
@@ -79,7 +81,7 @@ export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteA
     case "queued":
       return answered(x, writer, accepted(verdict.statusId, plan.kind === "queue" ? plan.why : "outcome-unknown", now + writes.keyLifetimeMs, true), "replayed");
     case "done":
-      return answered(x, writer, replay(verdict.result), "replayed");
+      return answered(x, writer, replay(verdict.result as StoredResult), "replayed");
     case "new":
       break;
   }
@@ -89,7 +91,7 @@ export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteA
   const release = () => ledger.release();
   if (plan.kind === "queue") return enqueue(x, writer, item, plan.why, release);
   const passed = await passThrough(x, writer, plan.epoch, body.bytes, key, async (why) => {
-    await ledger.queue(why);
+    await ledger.markQueued(why);
     return enqueue(x, writer, item, why, release);
   });
   // The client has its answer; the ledger learns it in the background (a retry meanwhile gets 409, never a second write).
@@ -101,9 +103,6 @@ function writerUsable(writer: Region, now: number): boolean {
   return writer.view.decide(now).kind !== "reject" && (writer.route?.health.usable ?? true);
 }
 
-function statusSecretOf(statusId: string): string {
-  return statusId.slice(statusId.indexOf(".") + 1);
-}
 
 /** Answered at the edge without reaching the writer. */
 function refused(x: RequestContext, writer: Region, response: Response, outcome: WriteOutcome): WriteAnswer {
