@@ -60,7 +60,7 @@ describe("request data points", () => {
     expect((await h.fetch(s.url("/page"))).status).toBe(200);
     expect(onlyNewRequestPoint(h, 0)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "origin_ok", "", "closed", "", "none", "stored", "GET", "/", "", VERSION, "", "success", h.originName, "", "single"],
+      blobs: ["request", "origin_ok", "", "closed", "", "none", "stored", "GET", "/", "", VERSION, "", "success", h.originName, "", "single", ""],
       doubles: [WALL_MS, 200, 0, WALL_MS, 200, HEARD_MS, 100, 1],
     });
   });
@@ -75,7 +75,7 @@ describe("request data points", () => {
     expect(res.status).toBe(200);
     expect(onlyNewRequestPoint(h, 1)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "lkg_served", "http_5xx", "closed", "memory", "hit", "", "GET", "/", "", VERSION, "", "failure", "", "", "single"],
+      blobs: ["request", "lkg_served", "http_5xx", "closed", "memory", "hit", "", "GET", "/", "", VERSION, "", "failure", "", "", "single", ""],
       doubles: [WALL_MS, 502, 7.5, WALL_MS, 200, HEARD_MS, 0, 1],
     });
   });
@@ -87,7 +87,7 @@ describe("request data points", () => {
     expect((await h.fetch(s.url("/never-stored"))).status).toBe(502);
     expect(onlyNewRequestPoint(h, 0)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "no_lkg", "http_5xx", "closed", "", "miss", "", "GET", "/", "", VERSION, "", "failure", h.originName, "", "single"],
+      blobs: ["request", "no_lkg", "http_5xx", "closed", "", "miss", "", "GET", "/", "", VERSION, "", "failure", h.originName, "", "single", ""],
       doubles: [WALL_MS, 502, 0, WALL_MS, 502, HEARD_MS, 100, 1],
     });
   });
@@ -111,7 +111,7 @@ describe("request data points", () => {
     expect((await h.fetch(s.url("/submit"), { method: "POST", body: "x=1" })).status).toBe(500);
     expect(onlyNewRequestPoint(h, 0)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "origin_error", "http_5xx", "closed", "", "none", "skip:method", "POST", "/", "", VERSION, "", "failure", h.originName, "", "single"],
+      blobs: ["request", "origin_error", "http_5xx", "closed", "", "none", "skip:method", "POST", "/", "", VERSION, "", "failure", h.originName, "", "single", ""],
       doubles: [WALL_MS, 500, 0, WALL_MS, 500, HEARD_MS, 100, 1],
     });
   });
@@ -127,14 +127,14 @@ describe("request data points", () => {
     expect((await h.fetch(s.url("/kept"))).status).toBe(200);
     expect(onlyNewRequestPoint(h, 1)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "lkg_served", "breaker_open", "open", "memory", "hit", "", "GET", "/", "", VERSION, "", "", "", "", "single"],
+      blobs: ["request", "lkg_served", "breaker_open", "open", "memory", "hit", "", "GET", "/", "", VERSION, "", "", "", "", "single", ""],
       doubles: [WALL_MS, 0, 2, 0, 200, 0, 0, 1],
     });
 
     expect((await h.fetch(s.url("/not-kept"))).status).toBe(503);
     expect(onlyNewRequestPoint(h, 2)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "no_lkg", "breaker_open", "open", "", "miss", "", "GET", "/", "", VERSION, "", "", "", "", "single"],
+      blobs: ["request", "no_lkg", "breaker_open", "open", "", "miss", "", "GET", "/", "", VERSION, "", "", "", "", "single", ""],
       doubles: [WALL_MS, 0, 0, 0, 503, 0, 0, 1],
     });
     expect((await s.log()).count).toBe(1);
@@ -164,7 +164,7 @@ describe("request data points", () => {
       expect(res.status).toBe(status);
       expect(onlyNewRequestPoint(h, before)).toEqual({
         indexes: [h.originName],
-        blobs: ["request", "rejected", "", "closed", "", "none", "", init.method ?? "GET", "", "", VERSION, "", "", "", "", "refused"],
+        blobs: ["request", "rejected", "", "closed", "", "none", "", init.method ?? "GET", "", "", VERSION, "", "", "", "", "refused", ""],
         doubles: [WALL_MS, 0, 0, 0, status, 0, 0, 0],
       });
     }
@@ -206,7 +206,7 @@ describe("breaker transition points", () => {
     ]);
     expect(requestPoints(h.metrics).at(-1)).toEqual({
       indexes: [h.originName],
-      blobs: ["request", "origin_ok", "", "closed", "", "none", "stored", "GET", "/", "", VERSION, "probe", "success", h.originName, "", "single"],
+      blobs: ["request", "origin_ok", "", "closed", "", "none", "stored", "GET", "/", "", VERSION, "probe", "success", h.originName, "", "single", ""],
       doubles: [WALL_MS, 200, 0, WALL_MS, 200, HEARD_MS, 100, 1],
     });
     expect(requestPoints(h.metrics)).toHaveLength(4);

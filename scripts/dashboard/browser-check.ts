@@ -9,6 +9,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
 import { CHART_PANELS } from "./render.ts";
+import { WRITE_CHART_PANELS } from "./render-writes.ts";
 import { latestReport } from "./run.ts";
 
 const CHROMIUM = process.env["CHROMIUM_PATH"] ?? "/usr/bin/chromium";
@@ -41,9 +42,10 @@ export async function checkDashboard(dir: string): Promise<{ problems: string[];
     );
     // Charts only: the tables (totals, checked below; failing routes, failovers and routing
     // changes) are rightly empty when every failure was the origin's and one region served all.
-    for (const name of CHART_PANELS) {
+    // The write charts are drawn only when their panel has rows (none without WRITES): checked when there.
+    for (const name of [...CHART_PANELS, ...WRITE_CHART_PANELS]) {
       const shown = panels.filter((p) => p.panel === name);
-      if (shown.length === 0) problems.push(`panel ${name} is missing`);
+      if (shown.length === 0 && CHART_PANELS.includes(name)) problems.push(`panel ${name} is missing`);
       for (const p of shown) {
         if (!(p.rows > 0)) problems.push(`panel ${name} has no data`);
         if (p.width < 300) problems.push(`panel ${name} is not drawn at a readable size (${p.width}px)`);
@@ -53,7 +55,7 @@ export async function checkDashboard(dir: string): Promise<{ problems: string[];
     const totals = await tab.$$eval("table:first-of-type tbody tr", (rows) => rows.length);
     if (totals < 1) problems.push("the totals table is empty");
     const headings = await tab.$$eval("h2", (hs) => hs.map((h) => h.textContent ?? ""));
-    for (const section of ["Failing routes", "Regions", "Failovers", "Routing changes"]) {
+    for (const section of ["Failing routes", "Regions", "Failovers", "Routing changes", "Writes"]) {
       if (!headings.includes(section)) problems.push(`the ${section.toLowerCase()} section is missing`);
     }
     const screenshot = join(dir, "dashboard.png");

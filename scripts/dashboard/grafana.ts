@@ -35,17 +35,25 @@ const TITLES: Record<PanelName, string> = {
   region_share: "Share of answers by the region that answered (stacked to 100 %; '(copy or edge error)': no region answered)",
   ramp: "Return-to-home: ramp percent of each region's answers",
   failovers: "Failovers: tried first at one region, answered by another",
-  routing_changes: "Routing changes: evacuations, drains, sheds, restores, leaving and returning, ramp steps and aborts",
+  routing_changes: "Routing changes: evacuations, drains, sheds, restores, leaving and returning, ramp steps and aborts, lease changes",
+  write_outcomes: "Writes by outcome: passed, queued, replayed and refused at the edge; delivered, duplicates dropped, retries and dead letters in the queue",
+  backlog: "Write backlog: queued writes, dead letters, age of the oldest queued write (s)",
+  writer: "Writer lease changes: promotions, freezes, unfreezes, with the epoch",
 };
 
 /**
  * Display settings a panel needs beyond its SQL. The region share stacks its per-region answers to
  * 100 %: the share per step, which Analytics Engine's SQL cannot compute on each row (no window
- * functions, no joins); the tooltip keeps the answers.
+ * functions, no joins); the tooltip keeps the answers. The backlog's age has its own unit and axis.
  */
 const FIELD_CONFIG: Partial<Record<PanelName, unknown>> = {
   region_share: { defaults: { custom: { stacking: { mode: "percent", group: "A" }, drawStyle: "bars", fillOpacity: 80 } }, overrides: [] },
   ramp: { defaults: { unit: "percent", min: 0, max: 100, custom: { lineInterpolation: "stepAfter" } }, overrides: [] },
+  // Counts are writes; the oldest write's age is seconds, on an axis of its own.
+  backlog: {
+    defaults: { min: 0, custom: { lineInterpolation: "stepAfter" } },
+    overrides: [{ matcher: { id: "byName", options: "oldest_age_s" }, properties: [{ id: "unit", value: "s" }, { id: "custom.axisPlacement", value: "right" }] }],
+  },
 };
 
 export function grafanaDashboard(): unknown {

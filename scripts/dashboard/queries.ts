@@ -23,11 +23,14 @@ export const PANELS = [
   "ramp",
   "failovers",
   "routing_changes",
+  "write_outcomes",
+  "backlog",
+  "writer",
 ] as const;
 export type PanelName = (typeof PANELS)[number];
 
 /** Panels whose rows are totals or single events rather than a series per step: tables in Grafana. */
-export const TABLE_PANELS: ReadonlySet<PanelName> = new Set(["totals", "breaker_transitions", "failing_routes", "failovers", "routing_changes"]);
+export const TABLE_PANELS: ReadonlySet<PanelName> = new Set(["totals", "breaker_transitions", "failing_routes", "failovers", "routing_changes", "writer"]);
 
 export interface Window {
   /** Analytics Engine dataset (the table name), as bound in wrangler.toml. */

@@ -28,7 +28,7 @@ export interface RegionPanel {
   svgs: string[];
 }
 
-type XOf = (t: string | number) => number;
+export type XOf = (t: string | number) => number;
 
 const num = (v: unknown): number => (typeof v === "number" ? v : Number(v));
 const percentTicks = (v: number): string => `${v} %`;
@@ -40,7 +40,7 @@ export function regionOrder(rows: Row[][]): string[] {
   return names.has(NO_REGION) ? [...regions, NO_REGION] : regions;
 }
 
-function colorsOf(order: string[]): Record<string, string> {
+export function colorsOf(order: string[]): Record<string, string> {
   let next = 0;
   return Object.fromEntries(order.map((n) => [n, n === NO_REGION ? NO_REGION_COLOR : REGION_COLORS[next++ % REGION_COLORS.length]!]));
 }
@@ -145,7 +145,7 @@ export function regionPanels(rows: Record<"region_share" | "ramp", Row[]>, axis:
 }
 
 /** Seconds since a drill's start, as the drill report's "at (s)". */
-function sinceDrill(t: string | number, drillStartMs: number): string {
+export function sinceDrill(t: string | number, drillStartMs: number): string {
   return ((epochMs(t) - drillStartMs) / 1000).toFixed(3);
 }
 

@@ -7,6 +7,7 @@ import { stateRects, xScale } from "../drill/svg-geometry.ts";
 import type { Window } from "./queries.ts";
 import { CHART_PANELS, drillTimeAxis, renderPage, type PageInput, type PanelRows } from "./render.ts";
 import { NO_REGION, regionShares } from "./render-regions.ts";
+import { WRITE_CHART_PANELS, epochLines } from "./render-writes.ts";
 import { epochMs } from "./time.ts";
 
 /** The load started at .840 of a clock second, as drills do: the SQL's 1 s buckets are not the drill's seconds. */
@@ -56,6 +57,16 @@ function rows(): PanelRows {
       { t: clock(LOAD_START + 20_100), region: "eu", action: "left", reason: "3 failures in a row", source: "isolate", percent: 0, step: 0, generation: 4 },
       { t: clock(LOAD_START + 29_000), region: "eu", action: "returned", reason: "3 successes in a row", source: "isolate", percent: 10, step: 0, generation: 5 },
       { t: clock(LOAD_START + 39_000), region: "eu", action: "ramp_step", reason: "step 1: 30%", source: "object", percent: 30, step: 1, generation: 6 },
+    ],
+    // Writes go to eu until it leaves at 20 s: queued while eu-to-us promotes, delivered by us after.
+    write_outcomes: [0, 20, 25].map((s) => ({
+      t: second(s), passed: s === 0 ? 8 : 0, queued: s === 20 ? 5 : 0, replayed: s === 25 ? 1 : 0, in_flight: 0, mismatch: s === 0 ? 1 : 0, missing_key: 0, too_large: 0,
+      delivered: s === 25 ? 5 : 0, duplicate_dropped: s === 25 ? 1 : 0, retry: s === 20 ? 2 : 0, dead_lettered: 0, replayed_dead: 0,
+    })),
+    backlog: [20, 25].map((s) => ({ t: second(s), queued_writes: s === 20 ? 5 : 0, oldest_age_s: s === 20 ? 4.2 : 0, dead_letters: 0 })),
+    writer: [
+      { t: clock(LOAD_START + 20_200), region: "us", action: "promote", reason: "writer eu down", source: "isolate", epoch: 1 },
+      { t: clock(LOAD_START + 24_000), region: "us", action: "promote_done", reason: "writer eu down", source: "object", epoch: 2 },
     ],
   };
 }
@@ -137,7 +148,11 @@ describe("dashboard page", () => {
   it("draws every chart panel it names, and only those: the browser check wants data in each", () => {
     const html = renderPage(drill);
     const drawn = [...html.matchAll(/<div class="panel" data-panel="(\w+)" data-rows="(\d+)">/g)].map((m) => m[1]!);
-    expect(new Set(drawn)).toEqual(new Set(CHART_PANELS));
+    expect(new Set(drawn)).toEqual(new Set([...CHART_PANELS, ...WRITE_CHART_PANELS]));
+    // The write charts once, for the fleet, and only with data.
+    expect(drawn.filter((p) => (WRITE_CHART_PANELS as readonly string[]).includes(p))).toEqual([...WRITE_CHART_PANELS]);
+    const noWrites = renderPage({ ...drill, rows: { ...rows(), write_outcomes: [], backlog: [], writer: [] } });
+    expect(new Set([...noWrites.matchAll(/<div class="panel" data-panel="(\w+)"/g)].map((m) => m[1]!))).toEqual(new Set(CHART_PANELS));
     // The region panels once, for the fleet (the per-origin charts once per origin).
     expect(drawn.filter((p) => p === "region_share" || p === "ramp")).toEqual(["region_share", "ramp"]);
     expect(html).toContain('<div class="panel" data-panel="region_share" data-rows="10">');
@@ -198,6 +213,31 @@ describe("dashboard page", () => {
     const none = renderPage({ ...drill, rows: { ...rows(), failovers: [], routing_changes: [] } });
     expect(none).toContain("No failovers in this window");
     expect(none).toContain("No routing changes in this window");
+  });
+
+  it("shows the writes once for the fleet: outcomes at the edge and in the queue, the backlog, and the lease changes with seconds since the drill's start", () => {
+    const html = renderPage(drill);
+    const writes = html.slice(html.indexOf('<h2 id="writes">Writes</h2>'));
+    const outcomes = panel(writes, "write_outcomes");
+    expect(outcomes).toMatch(/^<p class="caption">What happened to the writes\? /);
+    expect(outcomes).toContain("<title>-0.84: passed 8, queued 0, replayed 0, in_flight 0, mismatch 1, missing_key 0, too_large 0 (total 9)</title>");
+    expect(outcomes).toContain(">Queued writes: what the consumer did</text>");
+    expect(panel(writes, "backlog")).toContain(">Age of the oldest queued write</text>");
+    expect(writes).toContain("<tr><th>at (s)</th><th>t</th><th>region</th><th>action</th><th>reason</th><th>source</th><th>epoch</th></tr>");
+    expect(writes).toContain("<tr><td>24.000</td><td>2026-11-22 12:00:24.840</td><td>us</td><td>promote_done</td><td>writer eu down</td><td>object</td><td>2</td></tr>");
+  });
+
+  it("holds each lease change's epoch in its region's line until the next change, and breaks a region's line where another's change takes over", () => {
+    const xOf = (t: string | number) => (epochMs(t) - LOAD_START) / 1000;
+    const changes = [
+      { t: clock(LOAD_START + 1_000), region: "eu", epoch: 1 },
+      { t: clock(LOAD_START + 5_000), region: "us", epoch: 1 },
+      { t: clock(LOAD_START + 9_000), region: "us", epoch: 2 },
+      { t: clock(LOAD_START + 30_000), region: "eu", epoch: 3 },
+    ];
+    const [eu, us] = epochLines(changes, xOf, 60, ["eu", "us"], { eu: "#1", us: "#2" });
+    expect(eu).toEqual({ name: "eu", color: "#1", points: [[1, 1], [5, 1], [5, Number.NaN], [30, 3], [60, 3]] });
+    expect(us).toEqual({ name: "us", color: "#2", points: [[5, 1], [9, 1], [9, 2], [30, 2], [30, Number.NaN]] });
   });
 
   it("keeps clock time (UTC) for production, with no drill", () => {

@@ -7,7 +7,8 @@ import { escapeXml, lineChart, segmentsFromChanges, stackedBars, stateTimeline, 
 import { BREAKER_COLORS, BREAKER_TRIP_COLOR, DRILL_TIME_LABEL, FAILURE_COLORS, OUTCOME_COLORS, QUANTILE_COLORS, TARGET_LINE_COLOR } from "../lib/palette.ts";
 import { htmlTable } from "./html-table.ts";
 import { overallTotals, type PanelName, type Row, type Window } from "./queries.ts";
-import { failoversTable, regionPanels, routingChangesTable } from "./render-regions.ts";
+import { failoversTable, regionPanels, routingChangesTable, type ChartAxis } from "./render-regions.ts";
+import { writesSection } from "./render-writes.ts";
 import { epochMs } from "./time.ts";
 
 export type PanelRows = Record<PanelName, Row[]>;
@@ -257,13 +258,25 @@ function failingRoutesTable(rows: Row[]): string {
   return htmlTable(["origin", "routes", "failures", "checks", "last_seen"], rows);
 }
 
-/** The region panels, once for the whole fleet: the regions are what they compare. */
-function regionsSection(input: PageInput): string {
+/** The fleet's panels (regions, writes) share one time axis with the per-origin charts. */
+function fleetAxis(input: PageInput): { axis: ChartAxis; xOf: XOf } {
   const xOf = xOfFor(input);
   const { xDomain, xTickFormat, xLabel } = timeAxis(input, xOf);
-  return regionPanels(input.rows, { bands: input.bands ?? [], xDomain, xTickFormat, xLabel }, xOf, input.window.stepS)
+  return { axis: { bands: input.bands ?? [], xDomain, xTickFormat, xLabel }, xOf };
+}
+
+/** The region panels, once for the whole fleet: the regions are what they compare. */
+function regionsSection(input: PageInput): string {
+  const { axis, xOf } = fleetAxis(input);
+  return regionPanels(input.rows, axis, xOf, input.window.stepS)
     .map((p) => `<div class="panel" data-panel="${p.panel}" data-rows="${p.rows}"><p class="caption">${escapeXml(p.caption)}</p>\n${p.svgs.join("")}</div>`)
     .join("\n");
+}
+
+/** The write panels, once for the fleet: one writer takes every write. */
+function writesPart(input: PageInput): string {
+  const { axis, xOf } = fleetAxis(input);
+  return writesSection(input.rows, axis, xOf, input.window.stepS, input.drillStartMs);
 }
 
 export function renderPage(input: PageInput): string {
@@ -307,6 +320,8 @@ ${failoversTable(rows.failovers, input.drillStartMs)}
 <h2>Routing changes</h2>
 <p class="caption">${escapeXml("What did the fleet's routing controls do, when and why? Evacuations, drains, sheds, restores, regions leaving and returning, ramp steps, aborts and leader changes, in order, with who decided (admin, isolate, object).")}</p>
 ${routingChangesTable(rows.routing_changes, input.drillStartMs)}
+<h2 id="writes">Writes</h2>
+${writesPart(input)}
 </body>
 </html>
 `;

@@ -17,6 +17,7 @@ import { DEFAULT_API_BASE, sqlApiEngine } from "./engines/sql-api.ts";
 import { PANELS, panelSql, windowProblems, type Engine, type Row, type Window } from "./queries.ts";
 import { drillTimeAxis, renderPage, type PageInput, type PanelRows } from "./render.ts";
 import { regionSummary } from "./render-regions.ts";
+import { writesSummary } from "./render-writes.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 export const DATASET = "edge_fallback";
@@ -40,6 +41,8 @@ export function summary(rows: PanelRows): string[] {
   }
   const regions = regionSummary(rows);
   if (regions !== undefined) lines.push(regions);
+  const writes = writesSummary(rows);
+  if (writes !== undefined) lines.push(writes);
   return lines;
 }
 

@@ -48,7 +48,12 @@ const ROWS: Record<string, Record<string, string | number>[]> = {
     { t: "2026-11-22 12:00:00", region: "us", answers: "30", ramp_percent: 100 },
   ],
   "AS failovers": [{ from_region: "eu", to_region: "us", routing_reason: "weighted", failovers: "7", last_seen: "2026-11-22 12:00:59" }],
+  "blob2 IN ('promote', 'promote_done', 'freeze', 'unfreeze')": [{ t: "2026-11-22 12:00:20", region: "us", action: "promote_done", reason: "writer eu down", source: "object", epoch: "2" }],
   "blob1 = 'routing'": [{ t: "2026-11-22 12:00:10", region: "eu", action: "ramp_step", reason: "step 1: 30%", source: "object", percent: "30", step: "1", generation: "9" }],
+  "AS duplicate_dropped": [
+    { t: "2026-11-22 12:00:00", passed: "40", queued: "12", replayed: "3", in_flight: "1", mismatch: "2", missing_key: "4", too_large: "0", delivered: "12", duplicate_dropped: "3", retry: "5", dead_lettered: "0", replayed_dead: "0" },
+  ],
+  "AS oldest_age_s": [{ t: "2026-11-22 12:00:00", queued_writes: 9, oldest_age_s: 31.5, dead_letters: 0 }],
 };
 
 async function read(req: IncomingMessage): Promise<string> {
@@ -90,7 +95,7 @@ describe("Analytics Engine SQL API", () => {
         body: `${panelSql(panel, w)}\nFORMAT JSON`,
       });
     });
-    expect(seen[0]!.body).toContain("FROM edge_fallback\nWHERE timestamp >= toDateTime('2026-11-22 12:00:00') AND timestamp < toDateTime('2026-11-22 13:00:00')");
+    expect(seen[0]!.body).toContain("FROM edge_fallback\nWHERE blob1 IN ('request', 'breaker') AND timestamp >= toDateTime('2026-11-22 12:00:00') AND timestamp < toDateTime('2026-11-22 13:00:00')");
     expect(seen[0]!.body).toContain("sumIf(_sample_interval, blob1 = 'request' AND blob2 = 'lkg_served') AS lkg_served");
     // Quoted integers come back as numbers.
     expect(rows.totals).toEqual([{ origin: "primary", answers: 120, edge_fallback_triggered: 36, lkg_served: 30, no_lkg: 6, lookups: 40, lookup_misses: 10, cache_miss_rate: 0.25, breaker_trips: 2 }]);
@@ -103,6 +108,13 @@ describe("Analytics Engine SQL API", () => {
     expect(body("routing_changes")).toContain("WHERE blob1 = 'routing' AND timestamp >= ");
     expect(rows.failovers).toEqual([{ from_region: "eu", to_region: "us", routing_reason: "weighted", failovers: 7, last_seen: "2026-11-22 12:00:59" }]);
     expect(rows.routing_changes).toEqual([{ t: "2026-11-22 12:00:10", region: "eu", action: "ramp_step", reason: "step 1: 30%", source: "object", percent: 30, step: 1, generation: 9 }]);
+    // The write panels: the request points' blob17, the write points' blob2, the backlog's doubles, the lease's routing actions.
+    expect(body("write_outcomes")).toContain("sumIf(_sample_interval, blob1 = 'request' AND blob17 = 'missing-key') AS missing_key");
+    expect(body("write_outcomes")).toContain("WHERE (blob1 = 'write' OR (blob1 = 'request' AND blob17 != '')) AND timestamp >= ");
+    expect(body("backlog")).toContain("max(double2) / 1000 AS oldest_age_s");
+    expect(body("writer")).toContain("WHERE blob1 = 'routing' AND blob2 IN ('promote', 'promote_done', 'freeze', 'unfreeze') AND timestamp >= ");
+    expect(rows.write_outcomes[0]).toMatchObject({ passed: 40, queued: 12, delivered: 12, missing_key: 4 });
+    expect(rows.writer).toEqual([{ t: "2026-11-22 12:00:20", region: "us", action: "promote_done", reason: "writer eu down", source: "object", epoch: 2 }]);
   });
 
   it("says what a rejected token needs", async () => {
@@ -160,6 +172,7 @@ describe("npm run dashboard (production)", () => {
       expect(printed).toEqual([
         "primary: 120 answers, edge_fallback_triggered 36 (served from a copy 30, no copy 6), cache_miss_rate 25.0 %, breaker trips 2",
         "regions: eu 50.0 %, us 25.0 %, (copy or edge error) 25.0 % of answers; 7 failovers; 1 routing change",
+        "writes: 40 passed, 12 queued, 3 replayed, 7 refused; queue: 12 delivered, 3 duplicates dropped, 5 retries, 0 dead-lettered; backlog peak 9 (oldest 31.5 s), 0 dead letters; 1 lease change (last epoch 2)",
         `dashboard: ${relative(process.cwd(), join(dir, "dashboard.html"))}`,
       ]);
       expect(seen[0]!.body).toContain("timestamp >= toDateTime('2026-11-22 12:00:00') AND timestamp < toDateTime('2026-11-22 13:00:00')");
@@ -205,6 +218,18 @@ describe("Grafana dashboard", () => {
     expect(of("region_share")).toMatchObject({ type: "timeseries", fieldConfig: { defaults: { custom: { stacking: { mode: "percent" } } } }, targets: [{ format: "time_series" }] });
     expect(of("ramp")).toMatchObject({ type: "timeseries", fieldConfig: { defaults: { unit: "percent", min: 0, max: 100, custom: { lineInterpolation: "stepAfter" } } } });
     for (const table of ["failovers", "routing_changes"] as const) expect(of(table)).toMatchObject({ type: "table", targets: [{ format: "table" }] });
+  });
+
+  it("shows writes by outcome and the backlog over time (the oldest write's age in seconds on its own axis), and the lease changes as a table", () => {
+    const panels = (grafanaDashboard() as { panels: { title: string; type: string; fieldConfig?: unknown; targets: { format: string }[] }[] }).panels;
+    const of = (panel: (typeof PANELS)[number]) => panels[PANELS.indexOf(panel)]!;
+    expect(of("write_outcomes")).toMatchObject({ type: "timeseries", targets: [{ format: "time_series" }] });
+    expect(of("backlog")).toMatchObject({
+      type: "timeseries",
+      fieldConfig: { overrides: [{ matcher: { id: "byName", options: "oldest_age_s" }, properties: [{ id: "unit", value: "s" }, { id: "custom.axisPlacement", value: "right" }] }] },
+      targets: [{ format: "time_series" }],
+    });
+    expect(of("writer")).toMatchObject({ type: "table", targets: [{ format: "table" }] });
   });
 
   it("is generated from the same SQL files, and the committed file is up to date", () => {

@@ -66,3 +66,23 @@ export const DRILL_TIME_LABEL = "time since drill start (s)";
 export const REGION_COLORS = ["#4c78a8", "#f58518", "#e45756", "#72b7b2", "#54a24b", "#eeca3b", "#b279a2", "#9d755d"] as const;
 /** An answer no region gave: a stored copy, or the worker's own error. */
 export const NO_REGION_COLOR = "#9e9e9e";
+
+/**
+ * The write path's outcomes (write_outcomes panel): at the edge (blob17 of a request point) and in
+ * the queue (blob2 of a write point). Delivered and passed share the origin's green, refusals are
+ * warm like a client's 4xx, a dead letter is the red of an answer lost.
+ */
+export const WRITE_COLORS: Record<string, string> = {
+  passed: OUTCOME_COLORS.origin_ok,
+  queued: "#2f6fdb",
+  replayed: "#72b7b2",
+  in_flight: "#f2a93b",
+  mismatch: "#e8743b",
+  missing_key: "#8d6e63",
+  too_large: "#ad1457",
+  delivered: "#2e9d48",
+  duplicate_dropped: "#9e9e9e",
+  retry: "#f2b705",
+  dead_lettered: "#d0312d",
+  replayed_dead: "#6a1b9a",
+};

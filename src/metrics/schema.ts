@@ -15,6 +15,18 @@ export type Outcome =
   /** The request was refused before reaching the origin (bad request, bad configuration). */
   | "rejected";
 
+/**
+ * What the write path did with a write or webhook request (blob17), "" for any other request:
+ * - passed: sent on to the writer region (the answer, whatever it was, passed on),
+ * - queued: accepted into the write queue (202), first time or again for the same key,
+ * - replayed: the stored result of an earlier write with the same key was answered,
+ * - in-flight: refused 409, a write with the same key is being sent right now,
+ * - mismatch: refused 422, the key was used before with a different request,
+ * - missing-key: refused 400, no Idempotency-Key (or webhook dedupe key) where one is required, or a malformed one,
+ * - too-large: refused 503, the body is larger than can be queued and the write could not pass.
+ */
+export type WriteOutcome = "passed" | "queued" | "replayed" | "in-flight" | "mismatch" | "missing-key" | "too-large" | "";
+
 export type FailureClass = "http_5xx" | "timeout" | "connection" | "slow" | "breaker_open";
 export type LookupOutcome = "none" | "hit" | "miss" | "expired";
 
@@ -54,6 +66,8 @@ export interface RequestRecord {
   rampPercent: number;
   /** Regions tried (0 when refused before any, 2 after a failover). */
   regionsTried: number;
+  /** What the write path did with it ("" when it is no write or webhook request). */
+  write: WriteOutcome;
 }
 
 export interface TransitionRecord {
@@ -144,6 +158,7 @@ export function requestPoint(r: RequestRecord): AnalyticsEngineDataPoint {
       r.answeredBy, // blob14
       r.failedOverFrom, // blob15
       r.routingReason, // blob16
+      r.write, // blob17
     ],
     doubles: [
       r.latencyMs, // double1

@@ -6,7 +6,7 @@
 import type { BreakerState } from "../breaker/state.ts";
 import type { Env } from "../env.ts";
 import type { TierName } from "../lkg/entry.ts";
-import type { FailureClass, LookupOutcome, Outcome, RequestRecord } from "../metrics/schema.ts";
+import type { FailureClass, LookupOutcome, Outcome, RequestRecord, WriteOutcome } from "../metrics/schema.ts";
 import { requestPoint } from "../metrics/schema.ts";
 import { emit } from "../metrics/writer.ts";
 import type { Runtime } from "../runtime.ts";
@@ -39,10 +39,12 @@ export interface Trace {
   answeredBy: string;
   /** The answering region's return-to-home percent when it answered. */
   rampPercent: number;
+  /** What the write path did with the request (writes/intake.ts sets it; "" for any other request). */
+  write: WriteOutcome;
 }
 
 export function newTrace(policy: RequestPolicy): Trace {
-  return { attempts: [], outcome: "origin_ok", store: policy.lkg ? "" : `skip:${policy.reason}`, lookup: "none", tier: undefined, staleAgeSeconds: 0, routingReason: "single", answeredBy: "", rampPercent: 100 };
+  return { attempts: [], outcome: "origin_ok", store: policy.lkg ? "" : `skip:${policy.reason}`, lookup: "none", tier: undefined, staleAgeSeconds: 0, routingReason: "single", answeredBy: "", rampPercent: 100, write: "" };
 }
 
 export function newAttempt(region: string): AttemptTrace {
@@ -84,6 +86,7 @@ export function requestRecord(
     routingReason: trace.routingReason,
     rampPercent: trace.answeredBy === "" ? 0 : trace.rampPercent,
     regionsTried: regionsTried(trace),
+    write: trace.write,
   };
 }
 
@@ -103,8 +106,11 @@ function colo(request: Request): string {
   return typeof request.cf?.colo === "string" ? request.cf.colo : "";
 }
 
-/** A request refused before reaching the origin still counts on the dashboard. */
-export function recordRejected(request: Request, env: Env, runtime: Runtime, response: Response): void {
+/**
+ * A request refused before reaching the origin still counts on the dashboard. `write` says why
+ * the write path refused it (a missing key, a mismatch ...), "" for a refusal of any request.
+ */
+export function recordRejected(request: Request, env: Env, runtime: Runtime, response: Response, write: WriteOutcome = ""): void {
   const region = runtime.regions.values().next().value!;
   emit(env.METRICS, requestPoint({
     origin: region.origin.name,
@@ -131,5 +137,6 @@ export function recordRejected(request: Request, env: Env, runtime: Runtime, res
     routingReason: "refused",
     rampPercent: 0,
     regionsTried: 0,
+    write,
   }));
 }

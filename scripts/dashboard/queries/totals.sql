@@ -1,4 +1,6 @@
--- Whole-window totals per origin: the numbers at the top of the dashboard.
+-- Whole-window totals per origin: the numbers at the top of the dashboard. Request and breaker
+-- points only: the write path's points are indexed by the writer region (or '', or 'writes' for
+-- the backlog) and count nothing here; an origin is one that answered or whose breaker moved.
 SELECT
   index1 AS origin,
   sumIf(_sample_interval, blob1 = 'request') AS answers,
@@ -10,6 +12,6 @@ SELECT
   if(lookups = 0, 0, lookup_misses / lookups) AS cache_miss_rate,
   sumIf(_sample_interval, blob1 = 'breaker' AND blob2 = 'closed' AND blob3 = 'open') AS breaker_trips
 FROM {{dataset}}
-WHERE timestamp >= toDateTime('{{from}}') AND timestamp < toDateTime('{{to}}')
+WHERE blob1 IN ('request', 'breaker') AND timestamp >= toDateTime('{{from}}') AND timestamp < toDateTime('{{to}}')
 GROUP BY origin
 ORDER BY origin
