@@ -12,6 +12,7 @@ import { webhookKey } from "./dedupe.ts";
 import { enqueue, passThrough, type Queueable, type WriteAnswer } from "./deliver.ts";
 import { credentialScope, fingerprint, newStatusSecret, parseIdempotencyKey, scopedKey } from "./idempotency.ts";
 import { writePlan } from "./lease.ts";
+import type { WriteLedger } from "./ledger.ts";
 import type { WriteRule } from "./match.ts";
 import { IDEMPOTENCY_KEY_HEADER, type StoredResult, type WritePlan } from "./types.ts";
 
@@ -88,15 +89,22 @@ export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteA
 
   // 4. New: queue it, or pass it to the writer and queue it if the writer may not have seen it.
   const item: Queueable = { kind: rule.kind, key, ledger: objectId.toString(), statusId: verdict.statusId, body: body.bytes, expiresAt: now + writes.keyLifetimeMs };
-  const release = () => ledger.release();
+  const release = async (): Promise<void> => void (await ledger.release());
   if (plan.kind === "queue") return enqueue(x, writer, item, plan.why, release);
   const passed = await passThrough(x, writer, plan.epoch, body.bytes, key, async (why) => {
     await ledger.markQueued(why);
     return enqueue(x, writer, item, why, release);
   });
   // The client has its answer; the ledger learns it in the background (a retry meanwhile gets 409, never a second write).
-  if (passed.settle) x.ctx.waitUntil(passed.settle.then((r) => (r === "release" ? ledger.release() : ledger.complete(r))).catch(() => undefined));
+  if (passed.settle) x.ctx.waitUntil(settle(passed.settle, ledger).catch(() => undefined));
   return passed;
+}
+
+/** A final answer is kept for replays; an origin's own failure frees the key for the client's retry. */
+async function settle(result: Promise<StoredResult | "release">, ledger: DurableObjectStub<WriteLedger>): Promise<void> {
+  const r = await result;
+  if (r === "release") await ledger.release();
+  else await ledger.complete(r);
 }
 
 function writerUsable(writer: Region, now: number): boolean {
