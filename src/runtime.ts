@@ -168,4 +168,4 @@ export class Runtimes {
 const missing = (): Promise<never> => Promise.reject(new Error("the ROUTING_OBJECT Durable Object binding is missing (see wrangler.toml)"));
 
 /** Without the binding every call fails as an unreachable object would: the admin routes answer 503, nothing changed. */
-const MISSING_ROUTING_OBJECT: RoutingLink = { snapshot: missing, apply: missing };
+const MISSING_ROUTING_OBJECT: RoutingLink = { snapshot: missing, apply: missing, lease: missing };
