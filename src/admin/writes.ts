@@ -26,7 +26,7 @@ const ACTIONS: readonly WritesAction[] = ["promote", "freeze", "unfreeze"];
 /** The reason is stored in the lease and written to a data point; the object allows 200 characters, of which "admin: " takes 7. */
 const MAX_REASON = 160;
 /** Control characters in a stored reason would garble logs and pages that show it. */
-const PRINTABLE = /^[^\u0000-\u001f\u007f]*$/;
+const CONTROL = /\p{Cc}/u;
 
 const NO_STORE = { "cache-control": "no-store" };
 
@@ -139,7 +139,7 @@ function parseFields(action: WritesAction, text: string): { region?: string; rea
   const unknown = Object.keys(parsed).filter((name) => !allowed.includes(name));
   if (unknown.length > 0) return `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.slice(0, 5).map(short).join(", ")}; ${usage}`;
   const { region, reason } = parsed as { region?: unknown; reason?: unknown };
-  if (reason !== undefined && (typeof reason !== "string" || reason.length > MAX_REASON || !PRINTABLE.test(reason))) {
+  if (reason !== undefined && (typeof reason !== "string" || reason.length > MAX_REASON || CONTROL.test(reason))) {
     return `reason must be text of at most ${MAX_REASON} characters without control characters, got ${cut(JSON.stringify(reason))}; ${usage}`;
   }
   if (action !== "promote") return reason === undefined ? {} : { reason };
