@@ -19,6 +19,7 @@ import { emit, type MetricsSink } from "./metrics/writer.ts";
 import type { RegionsDeps } from "./admin/regions.ts";
 import { routingLink, type RoutingLink } from "./routing/link.ts";
 import { Router, type RegionRoute } from "./routing/router.ts";
+import { LeaseKeeper } from "./writes/lease-keeper.ts";
 
 export interface Deps {
   clock: Clock;
@@ -56,6 +57,8 @@ export interface Runtime {
   routed: boolean;
   /** What the regions admin routes read (the fleet view, its link, this isolate's reading of each region). */
   routing: RegionsDeps["routing"];
+  /** WRITES: the lease writes are planned on and the automatic promotion; undefined without WRITES. */
+  writer: LeaseKeeper | undefined;
   /** The sink of the latest request, so isolate-only breaker transitions can be reported. */
   sink: MetricsSink | undefined;
 }
@@ -125,6 +128,7 @@ export class Runtimes {
       router: undefined as unknown as Router,
       routed: config.origins.length > 1,
       routing: undefined as unknown as RegionsDeps["routing"],
+      writer: undefined,
       sink: undefined,
     };
     const policy = breakerPolicy(config);
@@ -142,6 +146,7 @@ export class Runtimes {
     }
     const router = new Router(config, [...runtime.regions.values()], clock, () => runtime.sink);
     runtime.router = router;
+    if (config.writes) runtime.writer = new LeaseKeeper({ ...config, writes: config.writes }, router, clock);
     runtime.routing = {
       view: router.view,
       link: MISSING_ROUTING_OBJECT,
@@ -168,4 +173,4 @@ export class Runtimes {
 const missing = (): Promise<never> => Promise.reject(new Error("the ROUTING_OBJECT Durable Object binding is missing (see wrangler.toml)"));
 
 /** Without the binding every call fails as an unreachable object would: the admin routes answer 503, nothing changed. */
-const MISSING_ROUTING_OBJECT: RoutingLink = { snapshot: missing, apply: missing };
+const MISSING_ROUTING_OBJECT: RoutingLink = { snapshot: missing, apply: missing, lease: missing };

@@ -26,6 +26,7 @@ async function regionsApp(options: { adminToken?: string | undefined; reading?: 
   const link: RoutingLink = {
     snapshot: () => (down ? failing() : stub.snapshot()),
     apply: (event) => (down ? failing() : stub.apply(event)),
+    lease: (configured) => (down ? failing() : stub.lease(configured)),
   };
   const points: RoutingPoint[] = [];
   const view = new RoutingView({ syncMs: 1000, clock, rules: { gradualWeights: [10, 30, 60, 100], stepDwellMs: 10_000, hysteresisMs: 30_000 }, onPoint: (p) => points.push(p) });

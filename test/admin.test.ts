@@ -7,6 +7,8 @@ const ROUTES = [
   "POST /__edge/admin/breakers/:origin/(open|close|reset)",
   "GET /__edge/admin/regions",
   "POST /__edge/admin/regions/:region/(evacuate|drain|shed|restore)",
+  "GET /__edge/admin/writes",
+  "POST /__edge/admin/writes/(promote|freeze|unfreeze)",
 ];
 const CLOSED = { kind: "closed", failures: 0 };
 

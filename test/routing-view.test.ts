@@ -28,6 +28,7 @@ async function fleet(clock: FakeClock) {
   const link: RoutingLink = {
     snapshot: () => (calls.push("snapshot"), down ? failing() : stub.snapshot()),
     apply: (event) => (calls.push(`apply:${event.type}`), down ? failing() : stub.apply(event)),
+    lease: (configured) => (calls.push("lease"), down ? failing() : stub.lease(configured)),
   };
   return { stub, link, calls, setDown: (value: boolean) => (down = value) };
 }
@@ -159,6 +160,7 @@ describe("RoutingView", () => {
     const link: RoutingLink = {
       snapshot: () => new Promise((resolve) => (answerSlowRead = resolve)),
       apply: () => Promise.resolve({ snapshot: newer, changed: true }),
+      lease: () => Promise.reject(new Error("not read in this test")),
     };
     const v = view(clock);
     const slow = v.background(link, clock.now());

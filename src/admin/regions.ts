@@ -7,7 +7,8 @@ import type { RoutingLink } from "../routing/link.ts";
 import { ADMIN_ACTIONS, controlOf, type AdminAction, type RoutingEvent } from "../routing/state.ts";
 import type { RegionControl, RoutingSnapshot } from "../routing/types.ts";
 import type { RoutingView } from "../routing/view.ts";
-import { checkAdmin, type AdminAuth } from "./auth.ts";
+import { checkAdmin } from "./auth.ts";
+import { cut, MAX_BODY_BYTES, readBody, refused, short } from "./body.ts";
 
 /** This isolate's own reading of one region, from its per-region runtime object. */
 export interface RegionReading {
@@ -31,14 +32,7 @@ export interface RegionsDeps {
 
 type RegionsEnv = { Bindings: Env; Variables: { runtime: RegionsDeps } };
 
-/** Operators send a percent or nothing; anything near this size is not an operator's request. */
-export const MAX_BODY_BYTES = 1024;
-
 const NO_STORE = { "cache-control": "no-store" };
-
-function refused(auth: Extract<AdminAuth, { ok: false }>): Response {
-  return jsonError(auth.status, auth.reason, {}, auth.status === 401 ? { "www-authenticate": 'Bearer realm="edge-fallback admin"' } : {});
-}
 
 export function regionsRoutes(): Hono<RegionsEnv> {
   const routes = new Hono<RegionsEnv>();
@@ -137,33 +131,6 @@ function readForce(c: Context): boolean | string {
   return force;
 }
 
-/** Reads at most MAX_BODY_BYTES, whatever Content-Length says (it may be absent, or lie). */
-async function readBody(request: Request): Promise<{ kind: "ok"; text: string } | { kind: "too-large" }> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > MAX_BODY_BYTES) return { kind: "too-large" };
-  if (!request.body) return { kind: "ok", text: "" };
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      return { kind: "too-large" };
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return { kind: "ok", text: new TextDecoder().decode(bytes) };
-}
-
 /** `shed` takes exactly `{"percent": 0..100}`; the others an empty body or `{}`. */
 function parseFields(action: AdminAction, text: string): { percent?: number } | string {
   const usage = action === "shed" ? 'shed takes a JSON body {"percent": <integer 0..100>}' : `${action} takes no body (or {})`;
@@ -194,14 +161,4 @@ function toEvent(action: AdminAction, region: string, configured: string[], forc
     case "restore":
       return { type: "restore", region };
   }
-}
-
-/** What the caller sent, cut short: an answer quotes what was wrong, never pages of it. */
-function cut(text: string): string {
-  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
-}
-
-/** A name or value the caller sent, quoted and cut short. */
-function short(text: string): string {
-  return JSON.stringify(cut(text));
 }

@@ -8,6 +8,7 @@ import type { Runtime } from "../runtime.ts";
 import { checkAdmin, type AdminAuth } from "./auth.ts";
 import { fullHealth, publicHealth } from "./health.ts";
 import { regionsRoutes } from "./regions.ts";
+import { writesRoutes } from "./writes.ts";
 import { statusRoutes } from "../writes/status-route.ts";
 
 export type EdgeVariables = { runtime: Runtime };
@@ -18,6 +19,8 @@ const ROUTES = [
   "POST /__edge/admin/breakers/:origin/(open|close|reset)",
   "GET /__edge/admin/regions",
   "POST /__edge/admin/regions/:region/(evacuate|drain|shed|restore)",
+  "GET /__edge/admin/writes",
+  "POST /__edge/admin/writes/(promote|freeze|unfreeze)",
   "GET /__edge/writes/:id",
 ];
 
@@ -64,6 +67,8 @@ export function adminRoutes(): Hono<{ Bindings: Env; Variables: EdgeVariables }>
 
   // The runtime carries what the regions routes read (RegionsDeps: runtime.routing).
   routes.route("/admin/regions", regionsRoutes());
+  // The writer lease and the write queue (WritesDeps: runtime.routing, runtime.config, runtime.backlog).
+  routes.route("/admin/writes", writesRoutes());
 
   // A queued write's status resource: public, the unguessable id is the capability.
   routes.route("/writes", statusRoutes());

@@ -51,6 +51,7 @@ export async function handle(original: Request, url: URL, env: Env, ctx: Executi
     finish(x, region, response);
     if (router) router.background(x, x.clock.now());
     else runtime.router.sync(x, x.clock.now());
+    runtime.writer!.considerPromotion(x, x.clock.now());
     return response;
   }
   if (router === undefined) {
@@ -62,6 +63,8 @@ export async function handle(original: Request, url: URL, env: Env, ctx: Executi
   const { response, region } = await routed(x, router, original);
   finish(x, region, response);
   router.background(x, x.clock.now());
+  // Promotion follows the writer's breaker, which reads see first: it must not wait for a write.
+  runtime.writer?.considerPromotion(x, x.clock.now());
   return response;
 }
 

@@ -2,12 +2,15 @@
 import type { Env } from "../env.ts";
 import { withTimeout } from "../timeout.ts";
 import { ROUTING_OBJECT_NAME } from "./object.ts";
-import type { Applied, RoutingEvent } from "./state.ts";
+import type { WriterLease } from "../writes/types.ts";
+import type { Applied, LeaseConfig, RoutingEvent } from "./state.ts";
 import type { RoutingSnapshot } from "./types.ts";
 
 export interface RoutingLink {
   snapshot(): Promise<RoutingSnapshot>;
   apply(event: RoutingEvent): Promise<Applied>;
+  /** The write lease, read strongly (the queue consumer's one read per batch, the admin page); an overdue promotion completes first. */
+  lease(configured: LeaseConfig): Promise<WriterLease>;
 }
 
 export class RoutingObjectTimeout extends Error {
@@ -36,5 +39,6 @@ function makeLink(namespace: Env["ROUTING_OBJECT"], timeoutMs: number): RoutingL
   return {
     snapshot: () => withTimeout(stub().snapshot(), timeoutMs, timedOut),
     apply: (event) => withTimeout(stub().apply(event), timeoutMs, timedOut),
+    lease: (configured) => withTimeout(stub().lease(configured), timeoutMs, timedOut),
   };
 }

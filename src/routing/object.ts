@@ -1,12 +1,15 @@
 /** The fleet's routing controls: one SQLite-backed Durable Object per worker (`idFromName("fleet")`) that loads, applies and saves. */
 import { DurableObject } from "cloudflare:workers";
 import { systemClock, type Clock } from "../clock.ts";
-import { resolveConfig } from "../config.ts";
+import { resolveConfig, type Config } from "../config.ts";
 import type { Env } from "../env.ts";
 import { emit, type MetricsSink } from "../metrics/writer.ts";
 import { routingPoint } from "./point.ts";
 import { routingRules } from "./rules.ts";
-import { apply, EMPTY_SNAPSHOT, eventProblem, nextRampDeadline, type Applied, type RoutingEvent, type RoutingRules } from "./state.ts";
+import { effectiveLease } from "../writes/lease.ts";
+import { leaseConfig } from "../writes/lease-settings.ts";
+import type { WriterLease } from "../writes/types.ts";
+import { apply, EMPTY_SNAPSHOT, eventProblem, isLeaseEvent, nextRampDeadline, type Applied, type LeaseConfig, type RoutingEvent, type RoutingRules } from "./state.ts";
 import type { RoutingSnapshot } from "./types.ts";
 
 /** The one object's name: routing is fleet-wide, unlike the breakers (one per origin). */
@@ -23,6 +26,9 @@ export class RoutingObject extends DurableObject<Env> {
   rules: RoutingRules | undefined;
   /** Where the object's own changes (ramp steps on its alarm) are written; the METRICS binding unless a test captures them. */
   sink: MetricsSink | undefined;
+  /** The configured writer and regions the alarm completes promotions with; from configuration unless a test sets them. */
+  leaseConfig: LeaseConfig | undefined;
+  private config: Config | undefined;
   private current: RoutingSnapshot = EMPTY_SNAPSHOT;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -30,9 +36,13 @@ export class RoutingObject extends DurableObject<Env> {
     // Nothing is answered before the row is read: a fresh instance never serves generation 0 over a saved one.
     void ctx.blockConcurrencyWhile(async () => {
       ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS routing (id INTEGER PRIMARY KEY CHECK (id = 1), snapshot TEXT NOT NULL, updated_at INTEGER NOT NULL)");
-      const row = ctx.storage.sql.exec<Row>("SELECT snapshot FROM routing WHERE id = 1").toArray()[0];
-      if (row) this.current = JSON.parse(row.snapshot) as RoutingSnapshot;
+      this.load();
     });
+  }
+
+  private load(): void {
+    const row = this.ctx.storage.sql.exec<Row>("SELECT snapshot FROM routing WHERE id = 1").toArray()[0];
+    if (row) this.current = JSON.parse(row.snapshot) as RoutingSnapshot;
   }
 
   snapshot(): RoutingSnapshot {
@@ -46,18 +56,44 @@ export class RoutingObject extends DurableObject<Env> {
   apply(event: RoutingEvent): Applied {
     const invalid = eventProblem(event, this.current);
     if (invalid) return { snapshot: this.current, changed: false, invalid };
+    // A lease change judged against a promotion that is over (its alarm not run yet) would be refused for it.
+    if (isLeaseEvent(event)) this.completePromotion(event.configured);
     return this.commit(apply(this.current, event, this.clock.now(), this.policy()));
   }
 
-  /** Ramp steps happen on the object's clock, so every ramp moves once, fleet-wide. Alarms run at least once: ticks are idempotent. */
+  /**
+   * The write lease, strongly: the row is read again (an instance that was replaced fails here
+   * rather than answer from memory), and a promotion past its drain completes before the answer,
+   * so a late alarm never holds writes longer. Throws for a malformed `configured`.
+   */
+  lease(configured: LeaseConfig): WriterLease {
+    const invalid = eventProblem({ type: "promote_complete", configured }, this.current);
+    if (invalid) throw new Error(`lease: ${invalid}`);
+    this.load();
+    this.completePromotion(configured);
+    return effectiveLease(this.current, configured.writer);
+  }
+
+  /** Ramp steps and promotions happen on the object's clock, so each moves once, fleet-wide. Alarms run at least once: every tick is idempotent. */
   override async alarm(): Promise<void> {
     const now = this.clock.now();
     for (const region of Object.keys(this.current.regions)) {
       const applied = this.commit(apply(this.current, { type: "ramp_tick", region }, now, this.policy()));
-      if (applied.point) emit(this.sink ?? this.env.METRICS, routingPoint(applied.point));
+      this.write(applied);
     }
+    if (this.current.writer?.promotion) this.completePromotion(this.configuredLease());
     // An alarm that fired early moved nothing and committed nothing: ask for the same deadline again.
-    this.scheduleRamp();
+    this.schedule();
+  }
+
+  private completePromotion(configured: LeaseConfig): void {
+    if (!this.current.writer?.promotion) return;
+    this.write(this.commit(apply(this.current, { type: "promote_complete", configured }, this.clock.now(), this.policy())));
+  }
+
+  /** The object's own changes (ramp steps, completed promotions) are written here; callers' changes by the caller. */
+  private write(applied: Applied): void {
+    if (applied.point) emit(this.sink ?? this.env.METRICS, routingPoint(applied.point));
   }
 
   private commit(applied: Applied): Applied {
@@ -68,12 +104,13 @@ export class RoutingObject extends DurableObject<Env> {
       JSON.stringify(applied.snapshot),
       this.clock.now(),
     );
-    this.scheduleRamp();
+    this.schedule();
     return applied;
   }
 
-  private scheduleRamp(): void {
-    let next: number | undefined;
+  /** One alarm, at the earliest deadline: the next ramp step of any region, or the end of a promotion's drain. */
+  private schedule(): void {
+    let next = this.current.writer?.promotion?.completesAt;
     for (const control of Object.values(this.current.regions)) {
       const deadline = nextRampDeadline(control, this.policy());
       if (deadline !== undefined && (next === undefined || deadline < next)) next = deadline;
@@ -83,11 +120,21 @@ export class RoutingObject extends DurableObject<Env> {
   }
 
   private policy(): RoutingRules {
-    if (!this.rules) {
+    this.rules ??= routingRules(this.resolved());
+    return this.rules;
+  }
+
+  private configuredLease(): LeaseConfig {
+    this.leaseConfig ??= leaseConfig(this.resolved());
+    return this.leaseConfig;
+  }
+
+  private resolved(): Config {
+    if (!this.config) {
       const resolved = resolveConfig(this.env, this.env);
       if (!resolved.ok) throw new Error(`invalid configuration: ${resolved.problems.join("; ")}`);
-      this.rules = routingRules(resolved.config);
+      this.config = resolved.config;
     }
-    return this.rules;
+    return this.config;
   }
 }

@@ -1,4 +1,6 @@
 /** The fleet's routing controls as a pure reducer: operators' and isolates' events in, the next snapshot and its data point out. */
+import { effectiveLease } from "../writes/lease.ts";
+import type { WriterLease } from "../writes/types.ts";
 import type { RegionControl, RoutingPolicy, RoutingSnapshot } from "./types.ts";
 
 /** The settings the reducer needs: the ramp's shape and the dwell between two changes of one region. */
@@ -10,7 +12,30 @@ export const ADMIN_ACTIONS: readonly AdminAction[] = ["evacuate", "drain", "shed
 /** Who caused a change: an operator, an isolate's report, or the object itself (ramp steps on its alarm). */
 export type RoutingSource = "admin" | "isolate" | "object";
 
+/**
+ * What the lease events need of configuration, sent by the caller so the reducer stays pure: the
+ * writer a fleet that never promoted has (WRITES.writer, default the home region) and the ORIGINS
+ * names, the only regions a lease may name.
+ */
+export interface LeaseConfig {
+  writer: string;
+  regions: string[];
+}
+
+/** The write lease's events (issue 11): a promotion, its completion once drained, and an operator's freeze. */
+export type LeaseEvent =
+  /**
+   * Refused unless `to` is configured and not the writer, no promotion to another region is under
+   * way and, when given, `from` is the writer and `expectedEpoch` the epoch (an isolate's report
+   * about a lease that has since moved on). Writes are frozen for `drainMs`, then `promote_complete`.
+   */
+  | { type: "promote"; to: string; from?: string; expectedEpoch?: number; reason: string; source: "admin" | "isolate"; drainMs: number; configured: LeaseConfig }
+  /** The object's alarm or a lease read at or after `completesAt`: region = to, epoch + 1. */
+  | { type: "promote_complete"; configured: LeaseConfig }
+  | { type: "freeze" | "unfreeze"; reason: string; configured: LeaseConfig };
+
 export type RoutingEvent =
+  | LeaseEvent
   /** `configured`: the caller's ORIGINS names, so regions the snapshot has never seen count as the active regions they are. */
   | { type: "evacuate" | "drain"; region: string; configured: string[]; force: boolean }
   | { type: "shed"; region: string; percent: number; configured: string[]; force: boolean }
@@ -25,14 +50,29 @@ export type RoutingEvent =
   | { type: "ramp_tick"; region: string };
 
 /** The routing data point's actions (blob2); `leader` is written by the latency choice, not here. */
-export type RoutingAction = "evacuate" | "drain" | "shed" | "restore" | "left" | "returned" | "ramp_step" | "ramp_abort" | "ramp_done" | "leader";
+export type RoutingAction =
+  | "evacuate"
+  | "drain"
+  | "shed"
+  | "restore"
+  | "left"
+  | "returned"
+  | "ramp_step"
+  | "ramp_abort"
+  | "ramp_done"
+  | "leader"
+  /** Lease points: region = the writer (promote: the region promoted), percent = the epoch (promote_done: the new one). */
+  | "promote"
+  | "promote_done"
+  | "freeze"
+  | "unfreeze";
 
 export interface RoutingPoint {
   region: string;
   action: RoutingAction;
   reason: string;
   source: RoutingSource;
-  /** Ramp percent, or shed percent for `shed`. */
+  /** Ramp percent, or shed percent for `shed`, or the lease epoch for the lease actions. */
   percent: number;
   /** Ramp step index (0 when not ramping). */
   step: number;
@@ -45,7 +85,7 @@ export interface Applied {
   changed: boolean;
   /** The data point describing the change, when there was one. */
   point?: RoutingPoint;
-  /** Why the event was refused (answered 409): it would leave no region taking traffic. */
+  /** Why the event was refused (answered 409): it would leave no region taking traffic, or a lease change does not fit the lease. */
   refused?: string;
   /** What is wrong with a malformed event (the object's own check; callers validate first). */
   invalid?: string;
@@ -61,6 +101,8 @@ export const REGION_NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/i;
 /** The snapshot is one row read by every isolate every second; a bound keeps it small whatever callers send. */
 export const MAX_REGIONS = 64;
 const MAX_TEXT = 200;
+/** A promotion's drain is ORIGIN_TIMEOUT_MS and a few syncs; an hour bounds a typo (ms given as s * 1000 twice). */
+const MAX_DRAIN_MS = 3_600_000;
 
 export function controlOf(snapshot: RoutingSnapshot, region: string): RegionControl {
   return snapshot.regions[region] ?? DEFAULT_CONTROL;
@@ -93,6 +135,7 @@ export function nextRampDeadline(control: RegionControl, rules: RoutingRules): n
 /** A problem with an event's shape, or undefined: the object refuses malformed events before they touch its row. */
 export function eventProblem(event: RoutingEvent, snapshot: RoutingSnapshot): string | undefined {
   if (typeof event !== "object" || event === null) return "an event must be an object";
+  if (isLeaseEvent(event)) return leaseEventProblem(event);
   if (typeof event.region !== "string" || !REGION_NAME.test(event.region)) return `region must be 1-63 letters, digits, '-' or '_', got ${JSON.stringify(event.region)}`;
   if (!(event.region in snapshot.regions) && Object.keys(snapshot.regions).length >= MAX_REGIONS) return `the snapshot already holds ${MAX_REGIONS} regions`;
   switch (event.type) {
@@ -125,12 +168,14 @@ export function eventProblem(event: RoutingEvent, snapshot: RoutingSnapshot): st
  * (same snapshot, same generation), so isolates may resend and alarms may run twice.
  */
 export function apply(snapshot: RoutingSnapshot, event: RoutingEvent, now: number, rules: RoutingRules): Applied {
+  if (isLeaseEvent(event)) return applyLease(snapshot, event, now);
   const before = controlOf(snapshot, event.region);
   const unchanged: Applied = { snapshot, changed: false };
   const change = (control: RegionControl, point: Omit<RoutingPoint, "region" | "generation">): Applied => {
     const generation = snapshot.generation + 1;
     return {
-      snapshot: { generation, regions: { ...snapshot.regions, [event.region]: control } },
+      // Spread first: a region's change keeps the write lease (and any later field) as it is.
+      snapshot: { ...snapshot, generation, regions: { ...snapshot.regions, [event.region]: control } },
       changed: true,
       point: { region: event.region, generation, ...point },
     };
@@ -219,4 +264,98 @@ function describe(control: RegionControl): string {
   if (control.admin !== "active") return control.admin;
   if (control.held) return "held at 0 (dark)";
   return "shedding 100 %";
+}
+
+export function isLeaseEvent(event: RoutingEvent): event is LeaseEvent {
+  return event.type === "promote" || event.type === "promote_complete" || event.type === "freeze" || event.type === "unfreeze";
+}
+
+/**
+ * The lease's transitions. `region` is only ever replaced by a promotion's `to`, which must be
+ * configured, so exactly one configured region holds the lease at every generation; the epoch
+ * grows by exactly one per completed promotion, and never otherwise.
+ */
+function applyLease(snapshot: RoutingSnapshot, event: LeaseEvent, now: number): Applied {
+  const lease = effectiveLease(snapshot, event.configured.writer);
+  const unchanged: Applied = { snapshot, changed: false };
+  const refuse = (refused: string): Applied => ({ ...unchanged, refused });
+  const change = (writer: WriterLease, point: Omit<RoutingPoint, "generation">): Applied => {
+    const generation = snapshot.generation + 1;
+    return { snapshot: { ...snapshot, generation, writer }, changed: true, point: { ...point, generation } };
+  };
+
+  switch (event.type) {
+    case "promote": {
+      const { to } = event;
+      if (!event.configured.regions.includes(to)) return refuse(`region ${JSON.stringify(to)} is not configured (ORIGINS: ${event.configured.regions.join(", ")})`);
+      const under = lease.promotion;
+      // Many isolates see the same writer fail and report the same promotion: the first starts it, the rest change nothing.
+      if (under?.to === to) return unchanged;
+      if (under) return refuse(`a promotion from ${JSON.stringify(under.from)} to ${JSON.stringify(under.to)} is in progress (completes at ${new Date(under.completesAt).toISOString()})`);
+      if (event.expectedEpoch !== undefined && event.expectedEpoch !== lease.epoch) return refuse(`the lease is at epoch ${lease.epoch}, not ${event.expectedEpoch}: it changed since it was read`);
+      if (event.from !== undefined && event.from !== lease.region) return refuse(`the writer is ${JSON.stringify(lease.region)}, not ${JSON.stringify(event.from)}`);
+      if (lease.region === to) return refuse(`region ${JSON.stringify(to)} is the writer already (epoch ${lease.epoch})`);
+      const promotion = { to, from: lease.region, startedAt: now, completesAt: now + event.drainMs, reason: event.reason };
+      return change(
+        { ...lease, promotion, reason: `promote:${event.reason}`, changedAt: now },
+        { region: to, action: "promote", reason: `${lease.region} -> ${to}: ${event.reason}`, source: event.source, percent: lease.epoch, step: 0 },
+      );
+    }
+    case "promote_complete": {
+      const under = lease.promotion;
+      if (!under || now < under.completesAt) return unchanged;
+      const { promotion: _done, ...rest } = lease;
+      // Configuration dropped the region while writes drained: the lease stays where it is, the
+      // epoch too (nothing was promoted), so the lease never names a region the fleet cannot route to.
+      if (!event.configured.regions.includes(under.to)) {
+        const reason = `cancelled: ${JSON.stringify(under.to)} is no longer configured`;
+        return change({ ...rest, reason: `promote:${reason}`, changedAt: now }, { region: lease.region, action: "promote_done", reason, source: "object", percent: lease.epoch, step: 0 });
+      }
+      const epoch = lease.epoch + 1;
+      return change(
+        { ...rest, region: under.to, epoch, reason: `promoted:${under.reason}`, changedAt: now },
+        { region: under.to, action: "promote_done", reason: `${under.from} -> ${under.to}: ${under.reason}`, source: "object", percent: epoch, step: 0 },
+      );
+    }
+    case "freeze":
+    case "unfreeze": {
+      const frozen = event.type === "freeze";
+      if (lease.frozen === frozen) return unchanged;
+      return change({ ...lease, frozen, reason: `${event.type}:${event.reason}`, changedAt: now }, { region: lease.region, action: event.type, reason: event.reason, source: "admin", percent: lease.epoch, step: 0 });
+    }
+  }
+}
+
+function leaseEventProblem(event: LeaseEvent): string | undefined {
+  const { configured } = event;
+  if (typeof configured !== "object" || configured === null || !isNameList(configured.regions)) return "configured.regions must be the list of configured region names";
+  if (!isName(configured.writer) || !configured.regions.includes(configured.writer)) return `configured.writer must be one of configured.regions, got ${JSON.stringify(configured.writer)}`;
+  switch (event.type) {
+    case "promote_complete":
+      return undefined;
+    case "freeze":
+    case "unfreeze":
+      return reasonProblem(event.reason);
+    case "promote":
+      if (!isName(event.to)) return `to must be 1-63 letters, digits, '-' or '_', got ${JSON.stringify(event.to)}`;
+      if (event.from !== undefined && !isName(event.from)) return `from must be a region name, got ${JSON.stringify(event.from)}`;
+      if (event.expectedEpoch !== undefined && (!Number.isInteger(event.expectedEpoch) || event.expectedEpoch < 1)) return `expectedEpoch must be a whole number from 1, got ${JSON.stringify(event.expectedEpoch)}`;
+      if (event.source !== "admin" && event.source !== "isolate") return `source must be "admin" or "isolate", got ${JSON.stringify(event.source)}`;
+      if (typeof event.drainMs !== "number" || !Number.isInteger(event.drainMs) || event.drainMs < 0 || event.drainMs > MAX_DRAIN_MS) return `drainMs must be whole ms 0..${MAX_DRAIN_MS}, got ${JSON.stringify(event.drainMs)}`;
+      return reasonProblem(event.reason);
+    default:
+      return `unknown event type ${JSON.stringify((event as { type: unknown }).type)}`;
+  }
+}
+
+function isName(value: unknown): value is string {
+  return typeof value === "string" && REGION_NAME.test(value);
+}
+
+function isNameList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.length > 0 && value.length <= MAX_REGIONS && value.every(isName);
+}
+
+function reasonProblem(reason: unknown): string | undefined {
+  return typeof reason === "string" && reason.length <= MAX_TEXT ? undefined : `reason must be a string of at most ${MAX_TEXT} characters`;
 }

@@ -4,6 +4,8 @@
  * routing object and its view (object.ts, view.ts) and the admin routes. Types only.
  */
 
+import type { WriterLease } from "../writes/types.ts";
+
 export type RoutingMode = "weighted" | "failover" | "latency";
 
 /**
@@ -74,6 +76,8 @@ export interface RoutingSnapshot {
   /** Grows by one on every change; a view adopts only a newer one. */
   generation: number;
   regions: Record<string, RegionControl>;
+  /** The write lease (issue 11); absent until the first promotion or freeze: the configured initial writer at epoch 1 (writes/lease.ts `effectiveLease`). */
+  writer?: WriterLease;
 }
 
 /** Why a request went where it went: a data point's routing reason. */

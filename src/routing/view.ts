@@ -7,6 +7,7 @@
 import type { Clock } from "../clock.ts";
 import type { RoutingLink } from "./link.ts";
 import { apply, controlOf, EMPTY_SNAPSHOT, rampPosition, type Applied, type RoutingEvent, type RoutingPoint, type RoutingRules } from "./state.ts";
+import type { WriterLease } from "../writes/types.ts";
 import type { RegionControl, RoutingSnapshot } from "./types.ts";
 
 /** After a failed or slow call, leave the object alone this long and keep the last snapshot. */
@@ -32,6 +33,18 @@ export type AdminOutcome =
   | { kind: "applied"; applied: Applied }
   | { kind: "unreachable"; error: string; timedOut: boolean };
 
+/** The write lease as this isolate knows it, for writes/lease.ts `effectiveLease` and `writePlan`. */
+export interface LeaseReading {
+  /** The snapshot's lease (undefined: the fleet never promoted nor froze; effectiveLease says which region). */
+  writer: WriterLease | undefined;
+  /**
+   * When the snapshot it came from was asked for (the start of the call that answered, so the
+   * copy is at least this fresh); -Infinity before any answer and while a lease change's outcome
+   * is unknown (`markLeaseUnknown`), so that writePlan trusts no copy then.
+   */
+  readAt: number;
+}
+
 interface Pending {
   event: RoutingEvent;
   /** The point this isolate's own apply made, written if the object turns out not to have heard of the event. */
@@ -47,6 +60,8 @@ export class RoutingView {
   private inFlight: Promise<void> | undefined;
   private lastSyncAt = Number.NEGATIVE_INFINITY;
   private objectDownUntil = 0;
+  private lastReadAt = Number.NEGATIVE_INFINITY;
+  private unknownUntil = Number.NEGATIVE_INFINITY;
 
   readonly calls = { snapshot: 0, apply: 0, errors: 0 };
   lastError: string | undefined;
@@ -72,13 +87,35 @@ export class RoutingView {
     return rampPosition(controlOf(this.current, region), this.options.rules, now).percent;
   }
 
+  /** The lease from memory, and how far to trust it (see LeaseReading.readAt). */
+  lease(now: number): LeaseReading {
+    return { writer: this.current.writer, readAt: now < this.unknownUntil ? Number.NEGATIVE_INFINITY : this.lastReadAt };
+  }
+
+  /** When the object last answered with a snapshot (the call's start); -Infinity before the first answer. */
+  get readAt(): number {
+    return this.lastReadAt;
+  }
+
+  /** Until when this isolate trusts no copy of the lease (a lease change that timed out may still land); -Infinity when it never did. */
+  get leaseUnknownUntil(): number {
+    return this.unknownUntil;
+  }
+
+  /** A lease change (a promotion) did not answer: it may or may not have been made, so no copy read before `until` is trusted. */
+  markLeaseUnknown(until: number): void {
+    this.unknownUntil = Math.max(this.unknownUntil, until);
+  }
+
   /**
    * Work for ctx.waitUntil, or undefined (almost always): one call to the object per `syncMs` at
    * most, one in flight, none during the backoff after a failure. It reads the snapshot, or
    * first resends the reports the object has not acknowledged.
    */
-  background(link: RoutingLink, now: number): Promise<void> | undefined {
-    if (this.inFlight || now < this.objectDownUntil || now - this.lastSyncAt < this.options.syncMs) return undefined;
+  background(link: RoutingLink, now: number, urgent = false): Promise<void> | undefined {
+    // `urgent`: a write that needs a fresh lease now waits for the read under way, or starts one, whatever the spacing.
+    if (this.inFlight) return urgent ? this.inFlight : undefined;
+    if (now < this.objectDownUntil || (!urgent && now - this.lastSyncAt < this.options.syncMs)) return undefined;
     this.lastSyncAt = now;
     return this.run(this.pending.length > 0 ? this.send(link) : this.sync(link));
   }
@@ -101,10 +138,11 @@ export class RoutingView {
 
   /** An operator's change: only the object decides it (nothing changes here when it cannot be reached). */
   async admin(link: RoutingLink, event: RoutingEvent): Promise<AdminOutcome> {
+    const startedAt = this.options.clock.now();
     try {
       this.calls.apply++;
       const applied = await link.apply(event);
-      this.reached();
+      this.reached(startedAt);
       this.adopt(applied.snapshot, true);
       if (applied.point) this.options.onPoint(applied.point);
       return { kind: "applied", applied };
@@ -132,10 +170,11 @@ export class RoutingView {
   }
 
   private async sync(link: RoutingLink): Promise<void> {
+    const startedAt = this.options.clock.now();
     try {
       this.calls.snapshot++;
       const snapshot = await link.snapshot();
-      this.reached();
+      this.reached(startedAt);
       this.adopt(snapshot);
     } catch (err) {
       this.markDown(err);
@@ -149,6 +188,7 @@ export class RoutingView {
   private async send(link: RoutingLink): Promise<void> {
     while (this.pending.length > 0) {
       const next = this.pending[0]!;
+      const startedAt = this.options.clock.now();
       let applied: Applied;
       try {
         this.calls.apply++;
@@ -161,7 +201,7 @@ export class RoutingView {
         return;
       }
       this.pending.shift();
-      this.reached();
+      this.reached(startedAt);
       // A malformed report would be refused however often it is sent: dropped, and said in health.
       if (applied.invalid) this.lastError = `routing object refused a report: ${applied.invalid}`;
       this.lastSyncAt = this.options.clock.now();
@@ -171,7 +211,9 @@ export class RoutingView {
     }
   }
 
-  private reached(): void {
+  /** The object answered a call made at `startedAt`: its snapshot is at least that fresh. */
+  private reached(startedAt: number): void {
+    this.lastReadAt = Math.max(this.lastReadAt, startedAt);
     this.lastError = undefined;
     this.objectDownUntil = 0;
   }

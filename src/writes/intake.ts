@@ -19,10 +19,10 @@ import { IDEMPOTENCY_KEY_HEADER, type StoredResult, type WritePlan } from "./typ
 export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteAnswer> {
   const writes = x.runtime.config.writes!;
   const now = x.clock.now();
-  const { lease, readAt, unknownUntil } = x.runtime.router.view.lease(now);
+  const keeper = x.runtime.writer!;
+  const { lease, readAt } = await keeper.current(now);
   const writer = x.runtime.regions.get(lease.region) ?? x.runtime.regions.values().next().value!;
-  const plan: WritePlan = rule.kind === "webhook" ? { kind: "queue", why: "webhook" } : writePlan(lease, unknownUntil !== undefined && now < unknownUntil ? Number.NEGATIVE_INFINITY : readAt, now, writerUsable(writer, now), writes.leaseTrustMs);
-  x.runtime.router.considerPromotion(x, now);
+  const plan: WritePlan = rule.kind === "webhook" ? { kind: "queue", why: "webhook" } : writePlan(lease, readAt, now, keeper.usable(writer), writes.leaseTrustMs);
 
   // 1. The key: the client's Idempotency-Key, or the webhook's dedupe key (read from the body below).
   let key: string | undefined;

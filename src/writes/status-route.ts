@@ -27,7 +27,7 @@ export function statusRoutes(): Hono<{ Bindings: Env }> {
     }
     let status: WriteStatus | undefined;
     try {
-      status = await ledgerNs.get(id).status(parsed.secret);
+      status = (await ledgerNs.get(id).status(parsed.secret)) as WriteStatus | undefined;
     } catch (err) {
       return jsonError(503, "the idempotency ledger is unreachable; retry", { detail: (err as Error).message }, { "retry-after": "1" });
     }

@@ -1,0 +1,47 @@
+/** What the admin POST routes share: the auth refusal, a body read with a hard limit, and quoting what the caller sent. */
+import { jsonError } from "../lkg/respond.ts";
+import type { AdminAuth } from "./auth.ts";
+
+/** Operators send a percent, a region or a reason; anything near this size is not an operator's request. */
+export const MAX_BODY_BYTES = 1024;
+
+export function refused(auth: Extract<AdminAuth, { ok: false }>): Response {
+  return jsonError(auth.status, auth.reason, {}, auth.status === 401 ? { "www-authenticate": 'Bearer realm="edge-fallback admin"' } : {});
+}
+
+/** Reads at most MAX_BODY_BYTES, whatever Content-Length says (it may be absent, or lie). */
+export async function readBody(request: Request): Promise<{ kind: "ok"; text: string } | { kind: "too-large" }> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > MAX_BODY_BYTES) return { kind: "too-large" };
+  if (!request.body) return { kind: "ok", text: "" };
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_BODY_BYTES) {
+      await reader.cancel();
+      return { kind: "too-large" };
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return { kind: "ok", text: new TextDecoder().decode(bytes) };
+}
+
+/** What the caller sent, cut short: an answer quotes what was wrong, never pages of it. */
+export function cut(text: string): string {
+  return text.length > 64 ? `${text.slice(0, 64)}...` : text;
+}
+
+/** A name or value the caller sent, quoted and cut short. */
+export function short(text: string): string {
+  return JSON.stringify(cut(text));
+}
