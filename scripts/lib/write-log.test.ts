@@ -30,7 +30,7 @@ describe("fake origin writes", () => {
     expect(first.headers.get("x-origin-user")).toBe("auth:user-3");
     const body = (await first.json()) as Record<string, unknown>;
     expect(body).toEqual({ key: "k-1", region: "eu-west", epoch: 2, seq: 1, method: "POST", path: "/api/orders", user: "auth:user-3" });
-    const again = await post(o, "/api/orders", { "idempotency-key": "k-1", "x-edge-write-epoch": "3" }, '{"qty":2}');
+    const again = await post(o, "/api/orders", { "idempotency-key": '"k-1"', "x-edge-write-epoch": "3" }, '{"qty":2}');
     expect(again.status).toBe(201);
     expect(again.headers.get("x-origin-replayed")).toBe("true");
     expect(await again.json()).toEqual(body);

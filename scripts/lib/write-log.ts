@@ -43,11 +43,16 @@ export class WriteLog {
   /** Entries dropped past MAX_ENTRIES: a drill must treat a log with drops as incomplete. */
   dropped = 0;
 
-  constructor(private readonly region: string) {}
+  private readonly region: string;
+
+  constructor(region: string) {
+    this.region = region;
+  }
 
   /** Applies one write (or answers a repeated key's stored answer), and logs it. */
   take(method: string, path: string, headers: Record<string, string | string[] | undefined>, body: string, user: string, at = Date.now()): WriteAnswer {
-    const key = one(headers["idempotency-key"]);
+    // The draft's sf-string form ("k") and a bare token name the same key.
+    const key = one(headers["idempotency-key"]).replace(/^"(.*)"$/, "$1");
     const epochText = one(headers["x-edge-write-epoch"]);
     const epoch = /^\d{1,15}$/.test(epochText) ? Number(epochText) : null;
     const stored = key ? this.applied.get(key) : undefined;
