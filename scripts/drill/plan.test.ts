@@ -140,7 +140,7 @@ describe("multi-region plans", () => {
       "routing.hysteresis is not a ROUTING field (mode, stick_seconds, sticky_header, down, up, hysteresis_s, gradual_weights, step_dwell_s, step_error_budget, step_min_requests, retry_budget, latency)",
       'routing.mode must be weighted, failover or latency, got "random"',
       "routing.gradual_weights must be percents from 1 to 100, strictly increasing, ending at 100; got [30,10]",
-      "vars.ROUTING is set by the drill for a multi-region plan (use regions / routing)",
+      "vars.ROUTING is set by the drill for a multi-region plan (use regions / routing / writes)",
       'checks.pre must list checks from env_parity, index_hash_equal, cache_warm, answers_equal, cache_rewarmed, index_hash, got ["vibes"]',
       "mix.sticky.clients must be a whole number from 1 to 1000, got 0",
       "mix.sticky.share must be above 0 and at most 0.5, got 0.9",
