@@ -8,7 +8,7 @@ import { HOSTILE_USER, type Plan, type RequestResult } from "./types.ts";
 describe("drill plans", () => {
   it("every shipped plan is valid and has exactly one baseline and at least one fault phase, or hostile clients", async () => {
     const names = await listPlans();
-    expect(names).toEqual(["broken-route", "brownout", "deploy-blip", "evacuation", "flapping", "long-outage", "partition", "region-blackhole", "regions", "return-to-home", "smoke"]);
+    expect(names).toEqual(["broken-route", "brownout", "deploy-blip", "evacuation", "flapping", "long-outage", "partition", "region-blackhole", "regions", "return-to-home", "smoke", "webhook-reroute", "write-failover"]);
     for (const name of names) {
       const plan = await loadPlan(name);
       expect(plan.name).toBe(name);
@@ -78,7 +78,7 @@ describe("drill plans", () => {
   });
 
   it("refuses an unknown plan by listing the known ones", async () => {
-    await expect(loadPlan("nope")).rejects.toThrow('no plan "nope": known plans are broken-route, brownout, deploy-blip, evacuation, flapping, long-outage, partition, region-blackhole, regions, return-to-home, smoke, or give a path to a .json file');
+    await expect(loadPlan("nope")).rejects.toThrow('no plan "nope": known plans are broken-route, brownout, deploy-blip, evacuation, flapping, long-outage, partition, region-blackhole, regions, return-to-home, smoke, webhook-reroute, write-failover, or give a path to a .json file');
   });
 });
 
