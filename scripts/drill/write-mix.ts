@@ -95,7 +95,8 @@ export class WriteMaker {
     return {
       method: "POST",
       path: this.mix.webhookPath,
-      headers: { "content-type": "application/json" },
+      // The event also in a header, for a webhook rule that reads its dedupe key from one ("header:x-event-id").
+      headers: { "content-type": "application/json", "x-event-id": `${event.id}:${event.rev}` },
       body: JSON.stringify({ event_id: event.id, rev: event.rev, type: "payment.succeeded", data: { amount: event.amount } }),
       key: `POST ${this.mix.webhookPath}`,
       user: "anonymous",
