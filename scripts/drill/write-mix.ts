@@ -52,7 +52,7 @@ export class WriteMaker {
   }
 
   private write(headers: Record<string, string>, user: string): RequestSpec {
-    const { path, retryShare, changedShare } = this.mix;
+    const { retryShare, changedShare } = this.mix;
     if (this.writes.length > 0 && this.random() < retryShare) {
       // The same client retries with its own credentials: another client's key is another key (scoped).
       const earlier = this.writes[Math.floor(this.random() * this.writes.length)]!;
