@@ -343,8 +343,9 @@ export async function main(argv: string[]): Promise<number> {
       const locations = [...new Set(run.results.filter((r) => r.status === 202 && r.write?.location).map((r) => r.write!.location))];
       const statuses = await waitForDelivery(worker.url, adminToken, locations, DELIVERY_DEADLINE_MS, (s) => writeSamples.push(s), (line) => console.log(line));
       clearInterval(writeTimer);
-      writeSamples.sort((a, b) => a.at - b.at);
-      writeRun = { ...(await readWriteLogs(origins.origins)), samples: writeSamples, statuses };
+      // A copy: a sample still in flight when the timer stopped must not land after the drain's last one.
+      const samples = [...writeSamples].sort((a, b) => a.at - b.at);
+      writeRun = { ...(await readWriteLogs(origins.origins)), samples, statuses };
       const refused = writeActions.filter((a) => a.status !== 200);
       if (refused.length) console.log(`admin: ${refused.length} write action(s) refused: ${refused.map((a) => `${a.action.action} ${a.status} ${a.detail.slice(0, 80)}`).join("; ")}`);
     }
