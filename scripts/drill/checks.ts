@@ -3,6 +3,7 @@ import { perRegion, regionTargets, type RegionRun } from "./region-checks.ts";
 import { isMultiRegion } from "./regions.ts";
 import { fmtMs, percentile } from "./stats.ts";
 import { HOSTILE_USER, type Plan, type RequestResult, type TargetResult } from "./types.ts";
+import { writeTargets, type WriteRunData } from "./write-checks.ts";
 
 export interface DataPoint {
   timestamp: number;
@@ -42,6 +43,8 @@ export interface DrillData {
   };
   /** Multi-region plans: the routing settings, the admin actions sent and when each fault was applied. */
   regionRun?: RegionRun;
+  /** Plans with writes: the origins' write logs, the backlog samples, the 202s' status resources. */
+  writes?: WriteRunData;
 }
 
 /** Per 1,000 healthy requests at the plan's own rate (issue #8's fleet targets). */
@@ -425,6 +428,8 @@ export function evaluate(all: DrillData): { targets: TargetResult[]; totals: Rec
   }
 
   targets.push(...regionTargets(all));
+  const writes = writeTargets(all);
+  targets.push(...writes.targets);
 
   const fallback = sent.filter((r) => r.cacheStatus.includes("; hit")).length;
   const servedAges = sent.filter((r) => r.cacheStatus.includes("; hit") && r.age >= 0).map((r) => r.age);
@@ -443,6 +448,7 @@ export function evaluate(all: DrillData): { targets: TargetResult[]; totals: Rec
     "fault p99 ms": +faultP99.toFixed(2),
     "fallback Age p50 s": percentile(servedAges, 50),
     "fallback Age p95 s": percentile(servedAges, 95),
+    ...writes.totals,
   };
   return { targets, totals };
 }

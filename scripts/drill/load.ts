@@ -36,7 +36,7 @@ import { EventEmitter } from "node:events";
 import { performance } from "node:perf_hooks";
 import { build, type Histogram } from "hdr-histogram-js";
 import { Pool, type Dispatcher } from "undici";
-import type { RequestResult, SecondStats } from "./types.ts";
+import type { RequestResult, SecondStats, WriteSent } from "./types.ts";
 
 type IncomingHttpHeaders = Dispatcher.ResponseData["headers"];
 
@@ -50,6 +50,8 @@ export interface RequestSpec {
   /** A sticky client's name, and the region of the assignment it sends (see mix.ts). */
   client?: string;
   stuckTo?: string;
+  /** A write or webhook send of the write mix (its answer's replay flag and status resource are recorded). */
+  write?: Omit<WriteSent, "replayed" | "location">;
 }
 
 /** What happened during one wall-clock second of the run (by event time, not intended time). */
@@ -183,6 +185,10 @@ function readHeaders(r: RequestResult, h: IncomingHttpHeaders): void {
   r.region = headerText(h["x-edge-region"]);
   r.fakeRegion = headerText(h["x-fake-region"]);
   if (r.client !== undefined) r.assignment = assignmentOf(h);
+  if (r.write) {
+    r.write.replayed = headerText(h["idempotency-replayed"]).trim().toLowerCase() === "true";
+    r.write.location = headerText(h["location"]);
+  }
   const servedAt = h["x-origin-served-at"];
   if (servedAt !== undefined) {
     const n = Number(headerText(servedAt));
@@ -337,6 +343,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRun> {
       r.client = spec.client;
       if (spec.stuckTo !== undefined) r.stuckTo = spec.stuckTo;
     }
+    if (spec.write) r.write = { ...spec.write, replayed: false, location: "" };
     results.push(r);
     if (inFlight >= maxInFlight) {
       r.sendDelayMs = -1;

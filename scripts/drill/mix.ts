@@ -1,13 +1,16 @@
 /** A plan's deterministic request mix: hot and cold keys, some credentialed users, a few writes. */
 import type { RequestSpec } from "./load.ts";
+import { randomBytes } from "node:crypto";
 import type { StickyJar } from "./sticky.ts";
 import { HOSTILE_USER, type Plan } from "./types.ts";
+import { WriteMaker } from "./write-mix.ts";
 
 /**
  * `hostileOn`: whether the mix's hostile clients send now (the plan's hostile phases). `jar`: the
  * assignments of the mix's sticky clients (without one they send none, as in calibration).
+ * `nonce`: in every Idempotency-Key and event id of the write mix (random unless a test fixes it).
  */
-export function requestMaker(mix: Plan["mix"], hostileOn: () => boolean = () => true, jar?: StickyJar): (seq: number) => RequestSpec {
+export function requestMaker(mix: Plan["mix"], hostileOn: () => boolean = () => true, jar?: StickyJar, nonce = randomBytes(4).toString("hex")): (seq: number) => RequestSpec {
   const { hotKeys, coldKeys, hotShare, credentialedShare, users, writeShare } = mix;
   let state = 0x2545f491;
   const random = () => {
@@ -20,6 +23,7 @@ export function requestMaker(mix: Plan["mix"], hostileOn: () => boolean = () => 
   const hostile = mix.hostile ?? [];
   const sticky = mix.sticky;
   let hostileSeq = 0;
+  const writes = mix.writes ? new WriteMaker(mix.writes, random, nonce) : undefined;
   return () => {
     // Drawn only when the plan has hostile clients, so every other plan's sequence is unchanged.
     if (hostile.length > 0 && hostileOn()) {
@@ -44,6 +48,9 @@ export function requestMaker(mix: Plan["mix"], hostileOn: () => boolean = () => 
     const credentialed = random() < credentialedShare;
     const user = credentialed ? `auth:user-${Math.floor(random() * users)}` : "anonymous";
     const headers: Record<string, string> = credentialed ? { authorization: `Bearer ${user.slice(5)}` } : {};
+    // Drawn only when the plan has a write mix, so every other plan's sequence is unchanged.
+    const write = writes?.next(headers, user);
+    if (write) return write;
     if (random() < writeShare) {
       return { method: "POST", path: `/orders`, headers: { ...headers, "content-type": "application/json" }, body: '{"qty":1}', key: "POST /orders", user };
     }

@@ -16,19 +16,21 @@ interface Batch {
 // --host <ip>: where the origins listen (a network namespace's address in --netns drills).
 // --no-collector: origins only (the collector must stay on the host, reachable through a partition).
 // --regions: each origin plays the region of its name (`x-fake-region` on every answer).
+// --writes: each origin takes writes with Idempotency-Key and logs them (GET /__writes; the write drills).
 const args = process.argv.slice(2);
 const hostAt = args.indexOf("--host");
 const host = hostAt >= 0 ? args[hostAt + 1]! : "127.0.0.1";
 const withCollector = !args.includes("--no-collector");
 const asRegions = args.includes("--regions");
+const takesWrites = args.includes("--writes");
 const names = args.filter((a, i) => !a.startsWith("--") && args[i - 1] !== "--host");
 if (names.length === 0 && !withCollector) {
-  console.error("usage: origin-process.ts [--host <ip>] [--no-collector] [--regions] <origin name>...");
+  console.error("usage: origin-process.ts [--host <ip>] [--no-collector] [--regions] [--writes] <origin name>...");
   process.exit(2);
 }
 
 const origins: Record<string, FakeOrigin> = {};
-for (const name of names) origins[name] = await startFakeOrigin(0, host, asRegions ? { region: name } : {});
+for (const name of names) origins[name] = await startFakeOrigin(0, host, { ...(asRegions ? { region: name } : {}), ...(takesWrites ? { writes: true } : {}) });
 
 const points: unknown[] = [];
 const counters: { at: number; counters: Record<string, number> }[] = [];

@@ -8,7 +8,7 @@ import { HOSTILE_USER, type Plan, type RequestResult } from "./types.ts";
 describe("drill plans", () => {
   it("every shipped plan is valid and has exactly one baseline and at least one fault phase, or hostile clients", async () => {
     const names = await listPlans();
-    expect(names).toEqual(["broken-route", "brownout", "deploy-blip", "evacuation", "flapping", "long-outage", "partition", "region-blackhole", "regions", "return-to-home", "smoke"]);
+    expect(names).toEqual(["broken-route", "brownout", "deploy-blip", "evacuation", "flapping", "long-outage", "partition", "region-blackhole", "regions", "return-to-home", "smoke", "webhook-reroute", "write-failover"]);
     for (const name of names) {
       const plan = await loadPlan(name);
       expect(plan.name).toBe(name);
@@ -78,7 +78,7 @@ describe("drill plans", () => {
   });
 
   it("refuses an unknown plan by listing the known ones", async () => {
-    await expect(loadPlan("nope")).rejects.toThrow('no plan "nope": known plans are broken-route, brownout, deploy-blip, evacuation, flapping, long-outage, partition, region-blackhole, regions, return-to-home, smoke, or give a path to a .json file');
+    await expect(loadPlan("nope")).rejects.toThrow('no plan "nope": known plans are broken-route, brownout, deploy-blip, evacuation, flapping, long-outage, partition, region-blackhole, regions, return-to-home, smoke, webhook-reroute, write-failover, or give a path to a .json file');
   });
 });
 
@@ -140,7 +140,7 @@ describe("multi-region plans", () => {
       "routing.hysteresis is not a ROUTING field (mode, stick_seconds, sticky_header, down, up, hysteresis_s, gradual_weights, step_dwell_s, step_error_budget, step_min_requests, retry_budget, latency)",
       'routing.mode must be weighted, failover or latency, got "random"',
       "routing.gradual_weights must be percents from 1 to 100, strictly increasing, ending at 100; got [30,10]",
-      "vars.ROUTING is set by the drill for a multi-region plan (use regions / routing)",
+      "vars.ROUTING is set by the drill for a multi-region plan (use regions / routing / writes)",
       'checks.pre must list checks from env_parity, index_hash_equal, cache_warm, answers_equal, cache_rewarmed, index_hash, got ["vibes"]',
       "mix.sticky.clients must be a whole number from 1 to 1000, got 0",
       "mix.sticky.share must be above 0 and at most 0.5, got 0.9",

@@ -4,7 +4,7 @@ import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { routingProblems } from "./regions.ts";
 import { isSeedPlan, translateSeed } from "./seed.ts";
-import { ADMIN_ACTIONS, DRILL_CHECKS, type FaultSetting, type Phase, type Plan } from "./types.ts";
+import { ADMIN_ACTIONS, DRILL_CHECKS, WRITE_ADMIN_ACTIONS, type FaultSetting, type Phase, type Plan } from "./types.ts";
 
 export const PLANS_DIR = join(dirname(fileURLToPath(import.meta.url)), "plans");
 export const DEFAULT_PLAN = "partition";
@@ -87,6 +87,8 @@ export function validatePlan(raw: unknown): string[] {
       if (!(typeof st["share"] === "number" && st["share"] > 0 && st["share"] <= 0.5)) problems.push(`mix.sticky.share must be above 0 and at most 0.5, got ${JSON.stringify(st["share"])}`);
     }
   }
+  if (mix && mix["writes"] !== undefined) problems.push(...validateWriteMix(mix["writes"], plan["writes"] !== undefined));
+  if (plan["writes"] !== undefined) problems.push(...validateWrites(plan["writes"], regions));
   const phases = plan["phases"];
   if (!Array.isArray(phases) || phases.length === 0) {
     problems.push("phases must be a non-empty list");
@@ -113,6 +115,7 @@ export function validatePlan(raw: unknown): string[] {
         problems.push(...validateFault(`${at}.origins.${name}`, setting));
       }
     if (phase.admin !== undefined) problems.push(...validateAdmin(`${at}.admin`, phase.admin, regions));
+    if (phase.writeAdmin !== undefined) problems.push(...validateWriteAdmin(`${at}.writeAdmin`, phase.writeAdmin, regions, plan["writes"] !== undefined));
   });
   if (total > MAX_TOTAL_S) problems.push(`phases last ${total} s in all; at most ${MAX_TOTAL_S} s`);
   if (baselines !== 1) problems.push(`exactly one phase must be the baseline ("baseline": true), found ${baselines}`);
@@ -147,7 +150,7 @@ function validateRegions(plan: Record<string, unknown>, problems: string[]): str
   });
   if (homes > 1) problems.push(`at most one region is home, found ${homes}`);
   if (plan["routing"] !== undefined) problems.push(...routingProblems(plan["routing"]));
-  for (const k of ["ORIGINS", "ROUTING", "ADMIN_TOKEN"]) if (vars[k] !== undefined) problems.push(`vars.${k} is set by the drill for a multi-region plan (use regions / routing)`);
+  for (const k of ["ORIGINS", "ROUTING", "ADMIN_TOKEN", "WRITES"]) if (vars[k] !== undefined) problems.push(`vars.${k} is set by the drill for a multi-region plan (use regions / routing / writes)`);
   const checks = plan["checks"];
   if (checks !== undefined) {
     if (typeof checks !== "object" || checks === null) problems.push(`checks must be {pre?, post?}, got ${JSON.stringify(checks)}`);
@@ -173,6 +176,55 @@ function validateAdmin(at: string, raw: unknown, regions: string[] | undefined):
     if (x["action"] === "shed" && !(typeof x["percent"] === "number" && x["percent"] >= 0 && x["percent"] <= 100)) problems.push(`${where}.percent must be 0..100 for shed, got ${JSON.stringify(x["percent"])}`);
     if (x["action"] !== "shed" && x["percent"] !== undefined) problems.push(`${where}.percent is for shed only`);
     if (x["force"] !== undefined && typeof x["force"] !== "boolean") problems.push(`${where}.force must be true or false, got ${JSON.stringify(x["force"])}`);
+  });
+  return problems;
+}
+
+/** The write mix's shares: of all requests (share, webhookShare), or of their own sends (retries). */
+function validateWriteMix(raw: unknown, hasWrites: boolean): string[] {
+  if (!hasWrites) return ["mix.writes needs writes (the worker's WRITES setting)"];
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return [`mix.writes must be {share, webhookShare, retryShare?, changedShare?, webhookRetryShare?, path?, webhookPath?}, got ${JSON.stringify(raw)}`];
+  const m = raw as Record<string, unknown>;
+  const problems: string[] = [];
+  for (const k of ["share", "webhookShare"]) if (!(typeof m[k] === "number" && (m[k] as number) >= 0 && (m[k] as number) <= 1)) problems.push(`mix.writes.${k} must be a share from 0 to 1, got ${JSON.stringify(m[k])}`);
+  if (typeof m["share"] === "number" && typeof m["webhookShare"] === "number" && m["share"] + m["webhookShare"] > 1) problems.push(`mix.writes.share + webhookShare must be at most 1, got ${m["share"] + m["webhookShare"]}`);
+  for (const k of ["retryShare", "changedShare", "webhookRetryShare"]) if (m[k] !== undefined && !(typeof m[k] === "number" && (m[k] as number) >= 0 && (m[k] as number) <= 0.5)) problems.push(`mix.writes.${k} must be a share from 0 to 0.5, got ${JSON.stringify(m[k])}`);
+  for (const k of ["path", "webhookPath"]) if (m[k] !== undefined && !(typeof m[k] === "string" && /^\/[\w./-]{0,200}$/.test(m[k]))) problems.push(`mix.writes.${k} must be a path, got ${JSON.stringify(m[k])}`);
+  for (const k of Object.keys(m)) if (!["share", "webhookShare", "retryShare", "changedShare", "webhookRetryShare", "path", "webhookPath"].includes(k)) problems.push(`mix.writes.${k} is not a write mix field`);
+  return problems;
+}
+
+function validateWrites(raw: unknown, regions: string[] | undefined): string[] {
+  if (!regions) return ["writes needs regions (a multi-region plan): one writer among several regions"];
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return [`writes must be {config, promote, emitFrom?, freezeFollowers?}, got ${JSON.stringify(raw)}`];
+  const w = raw as Record<string, unknown>;
+  const problems: string[] = [];
+  const config = w["config"];
+  if (typeof config !== "object" || config === null || Array.isArray(config)) problems.push(`writes.config must be the worker's WRITES object, got ${JSON.stringify(config)}`);
+  else {
+    if ((config as Record<string, unknown>)["auto_promote"] !== undefined) problems.push("writes.config.auto_promote is set by the drill from writes.promote");
+    const writer = (config as Record<string, unknown>)["writer"];
+    if (writer !== undefined && !(typeof writer === "string" && regions.includes(writer))) problems.push(`writes.config.writer must be one of the regions (${regions.join(", ")}), got ${JSON.stringify(writer)}`);
+  }
+  if (w["promote"] !== "auto" && w["promote"] !== "admin") problems.push(`writes.promote must be "auto" (the worker promotes on the writer's breaker) or "admin" (the phases' writeAdmin), got ${JSON.stringify(w["promote"])}`);
+  if (w["emitFrom"] !== undefined && !(typeof w["emitFrom"] === "string" && regions.includes(w["emitFrom"]))) problems.push(`writes.emitFrom must be one of the regions (${regions.join(", ")}), got ${JSON.stringify(w["emitFrom"])}`);
+  if (w["freezeFollowers"] !== undefined && w["freezeFollowers"] !== true) problems.push(`writes.freezeFollowers can only be true: a follower never takes a direct write (one writer region), got ${JSON.stringify(w["freezeFollowers"])}`);
+  for (const k of Object.keys(w)) if (!["config", "promote", "emitFrom", "freezeFollowers"].includes(k)) problems.push(`writes.${k} is not a writes field`);
+  return problems;
+}
+
+function validateWriteAdmin(at: string, raw: unknown, regions: string[] | undefined, hasWrites: boolean): string[] {
+  if (!hasWrites || !regions) return [`${at} needs writes and regions`];
+  if (!Array.isArray(raw)) return [`${at} must be a list of {action: promote|freeze|unfreeze, region?, reason?}`];
+  const problems: string[] = [];
+  raw.forEach((a: unknown, i) => {
+    const where = `${at}[${i}]`;
+    if (typeof a !== "object" || a === null) return problems.push(`${where} must be {action, region?, reason?}`);
+    const x = a as Record<string, unknown>;
+    if (!(WRITE_ADMIN_ACTIONS as readonly unknown[]).includes(x["action"])) problems.push(`${where}.action must be one of ${WRITE_ADMIN_ACTIONS.join(", ")}, got ${JSON.stringify(x["action"])}`);
+    if (x["action"] === "promote" && !(typeof x["region"] === "string" && regions.includes(x["region"]))) problems.push(`${where}.region must be one of ${regions.join(", ")}, got ${JSON.stringify(x["region"])}`);
+    if (x["action"] !== "promote" && x["region"] !== undefined) problems.push(`${where}.region is for promote only`);
+    if (x["reason"] !== undefined && !(typeof x["reason"] === "string" && x["reason"].length <= 200)) problems.push(`${where}.reason must be a string of at most 200 characters`);
   });
   return problems;
 }

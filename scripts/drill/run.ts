@@ -32,6 +32,8 @@ import { breakerTransitionsFrom, formatTargetsTable, verdictOf, writeReport, typ
 import { startWorker, type RunningWorker } from "./runtime.ts";
 import { routingChanges } from "./region-points.ts";
 import type { FaultSetting, Plan, RequestResult, SecondStats, TargetResult } from "./types.ts";
+import type { BacklogSample, WriteRunData } from "./write-checks.ts";
+import { readWriteLogs, resetWriteLogs, sampleWrites, sendWriteAdmin, waitForDelivery, writesVar, type WriteActionRecord } from "./write-run.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -53,6 +55,9 @@ const BASE_VARS: Record<string, string> = {
  * a plan says otherwise ("stableBody": false in a phase's origin setting).
  */
 const ORIGIN_DEFAULTS = { stableBody: true };
+
+/** After the load, how long a write drill waits for every 202 to be delivered and the backlog to empty. */
+const DELIVERY_DEADLINE_MS = 60_000;
 
 /** Exit codes: 0 pass, 1 a target failed, 2 bad arguments or a broken run, 3 inconclusive. */
 export const EXIT_INCONCLUSIVE = 3;
@@ -126,7 +131,7 @@ export async function startOrigins(names: string[], netns?: Netns): Promise<{ or
  * (`x-fake-region`), and with --netns each in its own namespace, so a partition cuts off that
  * region alone. The collector is a process of its own on the host.
  */
-export async function startRegionOrigins(names: string[], netns?: Record<string, Netns>): Promise<{ origins: Record<string, string>; collector: string; pids: number[]; stop(): void }> {
+export async function startRegionOrigins(names: string[], netns?: Record<string, Netns>, writes = false): Promise<{ origins: Record<string, string>; collector: string; pids: number[]; stop(): void }> {
   const started: OriginProcess[] = [];
   const stop = () => {
     for (const p of started) stopProcess(p.child);
@@ -134,7 +139,7 @@ export async function startRegionOrigins(names: string[], netns?: Record<string,
   try {
     for (const name of names) {
       const ns = netns?.[name];
-      started.push(await spawnOriginProcess(ns ? [...ns.exec, process.execPath] : [process.execPath], [...(ns ? ["--host", ns.originIp] : []), "--no-collector", "--regions", name]));
+      started.push(await spawnOriginProcess(ns ? [...ns.exec, process.execPath] : [process.execPath], [...(ns ? ["--host", ns.originIp] : []), "--no-collector", "--regions", ...(writes ? ["--writes"] : []), name]));
     }
     const collector = await spawnOriginProcess([process.execPath], []);
     started.push(collector);
@@ -231,7 +236,7 @@ export async function main(argv: string[]): Promise<number> {
       if (multi) originNames.forEach((name, i) => namespaces.push((netnsOf[name] = createNetns(i))));
       else namespaces.push(createNetns());
     }
-    origins = multi ? await startRegionOrigins(originNames, args.values.netns ? netnsOf : undefined) : await startOrigins(originNames, namespaces[0]);
+    origins = multi ? await startRegionOrigins(originNames, args.values.netns ? netnsOf : undefined, plan.writes !== undefined) : await startOrigins(originNames, namespaces[0]);
   } catch (err) {
     disposeNetns();
     throw err;
@@ -254,6 +259,7 @@ export async function main(argv: string[]): Promise<number> {
       ORIGINS: multi ? originsVar(plan.regions, origins.origins) : JSON.stringify(originNames.map((n) => ({ name: n, url: origins.origins[n], weight: 1 }))),
       DRILL_COLLECTOR_URL: origins.collector,
       ...(multi ? { ROUTING: JSON.stringify(plan.routing ?? {}), ADMIN_TOKEN: adminToken } : {}),
+      ...(plan.writes ? { WRITES: writesVar(plan)! } : {}),
     };
     const routing = drillRouting(plan.routing);
     const regionRun: RegionRun = { routing, syncMs: Number(vars["ROUTING_SYNC_MS"] ?? ROUTING_SYNC_DEFAULT_MS), actions: [] as ActionRecord[], faults: [] as FaultRecord[] };
@@ -270,6 +276,8 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`drill ${plan.name}: INCONCLUSIVE (${calibration.reason})`);
       return EXIT_INCONCLUSIVE;
     }
+    // The calibration's workers sent writes of their own: the origins forget them (and their keys).
+    if (plan.writes) await resetWriteLogs(origins.origins);
     for (const phase of plan.phases) phase.rate = forcedRate ?? Math.max(1, Math.round((phase.rate * calibration.rateUsed) / planRate));
 
     const port = await freePort();
@@ -285,6 +293,14 @@ export async function main(argv: string[]): Promise<number> {
     let preChecks: Promise<TargetResult[]> = Promise.resolve([]);
     const baselineIndex = plan.phases.findIndex((p) => p.baseline);
     let breaker = "closed";
+    // The lease and the backlog, as the worker reports them, every 500 ms through the run and the drain.
+    const writeSamples: BacklogSample[] = [];
+    const writeActions: WriteActionRecord[] = [];
+    const writeTimer = plan.writes
+      ? setInterval(() => {
+          void sampleWrites(worker!.url, adminToken).then((s) => writeSamples.push(s));
+        }, 500)
+      : undefined;
     const stateTimer = setInterval(() => {
       fetch(`${worker!.url}/__drill/state`)
         .then((r) => r.json() as Promise<{ breaker: string }>)
@@ -312,10 +328,27 @@ export async function main(argv: string[]): Promise<number> {
           regionRun.actions.push(record);
           console.log(`admin: ${a.action} ${a.region}${a.percent !== undefined ? ` ${a.percent} %` : ""}: ${record.status || "no answer"} ${record.detail.slice(0, 120)}`);
         }
+        for (const a of plan.phases[i]?.writeAdmin ?? []) {
+          const record = await sendWriteAdmin(worker!.url, adminToken, i, a);
+          writeActions.push(record);
+          console.log(`admin: writes ${a.action}${a.action === "promote" ? ` ${a.region}` : ""}: ${record.status || "no answer"} ${record.detail.slice(0, 120)}`);
+        }
       },
       onSecond: (p) => console.log(liveLine(p, plan, breaker)),
     });
     clearInterval(stateTimer);
+    let writeRun: WriteRunData | undefined;
+    if (plan.writes) {
+      // Every 202 is polled until delivered or failed (or 60 s), and the backlog until empty.
+      const locations = [...new Set(run.results.filter((r) => r.status === 202 && r.write?.location).map((r) => r.write!.location))];
+      const statuses = await waitForDelivery(worker.url, adminToken, locations, DELIVERY_DEADLINE_MS, (s) => writeSamples.push(s), (line) => console.log(line));
+      clearInterval(writeTimer);
+      // A copy: a sample still in flight when the timer stopped must not land after the drain's last one.
+      const samples = [...writeSamples].sort((a, b) => a.at - b.at);
+      writeRun = { ...(await readWriteLogs(origins.origins)), samples, statuses };
+      const refused = writeActions.filter((a) => a.status !== 200);
+      if (refused.length) console.log(`admin: ${refused.length} write action(s) refused: ${refused.map((a) => `${a.action.action} ${a.status} ${a.detail.slice(0, 80)}`).join("; ")}`);
+    }
     const checkResults = [...(await preChecks)];
     if (multi && plan.checks?.post?.length) {
       // post checks compare content, not faults: every region healed first (its version stamp kept).
@@ -351,8 +384,10 @@ export async function main(argv: string[]): Promise<number> {
         sharedWritesPerSecond: setting(vars, "LKG_SHARED_WRITES_PER_SECOND"),
       },
       ...(multi ? { regionRun } : {}),
+      ...(writeRun ? { writes: writeRun } : {}),
     };
     const { targets, totals } = evaluate(data);
+    if (writeActions.length) targets.push(writeAdminAnswered(writeActions, data.startedAt));
     targets.push(...checkResults);
     const machine = oursVsBareTarget(calibration);
     if (machine) targets.push(machine);
@@ -363,6 +398,7 @@ export async function main(argv: string[]): Promise<number> {
     const dir = join(root, "reports", `${plan.name}-${stamp}`);
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, "datapoints.json"), JSON.stringify(collected.points));
+    if (writeRun) await writeFile(join(dir, "writes.json"), JSON.stringify({ ...writeRun, actions: writeActions, sends: run.results.filter((r) => r.write) }));
     const reportInput: ReportInput = {
       plan,
       startedAt: started.toISOString(),
@@ -490,4 +526,15 @@ if (import.meta.url === `file://${process.argv[1]}`) {
       process.exit(2);
     },
   );
+}
+
+/** Every write-lease action the plan sends is taken (200). */
+function writeAdminAnswered(actions: WriteActionRecord[], startedAt: number): TargetResult {
+  const refused = actions.filter((a) => a.status !== 200);
+  return {
+    name: "admin write actions answered 200",
+    target: "every write-lease action the plan sends is taken (200)",
+    measured: actions.map((a) => `${a.action.action}${a.action.action === "promote" ? ` ${a.action.region}` : ""} at ${((a.sentAt - startedAt) / 1000).toFixed(1)} s: ${a.status || "no answer"}${a.status !== 200 ? ` ${a.detail.slice(0, 120)}` : ""}`).join("; "),
+    pass: refused.length === 0,
+  };
 }

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { durableObjectBindings } from "./runtime.ts";
+import { durableObjectBindings, queueBindings } from "./runtime.ts";
 
 describe("drill runtime bindings", () => {
   it("binds the project's breaker object, SQLite-backed, as wrangler.toml declares it", async () => {
@@ -37,6 +37,41 @@ describe("drill runtime bindings", () => {
       expect(await durableObjectBindings(path)).toEqual({
         BREAKER: { className: "BreakerObject", useSQLite: true },
         ROUTING_OBJECT: { className: "RoutingObject", useSQLite: true },
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("binds the write queue and its dead-letter queue as wrangler.toml declares them, producer and consumers", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "drill-runtime-test-"));
+    try {
+      const path = join(dir, "wrangler.toml");
+      await writeFile(
+        path,
+        [
+          'name = "x"',
+          'main = "index.ts"',
+          'compatibility_date = "2026-10-01"',
+          "[[queues.producers]]",
+          'binding = "WRITE_QUEUE"',
+          'queue = "edge-fallback-writes"',
+          "[[queues.consumers]]",
+          'queue = "edge-fallback-writes"',
+          "max_batch_size = 10",
+          "max_batch_timeout = 1",
+          "max_retries = 100",
+          'dead_letter_queue = "edge-fallback-writes-dlq"',
+          "[[queues.consumers]]",
+          'queue = "edge-fallback-writes-dlq"',
+        ].join("\n"),
+      );
+      expect(await queueBindings(path)).toEqual({
+        producers: { WRITE_QUEUE: { queueName: "edge-fallback-writes" } },
+        consumers: {
+          "edge-fallback-writes": { maxBatchSize: 10, maxBatchTimeout: 1, maxRetries: 100, deadLetterQueue: "edge-fallback-writes-dlq" },
+          "edge-fallback-writes-dlq": {},
+        },
       });
     } finally {
       await rm(dir, { recursive: true, force: true });

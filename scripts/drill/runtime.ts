@@ -64,6 +64,42 @@ const objectBindings = new Map<string, Promise<Record<string, ObjectBinding>>>()
  * the drill binds every object the worker deploys with (the breaker, the fleet routing object,
  * ...) without a list kept in step by hand. SQLite-backed when a migration says so.
  */
+/** The queues wrangler.toml declares (issue 11: the write queue and its dead-letter queue), in Miniflare's terms. */
+export interface QueueBindings {
+  producers: Record<string, { queueName: string }>;
+  consumers: Record<string, { maxBatchSize?: number; maxBatchTimeout?: number; maxRetries?: number; deadLetterQueue?: string; retryDelay?: number }>;
+}
+
+interface WranglerQueues {
+  producers?: { binding: string; queue: string }[];
+  consumers?: { queue: string; max_batch_size?: number; max_batch_timeout?: number; max_retries?: number; dead_letter_queue?: string; retry_delay?: number }[];
+}
+
+/** Queues from wrangler's own reader, so the drill's worker consumes its queues as deployed (none: a worker without them). */
+export async function queueBindings(configPath = join(root, "wrangler.toml")): Promise<QueueBindings> {
+  const { unstable_readConfig } = await import("wrangler");
+  const queues = (unstable_readConfig({ config: configPath }, { hideWarnings: true }) as { queues?: WranglerQueues }).queues ?? {};
+  return queueOptions(queues);
+}
+
+/** wrangler.toml's [[queues.*]] entries as Miniflare's queueProducers / queueConsumers. */
+export function queueOptions(queues: WranglerQueues): QueueBindings {
+  const producers = Object.fromEntries((queues.producers ?? []).map((p) => [p.binding, { queueName: p.queue }]));
+  const consumers = Object.fromEntries(
+    (queues.consumers ?? []).map((c) => [
+      c.queue,
+      {
+        ...(c.max_batch_size !== undefined ? { maxBatchSize: c.max_batch_size } : {}),
+        ...(c.max_batch_timeout !== undefined ? { maxBatchTimeout: c.max_batch_timeout } : {}),
+        ...(c.max_retries !== undefined ? { maxRetries: c.max_retries } : {}),
+        ...(c.dead_letter_queue !== undefined ? { deadLetterQueue: c.dead_letter_queue } : {}),
+        ...(c.retry_delay !== undefined ? { retryDelay: c.retry_delay } : {}),
+      },
+    ]),
+  );
+  return { producers, consumers };
+}
+
 export function durableObjectBindings(configPath = join(root, "wrangler.toml")): Promise<Record<string, ObjectBinding>> {
   let read = objectBindings.get(configPath);
   read ??= import("wrangler").then(({ unstable_readConfig }) => {
@@ -78,9 +114,12 @@ export function durableObjectBindings(configPath = join(root, "wrangler.toml")):
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
   const dir = await mkdtemp(join(tmpdir(), "edge-fallback-drill-"));
   const script = await bundle(options.entry, dir);
+  const queues = options.productBindings ? await queueBindings() : undefined;
   const bindings = options.productBindings
     ? {
         durableObjects: await durableObjectBindings(),
+        ...(queues && Object.keys(queues.producers).length ? { queueProducers: queues.producers } : {}),
+        ...(queues && Object.keys(queues.consumers).length ? { queueConsumers: queues.consumers } : {}),
         kvNamespaces: ["LKG_KV"],
         analyticsEngineDatasets: { METRICS: { dataset: "edge_fallback" } },
         cacheAPI: true,

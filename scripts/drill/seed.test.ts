@@ -31,20 +31,11 @@ describe("the seed plan format", () => {
     expect(plan.unsupported!.map((u) => u.field)).toEqual([
       "return_to_home.rebuild_follower",
       "return_to_home.purge_cache",
-      "promote_survivor",
-      "freeze_writes_on_followers",
       "rag_probe",
-      "webhook_policy",
-      "checks.pre.queue_empty",
-      "checks.live.queue_backlog",
       "checks.live.ΔS_probe",
       "checks.live.λ_state",
       "checks.post.contracts_equal",
-      "checks.post.backlog_zero",
     ]);
-    for (const field of ["promote_survivor", "freeze_writes_on_followers", "webhook_policy", "checks.pre.queue_empty", "checks.live.queue_backlog", "checks.post.backlog_zero"]) {
-      expect(lines.find((l) => l.startsWith(`${field}:`))).toContain("issue 11");
-    }
     for (const field of ["rag_probe", "checks.live.ΔS_probe", "checks.live.λ_state", "checks.post.contracts_equal", "return_to_home.rebuild_follower"]) {
       expect(lines.find((l) => l.startsWith(`${field}:`))).toContain("the runbook author's own framework");
     }
@@ -91,5 +82,47 @@ describe("the seed plan format", () => {
   it("tells the seed format from a drill plan by its shape", async () => {
     expect(isSeedPlan(JSON.parse(await readFile(SEED_PATH, "utf8")))).toBe(true);
     expect(isSeedPlan(await loadPlan("smoke"))).toBe(false);
+  });
+
+  it("the write fields become the write drill: WRITES with the policy's dedupe key, the survivor promoted through the admin route, emit_from and the freeze judged", async () => {
+    const plan = await loadPlan(SEED_PATH);
+    expect(plan.writes).toEqual({
+      config: {
+        routes: [{ path: "/api/", methods: ["POST", "PUT", "PATCH", "DELETE"], idempotency: "required" }],
+        webhooks: [{ path: "/hooks/payments", dedupe_key: "sha256(event_id+rev)" }],
+        writer: "us-east",
+      },
+      promote: "admin",
+      emitFrom: "eu-west",
+      freezeFollowers: true,
+    });
+    expect(plan.phases[1]!.writeAdmin).toEqual([{ action: "promote", region: "eu-west", reason: "runbook: promote_survivor eu-west (us-east evacuated)" }]);
+    expect(plan.mix.writes).toEqual({ share: 0.1, webhookShare: 0.05 });
+    expect(plan.translation).toEqual(
+      expect.arrayContaining([
+        'promote_survivor eu-west: POST /__edge/admin/writes/promote {"region":"eu-west"} right after the evacuation; us-east stays a follower when it returns home',
+        'freeze_writes_on_followers: true: enforced by the worker (a follower never takes a direct write), judged by the targets "followers take no direct write" and "one writer at every instant"',
+        'webhook_policy.emit_from eu-west: judged by the target "webhooks delivered only from the survivor"',
+        'checks.pre.queue_empty: judged by the targets "pre: queue_empty"',
+        'checks.live.queue_backlog: judged by the targets "backlog back to zero after the writer is usable", "dead-letter queue empty"',
+        'checks.post.backlog_zero: judged by the targets "post: backlog_zero"',
+      ]),
+    );
+  });
+
+  it("refuses followers taking direct writes, and a webhook source that is not the writer, with the reason", () => {
+    const { problems } = translateSeed({ regions: ["a", "b"], evacuate: "a", promote_survivor: "b", freeze_writes_on_followers: false, webhook_policy: { emit_from: "a", dedupe_key: "" } }, "x");
+    expect(problems).toEqual([
+      'webhook_policy.dedupe_key must be a dedupe rule ("sha256(event_id+rev)", "header:<name>", "field:<path>"), got ""',
+      "webhook_policy.emit_from (a) must be the promoted survivor (b): webhooks are delivered only to the writer region",
+      "freeze_writes_on_followers: false asks followers to take direct writes, which the worker never does (one writer region holds the write lease; every other region's writes are queued for it): remove the field or set it to true",
+    ]);
+  });
+
+  it("without promote_survivor the worker promotes by itself, and the home region is the writer", () => {
+    const { plan, problems } = translateSeed({ regions: ["a", "b"], evacuate: "a", webhook_policy: { emit_from: "b", dedupe_key: "header:x-event-id" } }, "x");
+    expect(problems).toEqual([]);
+    expect(plan.writes).toEqual({ config: { routes: expect.any(Array), webhooks: [{ path: "/hooks/payments", dedupe_key: "header:x-event-id" }], writer: "a" }, promote: "auto", emitFrom: "b" });
+    expect(plan.phases[1]!.writeAdmin).toBeUndefined();
   });
 });

@@ -6,9 +6,7 @@
  * listed with why ("not supported yet: <field>: <reason>"), never passed in silence.
  */
 import { ROUTING_FIELDS, routingProblems } from "./regions.ts";
-import type { DrillCheckName, Phase, Plan, Unsupported } from "./types.ts";
-
-const ISSUE_11 = "issue 11 (one writer region, queue-first writes with Idempotency-Key, webhooks) builds it";
+import type { DrillCheckName, Phase, Plan, PlanWrites, Unsupported } from "./types.ts";
 const AUTHOR = "it belongs to the runbook author's own framework (semantic ΔS / λ probes over a retrieval index); the drill stands in for its intent only with answers_equal on a gold probe set and version-stamp parity";
 
 /** The seed's checks: run by the drill, judged by its targets, or not supported yet. */
@@ -21,15 +19,20 @@ const CHECKS: Record<string, { run: DrillCheckName; note?: string } | { targets:
   answers_equal: { run: "answers_equal" },
   p95_latency: { targets: ["p95 of served requests vs baseline, per region"] },
   error_rate: { targets: ["zero failed reads while a region is healthy", "no read answered 5xx", "no 5xx burst longer than 60 s"] },
-  queue_empty: { unsupported: `the worker has no write queue yet: ${ISSUE_11}` },
-  queue_backlog: { unsupported: `the worker has no write queue yet: ${ISSUE_11}` },
-  backlog_zero: { unsupported: `the worker has no write queue yet: ${ISSUE_11}` },
+  queue_empty: { targets: ["pre: queue_empty"] },
+  queue_backlog: { targets: ["backlog back to zero after the writer is usable", "dead-letter queue empty"] },
+  backlog_zero: { targets: ["post: backlog_zero"] },
   "ΔS_probe": { unsupported: AUTHOR },
   "λ_state": { unsupported: AUTHOR },
   contracts_equal: { unsupported: `RAG contract fields: ${AUTHOR}` },
 };
 
 const KNOWN = ["regions", "evacuate", "promote_survivor", "routing", "freeze_writes_on_followers", "checks", "rag_probe", "webhook_policy", "return_to_home"];
+
+/** The write routes a seed plan's drill runs with (the runbook's prerequisite: an idempotent write path with a dedupe key). */
+const SEED_WRITE_ROUTES = [{ path: "/api/", methods: ["POST", "PUT", "PATCH", "DELETE"], idempotency: "required" }];
+const SEED_WEBHOOK_PATH = "/hooks/payments";
+const DEDUPE_DEFAULT = "sha256(event_id+rev)";
 
 /** The drill's own timings for a seed plan, which has none: short enough for CI. */
 const SEED_TIMING = { rate: 200, baselineS: 10, evacuateS: 15, stepDwellS: 5, fullWeightS: 8, postS: 5 };
@@ -89,10 +92,8 @@ export function translateSeed(seed: Record<string, unknown>, name: string): { pl
   const weights = Array.isArray(routing["gradual_weights"]) ? (routing["gradual_weights"] as number[]) : [10, 30, 60, 100];
   const dwellS = routing["step_dwell_s"] as number;
 
-  if (survivorRaw !== undefined) no("promote_survivor", `promoting a writer region (the write lease): ${ISSUE_11}; here ${survivor ?? "the survivor"} takes the evacuated region's traffic by routing alone`);
-  if (seed["freeze_writes_on_followers"] !== undefined) no("freeze_writes_on_followers", `freezing and queueing writes: ${ISSUE_11}`);
   if (seed["rag_probe"] !== undefined) no("rag_probe", AUTHOR);
-  if (seed["webhook_policy"] !== undefined) no("webhook_policy", `webhooks delivered only from the survivor with a dedupe key: ${ISSUE_11}`);
+  const writes = translateWrites(seed, regions, evacuate, survivor, problems, translation, no);
 
   // checks: run, judged by targets, or not supported yet.
   const pre: DrillCheckName[] = [];
@@ -125,7 +126,15 @@ export function translateSeed(seed: Record<string, unknown>, name: string): { pl
   const all = Object.fromEntries(regions.map((r) => [r, { mode: "healthy" as const }]));
   const phases: Phase[] = [
     { name: "baseline", durationS: SEED_TIMING.baselineS, rate: SEED_TIMING.rate, fault: false, baseline: true, origins: all },
-    { name: "evacuate", durationS: SEED_TIMING.evacuateS, rate: SEED_TIMING.rate, fault: true, origins: {}, admin: [{ region: evacuate, action: "evacuate" }] },
+    {
+      name: "evacuate",
+      durationS: SEED_TIMING.evacuateS,
+      rate: SEED_TIMING.rate,
+      fault: true,
+      origins: {},
+      admin: [{ region: evacuate, action: "evacuate" }],
+      ...(survivor !== undefined ? { writeAdmin: [{ action: "promote" as const, region: survivor, reason: `runbook: promote_survivor ${survivor} (${evacuate} evacuated)` }] } : {}),
+    },
     { name: "return-to-home", durationS: rampS + SEED_TIMING.fullWeightS, rate: SEED_TIMING.rate, fault: false, origins: all, admin: [{ region: evacuate, action: "restore" }] },
     { name: "post", durationS: SEED_TIMING.postS, rate: SEED_TIMING.rate, fault: false, origins: {} },
   ];
@@ -140,13 +149,80 @@ export function translateSeed(seed: Record<string, unknown>, name: string): { pl
   const plan: Plan = {
     name,
     description: `The runbook's seed plan (${name}.json) as written: a planned evacuation of ${evacuate} through the admin route, then its return to home through ${JSON.stringify(weights)}, on ${regions.length} regions.`,
-    mix: { hotKeys: 10, coldKeys: 2000, hotShare: 0.8, credentialedShare: 0.05, users: 20, writeShare: 0.02, sticky: { clients: 20, share: 0.2 } },
+    mix: {
+      hotKeys: 10,
+      coldKeys: 2000,
+      hotShare: 0.8,
+      credentialedShare: 0.05,
+      users: 20,
+      writeShare: 0,
+      sticky: { clients: 20, share: 0.2 },
+      writes: { share: 0.1, webhookShare: seed["webhook_policy"] !== undefined ? 0.05 : 0 },
+    },
     regions: regions.map((r, i) => (i === 0 ? { name: r, home: true } : { name: r })),
     routing,
     phases,
     checks: { pre, post },
+    writes,
     unsupported,
     translation,
   };
   return { plan, problems };
+}
+
+/**
+ * The seed's write fields, in the drill's terms: the write path is always on (the runbook's
+ * prerequisite), the evacuated region is the writer, promote_survivor is sent to the admin route
+ * in the evacuation phase (else the worker promotes by itself), freeze_writes_on_followers: true is
+ * what the worker always enforces (false is refused: a follower never takes a direct write), and
+ * webhook_policy's dedupe_key becomes the webhook route's rule, its emit_from a target.
+ */
+function translateWrites(
+  seed: Record<string, unknown>,
+  regions: string[],
+  evacuate: string,
+  survivor: string | undefined,
+  problems: string[],
+  translation: string[],
+  no: (field: string, reason: string) => void,
+): PlanWrites {
+  const writer = survivor !== undefined && regions.includes(evacuate) ? evacuate : regions[0];
+  let dedupe = DEDUPE_DEFAULT;
+  let emitFrom: string | undefined;
+  const policy = seed["webhook_policy"];
+  if (policy !== undefined) {
+    if (typeof policy !== "object" || policy === null || Array.isArray(policy)) problems.push(`webhook_policy must be {emit_from, dedupe_key}, got ${JSON.stringify(policy)}`);
+    else {
+      const p = policy as Record<string, unknown>;
+      for (const k of Object.keys(p)) if (k !== "emit_from" && k !== "dedupe_key") no(`webhook_policy.${k}`, "a field this drill does not know");
+      if (p["dedupe_key"] !== undefined) {
+        if (typeof p["dedupe_key"] === "string" && p["dedupe_key"].length > 0 && p["dedupe_key"].length <= 200) dedupe = p["dedupe_key"];
+        else problems.push(`webhook_policy.dedupe_key must be a dedupe rule ("sha256(event_id+rev)", "header:<name>", "field:<path>"), got ${JSON.stringify(p["dedupe_key"])}`);
+      }
+      const from = p["emit_from"];
+      if (from !== undefined) {
+        if (typeof from !== "string" || !regions.includes(from)) problems.push(`webhook_policy.emit_from must name one of the regions (${regions.join(", ")}), got ${JSON.stringify(from)}`);
+        else if (survivor !== undefined && from !== survivor) problems.push(`webhook_policy.emit_from (${from}) must be the promoted survivor (${survivor}): webhooks are delivered only to the writer region`);
+        else if (survivor === undefined && from === evacuate) problems.push(`webhook_policy.emit_from (${from}) is the evacuated region: webhooks are delivered only to the writer, which leaves it`);
+        else emitFrom = from;
+      }
+    }
+  }
+  const freeze = seed["freeze_writes_on_followers"];
+  if (freeze === false) problems.push("freeze_writes_on_followers: false asks followers to take direct writes, which the worker never does (one writer region holds the write lease; every other region's writes are queued for it): remove the field or set it to true");
+  else if (freeze !== undefined && freeze !== true) problems.push(`freeze_writes_on_followers must be true or false, got ${JSON.stringify(freeze)}`);
+  translation.push(
+    `writes: WRITES routes ${SEED_WRITE_ROUTES[0]!.path} (Idempotency-Key required) and webhooks ${SEED_WEBHOOK_PATH} (dedupe_key ${dedupe}), writer ${writer}; the mix sends writes with client retries${policy !== undefined ? " and webhook events with sender retries" : ""}`,
+    survivor !== undefined
+      ? `promote_survivor ${survivor}: POST /__edge/admin/writes/promote {"region":"${survivor}"} right after the evacuation; ${evacuate} stays a follower when it returns home`
+      : `no promote_survivor: the worker promotes a survivor by itself when the writer leaves (auto_promote)`,
+  );
+  if (freeze === true) translation.push("freeze_writes_on_followers: true: enforced by the worker (a follower never takes a direct write), judged by the targets \"followers take no direct write\" and \"one writer at every instant\"");
+  if (emitFrom !== undefined) translation.push(`webhook_policy.emit_from ${emitFrom}: judged by the target "webhooks delivered only from the survivor"`);
+  return {
+    config: { routes: SEED_WRITE_ROUTES, webhooks: [{ path: SEED_WEBHOOK_PATH, dedupe_key: dedupe }], ...(writer !== undefined ? { writer } : {}) },
+    promote: survivor !== undefined ? "admin" : "auto",
+    ...(emitFrom !== undefined ? { emitFrom } : {}),
+    ...(freeze === true ? { freezeFollowers: true } : {}),
+  };
 }

@@ -37,6 +37,46 @@ export interface AdminAction {
   force?: boolean;
 }
 
+/** An operator's write-lease decision, sent to POST /__edge/admin/writes/<action> at its phase's start (issue 11). */
+export type WriteAdminAction = { action: "promote"; region: string; reason?: string } | { action: "freeze" | "unfreeze"; reason?: string };
+export const WRITE_ADMIN_ACTIONS = ["promote", "freeze", "unfreeze"] as const;
+
+/**
+ * The write mix (issue 11), shares of all requests: new writes (POST `path`, a new
+ * Idempotency-Key each), client retries of an earlier key (some with a changed payload, which
+ * must be refused 422), and webhook events (POST `webhookPath` with JSON {event_id, rev, ...},
+ * no key: the worker derives the dedupe key) with sender retries of an earlier event.
+ */
+export interface WriteMix {
+  share: number;
+  /** Default "/api/orders". */
+  path?: string;
+  /** Of all write sends, the share that retries a recent key (default 0.1). */
+  retryShare?: number;
+  /** Of the retries, the share that changes the payload (default 0.3). */
+  changedShare?: number;
+  webhookShare: number;
+  /** Default "/hooks/payments". */
+  webhookPath?: string;
+  /** Of all webhook sends, the share that retries a recent event (default 0.2). */
+  webhookRetryShare?: number;
+}
+
+/** A plan's write path (issue 11): the worker's WRITES setting and how the drill drives and judges it. */
+export interface PlanWrites {
+  /** The worker's WRITES setting, passed as written (the drill adds auto_promote from `promote`). */
+  config: Record<string, unknown>;
+  /** "auto": the worker promotes a survivor when the writer's breaker opens; "admin": the phases' writeAdmin promote. */
+  promote: "auto" | "admin";
+  /** Webhooks must be delivered only from this region once it holds the lease (the seed's webhook_policy.emit_from). */
+  emitFrom?: string;
+  /**
+   * The seed's freeze_writes_on_followers: true. The worker always enforces it (a follower never
+   * takes a direct write); the drill judges it from the origins' logs.
+   */
+  freezeFollowers?: boolean;
+}
+
 /** Checks the drill runs itself, before the incident ("pre", at the baseline's end) or after the load ("post"). */
 export const DRILL_CHECKS = ["env_parity", "index_hash_equal", "cache_warm", "answers_equal", "cache_rewarmed", "index_hash"] as const;
 export type DrillCheckName = (typeof DRILL_CHECKS)[number];
@@ -71,6 +111,8 @@ export interface Phase {
   hostile?: boolean;
   /** Multi-region plans: routing decisions sent with the admin bearer at the phase's start, after its faults. */
   admin?: AdminAction[];
+  /** Plans with writes: write-lease decisions sent after the phase's routing decisions. */
+  writeAdmin?: WriteAdminAction[];
 }
 
 export interface Plan {
@@ -100,6 +142,8 @@ export interface Plan {
      * sending anonymous reads of the same keys as everyone else.
      */
     sticky?: { clients: number; share: number };
+    /** Writes with Idempotency-Keys and webhook events (plans with `writes`). */
+    writes?: WriteMix;
   };
   phases: Phase[];
   /**
@@ -110,6 +154,8 @@ export interface Plan {
   /** The worker's ROUTING setting (the contract's fields, passed as written). */
   routing?: Record<string, unknown>;
   checks?: { pre?: DrillCheckName[]; post?: DrillCheckName[] };
+  /** The write path (issue 11): WRITES, how the survivor is promoted, the webhook policy. */
+  writes?: PlanWrites;
   /** What the drill cannot act on yet (from a seed plan): listed in the report, never passed. */
   unsupported?: Unsupported[];
   /** How a seed plan became this plan, one line per decision: in the report. */
@@ -151,6 +197,23 @@ export interface RequestResult {
   stuckTo?: string;
   /** The assignment token the answer gave (Set-Cookie edge-region or x-edge-assignment), sticky clients only. */
   assignment?: string;
+  /** Writes and webhook events of the write mix: what was sent and what the answer said. */
+  write?: WriteSent;
+}
+
+/** One write or webhook send, as the client knows it. */
+export interface WriteSent {
+  kind: "write" | "webhook";
+  /** The Idempotency-Key (writes) or `event_id:rev` (webhooks): what the origins' logs are joined on. */
+  ref: string;
+  /** A retry of an earlier send of the same ref. */
+  retry: boolean;
+  /** A retry with a changed payload (writes only): must be refused 422. */
+  changed: boolean;
+  /** Idempotency-Replayed: true on the answer. */
+  replayed: boolean;
+  /** The status resource path (Location of a 202), "" when none. */
+  location: string;
 }
 
 export interface SecondStats {

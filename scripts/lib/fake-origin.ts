@@ -10,6 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { brotliCompressSync, deflateSync, gzipSync, zstdCompressSync } from "node:zlib";
+import { WRITE_METHODS, WriteLog } from "./write-log.ts";
 
 export type Mode =
   | { mode: "healthy" }
@@ -82,6 +83,15 @@ export interface FakeOrigin {
 export interface FakeOriginOptions {
   /** The region this origin plays: named in `x-fake-region` on every answer (none when unset). */
   region?: string;
+  /**
+   * Take writes as an origin with Idempotency-Key support (the write drills): a POST/PUT/PATCH/
+   * DELETE answered in full is applied once per key (201, JSON echoing the key; a repeated key
+   * gets the stored answer with `x-origin-replayed: true`), and every one is logged. GET
+   * /__writes answers the log, POST /__writes/reset forgets it. A write the origin does not answer
+   * in full (blackhole, reset, a fixed status, a flaked answer, a truncated or stalled body) is
+   * neither applied nor logged: it never reached the origin's store.
+   */
+  writes?: boolean;
 }
 
 export async function startFakeOrigin(port = 0, host = "127.0.0.1", options: FakeOriginOptions = {}): Promise<FakeOrigin> {
@@ -89,6 +99,7 @@ export async function startFakeOrigin(port = 0, host = "127.0.0.1", options: Fak
   const regionHeader: Record<string, string> = options.region ? { "x-fake-region": options.region } : {};
   const withRegion = (setting: Setting): Setting => (options.region ? { ...setting, headers: { ...regionHeader, ...setting.headers } } : setting);
   const scenarios = new Map<string, ScenarioState>();
+  const writeLog = options.writes ? new WriteLog(options.region ?? "") : undefined;
   const sockets = new Set<Socket>();
   const state = (name: string): ScenarioState => {
     let s = scenarios.get(name);
@@ -116,6 +127,11 @@ export async function startFakeOrigin(port = 0, host = "127.0.0.1", options: Fak
     const control = /^\/__control\/([\w-]+)$/.exec(url.pathname);
     if (control) return handleControl(control[1]!, req, res);
     if (url.pathname === "/__echo-headers") return echoHeaders(req, res);
+    if (writeLog && url.pathname === "/__writes" && req.method === "GET") return sendJson(res, 200, { region: options.region ?? "", writes: writeLog.entries, dropped: writeLog.dropped });
+    if (writeLog && url.pathname === "/__writes/reset" && req.method === "POST") {
+      writeLog.reset();
+      return sendJson(res, 200, { reset: true });
+    }
 
     const match = /^\/s\/([\w-]+)(\/.*)?$/.exec(url.pathname);
     const name = match ? match[1]! : "default";
@@ -159,6 +175,10 @@ export async function startFakeOrigin(port = 0, host = "127.0.0.1", options: Fak
       }
       case "healthy":
         break;
+    }
+    if (writeLog && WRITE_METHODS.has(req.method ?? "")) {
+      const taken = writeLog.take(req.method!, url.pathname + url.search, req.headers, body, userOf(req, url), at);
+      return sendJson(res, taken.status, taken.body, { ...setting, headers: { ...setting.headers, ...(taken.replayed ? { "x-origin-replayed": "true" } : {}) } });
     }
     sendJson(res, 200, answer(name, s, url, req, body, setting), setting);
   }

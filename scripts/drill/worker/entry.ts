@@ -53,7 +53,33 @@ export const RoutingObject: ObjectClass | ExportedHandler = ProductRoutingObject
     }
   : {};
 
+/**
+ * The write path's objects (issue 11), bound by wrangler.toml as WriteLedger and WriteBacklog:
+ * read by name like the routing object, so this entry also builds against a worker without them.
+ */
+function drillObject(name: string): ObjectClass | ExportedHandler {
+  const Product = (product as unknown as Record<string, ObjectClass | undefined>)[name];
+  return Product
+    ? class extends Product {
+        constructor(ctx: DurableObjectState, env: DrillEnv) {
+          super(ctx, objectEnv(ctx, env));
+        }
+      }
+    : {};
+}
+export const WriteLedger = drillObject("WriteLedger");
+export const WriteBacklog = drillObject("WriteBacklog");
+
+/** The product's handlers: its queue consumer (the write queue and its dead-letter queue) runs as deployed, with the tap's env. */
+const productHandler = (product as unknown as { default: ExportedHandler<DrillEnv> }).default;
+
 export default {
+  async queue(batch, env, ctx) {
+    if (!productHandler.queue) throw new Error("the worker has no queue handler, yet a queue is bound to it (wrangler.toml)");
+    await productHandler.queue(batch, tap.wrapEnv(env), ctx);
+    const shipping = tap.flush(env.DRILL_COLLECTOR_URL, false);
+    if (shipping) ctx.waitUntil(shipping);
+  },
   async fetch(request, env, ctx) {
     const path = new URL(request.url).pathname;
     if (path === "/__drill/flush") {
