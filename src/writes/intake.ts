@@ -9,7 +9,7 @@ import type { WriteOutcome } from "../metrics/schema.ts";
 import { accepted, dedupeKeyMissing, keyInFlight, keyMalformed, keyMissing, keyReused, notAccepted, replay, tooLargeToQueue } from "./answers.ts";
 import { readWriteBody } from "./body.ts";
 import { webhookKey } from "./dedupe.ts";
-import { enqueue, passThrough, type Queueable, type WriteAnswer } from "./deliver.ts";
+import { enqueue, passThrough, type Queueable, type WriteAnswer } from "./pass-or-queue.ts";
 import { credentialScope, fingerprint, newStatusSecret, parseIdempotencyKey, scopedKey } from "./idempotency.ts";
 import { writePlan } from "./lease.ts";
 import type { WriteLedger } from "./ledger.ts";
