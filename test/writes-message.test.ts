@@ -96,7 +96,7 @@ describe("toMessage / toRequest", () => {
       },
       body: '{"order":1}',
     });
-  const body = new TextEncoder().encode('{"order":1}').buffer;
+  const body = new TextEncoder().encode('{"order":1}').buffer as ArrayBuffer;
 
   it("keeps credentials and the client address only sealed; headers in the clear are safe to queue", async () => {
     const message = await toMessage(client(), incoming, body, META, SECRET, ["x-api-key", "x-custom-token"]);

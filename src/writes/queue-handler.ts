@@ -3,9 +3,10 @@ import type { Clock } from "../clock.ts";
 import { resolveConfig, type Config, type ConfigResult } from "../config.ts";
 import type { Env } from "../env.ts";
 import { withTimeout } from "../timeout.ts";
-import { WRITE_BACKLOG_NAME } from "./backlog.ts";
+import { WRITE_BACKLOG_NAME, type DeadLetter } from "./backlog.ts";
 import { consumeDeadLetters, consumeWrites, type BacklogStub, type ConsumerDeps, type ConsumerEvent, type LedgerStub } from "./consumer.ts";
 import { writeSecretFrom } from "./message.ts";
+import type { ReplayBacklog } from "./replay.ts";
 import type { QueuedWrite, WritesConfig, WriterLease } from "./types.ts";
 
 /** The queue names in wrangler.toml; an [env.*] that renames them must rename these. */
@@ -73,13 +74,20 @@ function ledgerStub(env: Env, idHex: string): LedgerStub {
   return ns.get(ns.idFromString(idHex)) as unknown as LedgerStub;
 }
 
-function backlogStub(env: Env): BacklogStub {
+/** The fleet backlog object as the consumers and the replay use it; every call fails, as an unreachable object's would, without the binding. */
+export function backlogStub(env: Env): BacklogStub & ReplayBacklog {
   const missing = () => Promise.reject(new Error("the WRITE_BACKLOG Durable Object binding is missing (see wrangler.toml)"));
   const ns = env.WRITE_BACKLOG;
-  if (!ns) return { settle: missing, dead: missing };
+  if (!ns) return { settle: missing, dead: missing, takeDead: missing, replayed: missing };
   // A stub per call: one whose object broke stays broken, a new one reconnects.
   const stub = () => ns.get(ns.idFromName(WRITE_BACKLOG_NAME));
-  return { settle: (ids) => stub().settle(ids), dead: (message, reason) => stub().dead(message, reason) };
+  return {
+    settle: (ids) => stub().settle(ids),
+    dead: (message, reason) => stub().dead(message, reason),
+    // RPC types widen the header tuples to string[][]; the values are the tuples stored.
+    takeDead: (limit, statusId) => stub().takeDead(limit, statusId) as unknown as Promise<DeadLetter[]>,
+    replayed: (ids) => stub().replayed(ids),
+  };
 }
 
 /** Until consumer points exist (metrics), a dead letter is at least in the log. */
