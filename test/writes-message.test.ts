@@ -78,7 +78,7 @@ describe("writeSecretFrom", () => {
 });
 
 describe("toMessage / toRequest", () => {
-  const incoming = new URL("https://edge.example.com/api/orders?x=1");
+  const incoming = new URL("https://edge.example.com/api/orders?x=1&access_token=user-a-query-token");
   const client = () =>
     new Request(incoming, {
       method: "POST",
@@ -101,10 +101,10 @@ describe("toMessage / toRequest", () => {
   it("keeps credentials and the client address only sealed; headers in the clear are safe to queue", async () => {
     const message = await toMessage(client(), incoming, body, META, SECRET, ["x-api-key", "x-custom-token"]);
     const clear = JSON.stringify({ ...message, body: undefined });
-    for (const secret of ["user-a-token", "user-a-session", "user-a-api-key", "user-a-custom", "203.0.113.7"]) expect(clear).not.toContain(secret);
+    for (const secret of ["user-a-token", "user-a-session", "user-a-api-key", "user-a-custom", "203.0.113.7", "user-a-query-token"]) expect(clear).not.toContain(secret);
     const names = message.headers.map(([n]) => n).sort();
     expect(names).toEqual(["cdn-loop", "content-type", "x-forwarded-host", "x-forwarded-proto"]);
-    expect(message).toMatchObject({ v: 1, kind: "write", ledger: META.ledger, key: "key-1", statusId: "ab.status-1", method: "POST", path: "/api/orders?x=1", why: "writer-down", enqueuedAt: 1_000 });
+    expect(message).toMatchObject({ v: 1, kind: "write", ledger: META.ledger, key: "key-1", statusId: "ab.status-1", method: "POST", path: "/api/orders", why: "writer-down", enqueuedAt: 1_000 });
     expect(message.sealed).toMatch(/^v1\./);
   });
 
@@ -112,7 +112,7 @@ describe("toMessage / toRequest", () => {
     const message = await toMessage(client(), incoming, body, META, SECRET, ["x-api-key", "x-custom-token"]);
     const request = await toRequest(message, WRITER, 7, SECRET);
     expect(request.method).toBe("POST");
-    expect(request.url).toBe("http://writer.internal:8080/base/api/orders?x=1");
+    expect(request.url).toBe("http://writer.internal:8080/base/api/orders?x=1&access_token=user-a-query-token");
     expect(request.headers.get("authorization")).toBe("Bearer user-a-token");
     expect(request.headers.get("cookie")).toBe("sid=user-a-session");
     expect(request.headers.get("x-api-key")).toBe("user-a-api-key");
@@ -135,7 +135,8 @@ describe("toMessage / toRequest", () => {
   });
 
   it("keeps a queued path on the writer's host, whatever it looks like", async () => {
-    const message = await toMessage(new Request(incoming, { method: "DELETE" }), incoming, null, META, SECRET, []);
+    const bare = new URL("https://edge.example.com/api/orders");
+    const message = await toMessage(new Request(bare, { method: "DELETE" }), bare, null, META, SECRET, []);
     expect(message.sealed).toBeUndefined();
     expect(message.body).toBeNull();
     const urls = await Promise.all(["//evil.example/x", "/\\evil.example/x", "/@evil.example"].map(async (path) => (await toRequest({ ...message, path }, WRITER, 1, SECRET)).url));

@@ -115,6 +115,13 @@ const ALWAYS_SEALED = ["authorization", "proxy-authorization", "cookie", "x-forw
 /** Recomputed or set by the consumer: a queued copy would be stale (epoch) or wrong (length of a re-sent body). */
 const NOT_QUEUED = new Set(["content-length", WRITE_EPOCH_HEADER, IDEMPOTENCY_KEY_HEADER]);
 
+/**
+ * The query travels sealed, as a pseudo-header (a name no real header can have): secret query
+ * parameters (`access_token`, configured ones) are credentials here as everywhere (DESIGN.md),
+ * and a query can carry personal data. `path` in the message is the path alone.
+ */
+const QUERY_PSEUDO_HEADER = ":query";
+
 /** What the request path knows about a write when it queues it. */
 export interface QueuedMeta {
   kind: QueuedWrite["kind"];
@@ -153,6 +160,7 @@ export async function toMessage(
     if (NOT_QUEUED.has(key)) return;
     (sealedNames.has(key) ? credentials : headers).push([name, value]);
   });
+  if (incoming.search !== "") credentials.push([QUERY_PSEUDO_HEADER, incoming.search]);
   const message: QueuedWrite = {
     v: 1,
     kind: meta.kind,
@@ -160,7 +168,7 @@ export async function toMessage(
     key: meta.key,
     statusId: meta.statusId,
     method: request.method,
-    path: incoming.pathname + incoming.search,
+    path: incoming.pathname,
     headers,
     sealed: undefined,
     body: body && body.byteLength > 0 ? body : null,
@@ -172,14 +180,20 @@ export async function toMessage(
 }
 
 /**
- * The request delivered to the writer region: the same method, path and query under the writer's
+ * The request delivered to the writer region: the same method, path and (sealed) query under the writer's
  * origin URL (its path prefix first), the queued headers and the opened credentials, the key and
  * the epoch of the lease it is delivered under. Throws SealError when the credentials cannot be opened.
  */
 export async function toRequest(message: QueuedWrite, writer: RegionConfig, epoch: number, secret: WriteSecret): Promise<Request> {
-  const url = writerUrl(writer, message.path);
   const headers = new Headers(message.headers);
-  if (message.sealed !== undefined) for (const [name, value] of await openCredentials(message.sealed, secret, boundTo(message))) headers.append(name, value);
+  let query = "";
+  if (message.sealed !== undefined) {
+    for (const [name, value] of await openCredentials(message.sealed, secret, boundTo(message))) {
+      if (name === QUERY_PSEUDO_HEADER) query = value;
+      else headers.append(name, value);
+    }
+  }
+  const url = writerUrl(writer, message.path + query);
   headers.set(IDEMPOTENCY_KEY_HEADER, message.key);
   headers.set(WRITE_EPOCH_HEADER, String(epoch));
   return new Request(url, { method: message.method, headers, body: message.body, redirect: "manual" });
