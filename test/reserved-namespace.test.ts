@@ -9,6 +9,8 @@ const ROUTES = [
   "POST /__edge/admin/breakers/:origin/(open|close|reset)",
   "GET /__edge/admin/regions",
   "POST /__edge/admin/regions/:region/(evacuate|drain|shed|restore)",
+  "GET /__edge/admin/writes/dead",
+  "POST /__edge/admin/writes/dead/replay",
 ];
 
 /**

@@ -138,7 +138,7 @@ function readForce(c: Context): boolean | string {
 }
 
 /** Reads at most MAX_BODY_BYTES, whatever Content-Length says (it may be absent, or lie). */
-async function readBody(request: Request): Promise<{ kind: "ok"; text: string } | { kind: "too-large" }> {
+export async function readBody(request: Request): Promise<{ kind: "ok"; text: string } | { kind: "too-large" }> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > MAX_BODY_BYTES) return { kind: "too-large" };
   if (!request.body) return { kind: "ok", text: "" };

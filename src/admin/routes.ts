@@ -8,6 +8,7 @@ import type { Runtime } from "../runtime.ts";
 import { checkAdmin, type AdminAuth } from "./auth.ts";
 import { fullHealth, publicHealth } from "./health.ts";
 import { regionsRoutes } from "./regions.ts";
+import { deadLetterRoutes } from "./writes-dead.ts";
 
 export type EdgeVariables = { runtime: Runtime };
 
@@ -17,6 +18,8 @@ const ROUTES = [
   "POST /__edge/admin/breakers/:origin/(open|close|reset)",
   "GET /__edge/admin/regions",
   "POST /__edge/admin/regions/:region/(evacuate|drain|shed|restore)",
+  "GET /__edge/admin/writes/dead",
+  "POST /__edge/admin/writes/dead/replay",
 ];
 
 /** Health answers say what is true now; no cache between a monitor and the edge may keep one. */
@@ -62,6 +65,7 @@ export function adminRoutes(): Hono<{ Bindings: Env; Variables: EdgeVariables }>
 
   // The runtime carries what the regions routes read (RegionsDeps: runtime.routing).
   routes.route("/admin/regions", regionsRoutes());
+  routes.route("/admin/writes/dead", deadLetterRoutes());
 
   routes.all("*", (c) => jsonError(404, `no such edge route ${c.req.method} ${new URL(c.req.url).pathname}`, { routes: ROUTES }));
 

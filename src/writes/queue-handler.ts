@@ -3,7 +3,7 @@ import type { Clock } from "../clock.ts";
 import { resolveConfig, type Config, type ConfigResult } from "../config.ts";
 import type { Env } from "../env.ts";
 import { withTimeout } from "../timeout.ts";
-import { WRITE_BACKLOG_NAME, type DeadLetter } from "./backlog.ts";
+import { WRITE_BACKLOG_NAME, type BacklogSnapshot, type DeadLetter } from "./backlog.ts";
 import { consumeDeadLetters, consumeWrites, type BacklogStub, type ConsumerDeps, type ConsumerEvent, type LedgerStub } from "./consumer.ts";
 import { writeSecretFrom } from "./message.ts";
 import type { ReplayBacklog } from "./replay.ts";
@@ -75,10 +75,10 @@ function ledgerStub(env: Env, idHex: string): LedgerStub {
 }
 
 /** The fleet backlog object as the consumers and the replay use it; every call fails, as an unreachable object's would, without the binding. */
-export function backlogStub(env: Env): BacklogStub & ReplayBacklog {
+export function backlogStub(env: Env): BacklogStub & ReplayBacklog & { snapshot(): Promise<BacklogSnapshot> } {
   const missing = () => Promise.reject(new Error("the WRITE_BACKLOG Durable Object binding is missing (see wrangler.toml)"));
   const ns = env.WRITE_BACKLOG;
-  if (!ns) return { settle: missing, dead: missing, takeDead: missing, replayed: missing };
+  if (!ns) return { settle: missing, dead: missing, takeDead: missing, replayed: missing, snapshot: missing };
   // A stub per call: one whose object broke stays broken, a new one reconnects.
   const stub = () => ns.get(ns.idFromName(WRITE_BACKLOG_NAME));
   return {
@@ -87,6 +87,7 @@ export function backlogStub(env: Env): BacklogStub & ReplayBacklog {
     // RPC types widen the header tuples to string[][]; the values are the tuples stored.
     takeDead: (limit, statusId) => stub().takeDead(limit, statusId) as unknown as Promise<DeadLetter[]>,
     replayed: (ids) => stub().replayed(ids),
+    snapshot: () => stub().snapshot(),
   };
 }
 
