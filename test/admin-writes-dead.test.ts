@@ -28,7 +28,7 @@ function message(overrides: Partial<QueuedWrite> = {}): QueuedWrite {
 }
 
 /** The fleet backlog (this file's storage is its own), a queue that records what it is sent, and a worker over both. */
-function setup(queue: { sendBatch(messages: Iterable<MessageSendRequest<QueuedWrite>>): Promise<void> } | undefined = undefined) {
+function setup(queue?: { sendBatch(messages: Iterable<MessageSendRequest<QueuedWrite>>): Promise<void> }) {
   const sent: QueuedWrite[] = [];
   const recording = { sendBatch: async (messages: Iterable<MessageSendRequest<QueuedWrite>>) => void sent.push(...[...messages].map((m) => m.body)) };
   const h = harness({ WRITE_QUEUE: queue ?? recording });
