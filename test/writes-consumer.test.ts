@@ -12,7 +12,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../src/index.ts";
 import type { RegionConfig } from "../src/routing/types.ts";
-import type { BacklogStub, ClaimResult, ConsumerDeps, ConsumerEvent, LedgerStub } from "../src/writes/consumer.ts";
+import type { BacklogStub, ClaimResult, ConsumerDeps, ConsumerEvent, DeadLetterAnswer, LedgerStub } from "../src/writes/consumer.ts";
 import { consumeDeadLetters, consumeWrites } from "../src/writes/consumer.ts";
 import { toMessage, type WriteSecret } from "../src/writes/message.ts";
 import { replayDeadLetters, type ReplayBacklog } from "../src/writes/replay.ts";
@@ -65,13 +65,12 @@ class FakeLedger implements LedgerStub {
     }
     return {};
   }
-  async deadLettered(reason: string): Promise<unknown> {
+  async deadLettered(reason: string): Promise<DeadLetterAnswer> {
     this.calls.push("deadLettered");
-    if (this.state !== "done") {
-      this.state = "failed";
-      this.reason = reason;
-    }
-    return {};
+    if (this.state === "done") return { kind: "already-done" };
+    this.state = "failed";
+    this.reason = reason;
+    return { kind: "failed" };
   }
 }
 
@@ -334,6 +333,19 @@ describe("consumeDeadLetters and replay", () => {
     expect({ ...dead!.message, body: null }).toEqual({ ...m, body: null });
     expect(new Uint8Array(dead!.message.body!)).toEqual(new Uint8Array(m.body!));
     expect(w.events.map((e) => e.outcome)).toEqual(["dead_lettered"]);
+  });
+
+  it("a message dead-lettered after its write was delivered (settle kept failing) is settled, not kept as dead", async () => {
+    const w = world();
+    const m = await w.message();
+    const broken: BacklogStub = { settle: () => Promise.reject(new Error("backlog overloaded")), dead: () => Promise.reject(new Error("no")) };
+    await run((x) => consumeWrites(x, { ...w.deps, backlog: broken }), batchOf("edge-fallback-writes", [m]));
+    expect(w.ledgerFor(m.ledger).state).toBe("done");
+    const result = await run((x) => consumeDeadLetters(x, w.deps), batchOf("edge-fallback-writes-dlq", [m]));
+    expect(result.explicitAcks.length).toBe(1);
+    expect(w.ledgerFor(m.ledger).state).toBe("done");
+    expect(await w.backlog.snapshot()).toMatchObject({ length: 0, dead: 0 });
+    expect(w.events.at(-1)).toMatchObject({ outcome: "duplicate_dropped", reason: "delivered before it was dead-lettered" });
   });
 
   it("a dead letter the backlog cannot keep yet is retried, never acked", async () => {

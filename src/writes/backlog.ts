@@ -16,6 +16,8 @@ import type { Env } from "../env.ts";
 import type { QueuedWrite } from "./types.ts";
 
 export const WRITE_BACKLOG_NAME = "fleet";
+/** How long a settled write is remembered, so a late add for it is ignored: far longer than any add can lag its send. */
+export const SETTLED_MEMORY_MS = 60 * 60 * 1000;
 /** Most dead letters one replay call hands out: a Queues sendBatch takes at most 100 messages and 256 KB. */
 export const MAX_TAKE = 100;
 
@@ -67,20 +69,38 @@ export class WriteBacklog extends DurableObject<Env> {
     super(ctx, env);
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS pending (status_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
     ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS pending_at ON pending (at)");
+    // Writes settled lately: an add that arrives after its write was delivered (the request path adds
+    // in waitUntil, the consumer may be quicker) must not leave a pending entry that never settles.
+    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS settled (status_id TEXT PRIMARY KEY, at INTEGER NOT NULL)");
+    ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS settled_at ON settled (at)");
     ctx.storage.sql.exec(
       "CREATE TABLE IF NOT EXISTS dead (status_id TEXT PRIMARY KEY, message TEXT NOT NULL, body BLOB, bytes INTEGER NOT NULL, reason TEXT NOT NULL, at INTEGER NOT NULL, deaths INTEGER NOT NULL)",
     );
     ctx.storage.sql.exec("CREATE INDEX IF NOT EXISTS dead_at ON dead (at)");
   }
 
-  /** A write was queued at `at` (the request path, after the send succeeded). Idempotent: a second add keeps the first time. */
+  /**
+   * A write was queued at `at` (the request path, after the send succeeded). Idempotent: a second
+   * add keeps the first time; an add for a write settled in the last SETTLED_MEMORY_MS adds nothing.
+   */
   add(statusId: string, at: number): void {
-    this.ctx.storage.sql.exec("INSERT INTO pending (status_id, at) VALUES (?, ?) ON CONFLICT (status_id) DO NOTHING", statusId, at);
+    this.ctx.storage.sql.exec(
+      "INSERT INTO pending (status_id, at) SELECT ?1, ?2 WHERE NOT EXISTS (SELECT 1 FROM settled WHERE status_id = ?1) ON CONFLICT (status_id) DO NOTHING",
+      statusId,
+      at,
+    );
   }
 
-  /** Writes delivered (or found delivered): no longer pending. Idempotent; one call per consumer batch. */
+  /** Writes delivered (or found delivered): no longer pending, and remembered a while (see add). Idempotent; one call per consumer batch. */
   settle(statusIds: string[]): void {
-    for (const id of statusIds) this.ctx.storage.sql.exec("DELETE FROM pending WHERE status_id = ?", id);
+    const now = this.clock.now();
+    this.ctx.storage.transactionSync(() => {
+      for (const id of statusIds) {
+        this.ctx.storage.sql.exec("DELETE FROM pending WHERE status_id = ?", id);
+        this.ctx.storage.sql.exec("INSERT INTO settled (status_id, at) VALUES (?, ?) ON CONFLICT (status_id) DO UPDATE SET at = excluded.at", id, now);
+      }
+      this.ctx.storage.sql.exec("DELETE FROM settled WHERE at < ?", now - SETTLED_MEMORY_MS);
+    });
   }
 
   /** A message ran out of retries (or could not be delivered at all): kept in full, no longer pending. A second death of the same write replaces it and counts. */
@@ -135,13 +155,14 @@ export class WriteBacklog extends DurableObject<Env> {
     }));
   }
 
-  /** Dead letters re-enqueued: out of the dead list, pending again (from now). Returns how many were dead. */
+  /** Dead letters re-enqueued: out of the dead list, pending again (from now). An id that was not dead changes nothing. Returns how many were dead. */
   replayed(statusIds: string[]): number {
     const now = this.clock.now();
     let moved = 0;
     this.ctx.storage.transactionSync(() => {
       for (const id of statusIds) {
-        moved += this.ctx.storage.sql.exec("DELETE FROM dead WHERE status_id = ? RETURNING status_id", id).toArray().length;
+        if (this.ctx.storage.sql.exec("DELETE FROM dead WHERE status_id = ? RETURNING status_id", id).toArray().length === 0) continue;
+        moved++;
         this.ctx.storage.sql.exec("INSERT INTO pending (status_id, at) VALUES (?, ?) ON CONFLICT (status_id) DO NOTHING", id, now);
       }
     });

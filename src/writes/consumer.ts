@@ -16,8 +16,10 @@ export interface LedgerStub {
   claim(token: string, leaseMs: number): Promise<ClaimResult>;
   delivered(token: string, result: StoredResult): Promise<unknown>;
   unclaim(token: string, reason: string): Promise<unknown>;
-  deadLettered(reason: string): Promise<unknown>;
+  deadLettered(reason: string): Promise<DeadLetterAnswer>;
 }
+/** W1's answer: "already-done" when the write was delivered after all (a settle that kept failing), which is not a dead letter. */
+export type DeadLetterAnswer = { kind: "failed" } | { kind: "already-done" } | { kind: "gone" };
 
 /** The backlog object's RPC the consumers use (backlog.ts). */
 export interface BacklogStub {
@@ -205,16 +207,18 @@ export async function consumeDeadLetters(batch: MessageBatch<QueuedWrite>, deps:
         message.ack();
         return report(deps, { ...base, outcome: "dead_lettered", reason: "malformed message" });
       }
+      let answer: DeadLetterAnswer;
       try {
-        await deps.ledger(body).deadLettered(reason);
-        await deps.backlog.dead(body, reason);
+        answer = await deps.ledger(body).deadLettered(reason);
+        if (answer.kind === "already-done") await deps.backlog.settle([body.statusId]);
+        else await deps.backlog.dead(body, answer.kind === "gone" ? `${reason}; the ledger has no record of this write` : reason);
       } catch (err) {
         const delaySeconds = retryDelaySeconds(message.attempts);
         message.retry({ delaySeconds });
         return report(deps, { ...base, outcome: "retry", reason: `dead letter not kept yet: ${errorText(err)}`, delaySeconds });
       }
       message.ack();
-      report(deps, { ...base, outcome: "dead_lettered", reason });
+      report(deps, answer.kind === "already-done" ? { ...base, outcome: "duplicate_dropped", reason: "delivered before it was dead-lettered" } : { ...base, outcome: "dead_lettered", reason });
     }),
   );
 }

@@ -75,13 +75,14 @@ function ledgerStub(env: Env, idHex: string): LedgerStub {
 }
 
 /** The fleet backlog object as the consumers and the replay use it; every call fails, as an unreachable object's would, without the binding. */
-export function backlogStub(env: Env): BacklogStub & ReplayBacklog & { snapshot(): Promise<BacklogSnapshot> } {
+export function backlogStub(env: Env): BacklogStub & ReplayBacklog & { add(statusId: string, at: number): Promise<void>; snapshot(): Promise<BacklogSnapshot> } {
   const missing = () => Promise.reject(new Error("the WRITE_BACKLOG Durable Object binding is missing (see wrangler.toml)"));
   const ns = env.WRITE_BACKLOG;
-  if (!ns) return { settle: missing, dead: missing, takeDead: missing, replayed: missing, snapshot: missing };
+  if (!ns) return { add: missing, settle: missing, dead: missing, takeDead: missing, replayed: missing, snapshot: missing };
   // A stub per call: one whose object broke stays broken, a new one reconnects.
   const stub = () => ns.get(ns.idFromName(WRITE_BACKLOG_NAME));
   return {
+    add: (statusId, at) => stub().add(statusId, at),
     settle: (ids) => stub().settle(ids),
     dead: (message, reason) => stub().dead(message, reason),
     // RPC types widen the header tuples to string[][]; the values are the tuples stored.
