@@ -288,6 +288,19 @@ describe("consumeWrites", () => {
     expect((await w.s.log()).count).toBe(0);
   });
 
+  it("a claim the ledger refuses, or answers in a way this code does not know, is retried and never sent", async () => {
+    for (const answer of [{ kind: "invalid", problem: "leaseMs must be an integer" }, { kind: "claimed-maybe" }]) {
+      const w = world();
+      const m = await w.message();
+      const ledger = w.ledgerFor(m.ledger);
+      ledger.claim = async () => answer as unknown as ClaimResult;
+      const result = await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", [m]));
+      expect(result.explicitAcks).toEqual([]);
+      expect(result.retryMessages.map((r) => r.delaySeconds)).toEqual([10]);
+      expect((await w.s.log()).count).toBe(0);
+    }
+  });
+
   it("credentials that cannot be opened (another secret) are never sent without them: dead-lettered in full, acked", async () => {
     const w = world();
     const m = await w.message();

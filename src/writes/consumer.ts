@@ -11,7 +11,13 @@ import { SealError, toRequest, type WriteSecret } from "./message.ts";
 import type { QueuedWrite, StoredResult, WriterLease } from "./types.ts";
 
 /** The ledger RPC the consumer uses (W1's WriteLedger, one object per scoped key). */
-export type ClaimResult = { kind: "claimed"; attempt: number } | { kind: "done" } | { kind: "busy"; retryInMs: number } | { kind: "gone" };
+export type ClaimResult =
+  | { kind: "claimed"; attempt: number }
+  | { kind: "done" }
+  | { kind: "busy"; retryInMs: number }
+  | { kind: "gone" }
+  /** The ledger refused the call's arguments (W1 answers instead of throwing). */
+  | { kind: "invalid"; problem: string };
 export interface LedgerStub {
   claim(token: string, leaseMs: number): Promise<ClaimResult>;
   delivered(token: string, result: StoredResult): Promise<unknown>;
@@ -149,9 +155,13 @@ async function consumeOne(message: Message<QueuedWrite>, lease: WriterLease, wri
     case "gone":
       // Queued records do not expire; no record means one the ledger lost or never had. Kept for an operator, not delivered blind.
       return deadLetter(message, base, "the ledger has no record of this write", deps);
+    case "invalid":
+      return retry(`ledger refused the claim: ${claim.problem}`, RETRY_MAX_DELAY_S);
     case "claimed":
       break;
   }
+  // Anything but a claim this delivery holds is never sent (an answer this code does not know included).
+  if (claim.kind !== "claimed") return retry(`unknown claim answer ${JSON.stringify((claim as { kind?: unknown }).kind)}`, RETRY_MAX_DELAY_S);
 
   let request: Request;
   try {
