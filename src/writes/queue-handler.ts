@@ -42,9 +42,13 @@ function writesOf(config: Config): Partial<WritesConfig> {
   return (config as Config & { writes?: WritesConfig }).writes ?? {};
 }
 
-/** The RoutingObject's lease RPC (W2's RoutingObject.lease), typed here until it is part of the class. */
+/**
+ * The RoutingObject's lease RPC as the writer-lease branch has it (`lease(configured: LeaseConfig)`,
+ * with routingLink(...).lease), typed here until it is part of the class: once merged, this is
+ * `routingLink(env.ROUTING_OBJECT, budget).lease(leaseConfig(config))`.
+ */
 interface LeaseRpc {
-  lease(configuredWriter: string): Promise<WriterLease>;
+  lease(configured: { writer: string; regions: string[] }): Promise<WriterLease>;
 }
 
 export function consumerDeps(env: Env, config: Config, clock: Clock): ConsumerDeps {
@@ -55,7 +59,7 @@ export function consumerDeps(env: Env, config: Config, clock: Clock): ConsumerDe
     lease: () => {
       const ns = env.ROUTING_OBJECT;
       const stub = ns.get(ns.idFromName("fleet")) as unknown as LeaseRpc;
-      return withTimeout(stub.lease(initialWriter), budget, () => new Error(`routing object did not answer the lease read within ${budget} ms`));
+      return withTimeout(stub.lease({ writer: initialWriter, regions: config.origins.map((o) => o.name) }), budget, () => new Error(`routing object did not answer the lease read within ${budget} ms`));
     },
     ledger: (message) => ledgerStub(env, message.ledger),
     backlog: backlogStub(env),
