@@ -2,6 +2,8 @@
 import type { BreakerObject } from "./breaker/object.ts";
 import type { RoutingObject } from "./routing/object.ts";
 import type { WriteLedger } from "./writes/ledger.ts";
+import type { WriteBacklog } from "./writes/backlog.ts";
+import type { QueuedWrite } from "./writes/types.ts";
 
 export interface Env {
   /** Per-origin circuit breaker, the fleet's source of truth. */
@@ -21,5 +23,11 @@ export interface Env {
   ADMIN_TOKEN?: string;
   /** HMAC key for the region assignments clients carry (`wrangler secret put STICKY_SECRET`); unset: derived from ADMIN_TOKEN. */
   STICKY_SECRET?: string;
+  /** Queued writes and webhook events (queue `edge-fallback-writes`); this worker consumes it and its dead-letter queue. */
+  WRITE_QUEUE?: Queue<QueuedWrite>;
+  /** The fleet's pending writes and dead letters, one object named "fleet" (src/writes/backlog.ts). */
+  WRITE_BACKLOG?: DurableObjectNamespace<WriteBacklog>;
+  /** Seals the credentials of queued writes (`wrangler secret put WRITE_SECRET`, at least 16 characters); unset: derived from ADMIN_TOKEN. */
+  WRITE_SECRET?: string;
   [name: string]: unknown;
 }

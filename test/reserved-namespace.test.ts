@@ -11,6 +11,8 @@ const ROUTES = [
   "POST /__edge/admin/regions/:region/(evacuate|drain|shed|restore)",
   "GET /__edge/admin/writes",
   "POST /__edge/admin/writes/(promote|freeze|unfreeze)",
+  "GET /__edge/admin/writes/dead",
+  "POST /__edge/admin/writes/dead/replay",
 ];
 
 /**

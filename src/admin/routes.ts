@@ -10,6 +10,7 @@ import { fullHealth, publicHealth } from "./health.ts";
 import { regionsRoutes } from "./regions.ts";
 import { writesRoutes } from "./writes.ts";
 import { statusRoutes } from "../writes/status-route.ts";
+import { deadLetterRoutes } from "./writes-dead.ts";
 
 export type EdgeVariables = { runtime: Runtime };
 
@@ -22,6 +23,8 @@ const ROUTES = [
   "GET /__edge/admin/writes",
   "POST /__edge/admin/writes/(promote|freeze|unfreeze)",
   "GET /__edge/writes/:id",
+  "GET /__edge/admin/writes/dead",
+  "POST /__edge/admin/writes/dead/replay",
 ];
 
 /** Health answers say what is true now; no cache between a monitor and the edge may keep one. */
@@ -67,9 +70,10 @@ export function adminRoutes(): Hono<{ Bindings: Env; Variables: EdgeVariables }>
 
   // The runtime carries what the regions routes read (RegionsDeps: runtime.routing).
   routes.route("/admin/regions", regionsRoutes());
+  // Dead letters first: their paths sit under the lease routes' prefix.
+  routes.route("/admin/writes/dead", deadLetterRoutes());
   // The writer lease and the write queue (WritesDeps: runtime.routing, runtime.config, runtime.backlog).
   routes.route("/admin/writes", writesRoutes());
-
   // A queued write's status resource: public, the unguessable id is the capability.
   routes.route("/writes", statusRoutes());
 

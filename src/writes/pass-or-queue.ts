@@ -10,7 +10,8 @@ import type { RequestContext } from "../request/context.ts";
 import { newAttempt } from "../request/record.ts";
 import type { Region } from "../runtime.ts";
 import { accepted, notAccepted, QUEUE_REASONS } from "./answers.ts";
-import { toMessage } from "./message.ts";
+import { toMessage, type WriteSecret } from "./message.ts";
+import { backlogStub } from "./queue-handler.ts";
 import { serializeIdempotencyKey } from "./idempotency.ts";
 import { captureResult } from "./result.ts";
 import { IDEMPOTENCY_KEY_HEADER, WRITE_EPOCH_HEADER, type QueueReason, type StoredResult } from "./types.ts";
@@ -82,20 +83,21 @@ export async function passThrough(x: RequestContext, writer: Region, epoch: numb
 }
 
 export async function enqueue(x: RequestContext, writer: Region, item: Queueable, why: QueueReason, release: () => Promise<void>): Promise<WriteAnswer> {
-  const { env } = x;
+  const { env, runtime } = x;
   const now = x.clock.now();
-  const message = await toMessage(x.request, x.url, item, why, now, x.runtime.config);
-  const backlog = env.WRITE_BACKLOG!.get(env.WRITE_BACKLOG!.idFromName("fleet"));
+  const secret = runtime.config.writeSecret as WriteSecret;
+  const message = await toMessage(x.request, x.url, item.body, { kind: item.kind, ledger: item.ledger, key: item.key, statusId: item.statusId, why, enqueuedAt: now }, secret, runtime.config.scrub.sensitiveHeaders);
+  const backlog = backlogStub(env);
   try {
-    // Counted before it is sent, so the consumer can never settle a write the backlog has not seen.
+    // Counted before it is sent (the consumer could settle it first otherwise; the backlog also remembers settled ids).
     await backlog.add(item.statusId, now);
   } catch {
-    // Bookkeeping: the consumer's settle tolerates an id it never saw; the write itself must not fail for it.
+    // Bookkeeping: the write itself must not fail for it (the admin page then undercounts).
   }
   try {
     await env.WRITE_QUEUE!.send(message);
   } catch (err) {
-    x.ctx.waitUntil(Promise.allSettled([release(), backlog.settle(item.statusId)]));
+    x.ctx.waitUntil(Promise.allSettled([release(), backlog.settle([item.statusId])]));
     x.trace.write = "";
     return { response: notAccepted(`the write queue refused it (${(err as Error).message})`), region: writer };
   }
