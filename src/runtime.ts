@@ -19,7 +19,10 @@ import { emit, type MetricsSink } from "./metrics/writer.ts";
 import type { RegionsDeps } from "./admin/regions.ts";
 import { routingLink, type RoutingLink } from "./routing/link.ts";
 import { Router, type RegionRoute } from "./routing/router.ts";
+import { withTimeout } from "./timeout.ts";
+import type { BacklogSnapshot } from "./writes/backlog.ts";
 import { LeaseKeeper } from "./writes/lease-keeper.ts";
+import { backlogStub } from "./writes/queue-handler.ts";
 
 export interface Deps {
   clock: Clock;
@@ -57,6 +60,8 @@ export interface Runtime {
   routed: boolean;
   /** What the regions admin routes read (the fleet view, its link, this isolate's reading of each region). */
   routing: RegionsDeps["routing"];
+  /** The write backlog's snapshot (length, oldest, dead letters) through this env's binding, time-bounded; undefined without the binding. */
+  backlog: (() => Promise<BacklogSnapshot>) | undefined;
   /** WRITES: the lease writes are planned on and the automatic promotion; undefined without WRITES. */
   writer: LeaseKeeper | undefined;
   /** The sink of the latest request, so isolate-only breaker transitions can be reported. */
@@ -98,6 +103,8 @@ export class Runtimes {
     runtime.router.link = routing;
     runtime.routing.link = routing;
     runtime.store.setKv(config.lkg.tiers.includes("kv") ? this.kvTier(env) : undefined);
+    const budget = config.breaker.objectTimeoutMs;
+    runtime.backlog = env.WRITE_BACKLOG ? () => withTimeout(backlogStub(env).snapshot(), budget, () => new Error(`the write backlog object did not answer within ${budget} ms`)) : undefined;
     return runtime;
   }
 
@@ -129,6 +136,7 @@ export class Runtimes {
       routed: config.origins.length > 1,
       routing: undefined as unknown as RegionsDeps["routing"],
       writer: undefined,
+      backlog: undefined,
       sink: undefined,
     };
     const policy = breakerPolicy(config);

@@ -2,6 +2,8 @@
 import { objectLink } from "../breaker/link.ts";
 import type { BreakerState } from "../breaker/state.ts";
 import type { Env } from "../env.ts";
+import type { BacklogSnapshot } from "../writes/backlog.ts";
+import { effectiveLease } from "../writes/lease.ts";
 import type { Runtime } from "../runtime.ts";
 import { VERSION } from "../version.ts";
 
@@ -44,11 +46,15 @@ export async function fullHealth(runtime: Runtime, env: Env) {
       };
     }),
   );
+  const writes = config.writes ? await writesHealth(runtime) : null;
+  const status = statusOf(origins.map((o) => ({ breaker: o.breaker.isolate.kind })));
   return {
-    status: statusOf(origins.map((o) => ({ breaker: o.breaker.isolate.kind }))),
+    // A dead letter is a write that needs an operator (replay it): the edge is not fine until it is.
+    status: writes?.backlog !== null && (writes?.backlog?.dead ?? 0) > 0 ? "degraded" : status,
     version: VERSION,
     configDigest: runtime.digest,
     origins,
+    writes,
     lkg: {
       tiers: config.lkg.tiers,
       maxAgeSeconds: config.lkg.maxAgeSeconds,
@@ -56,6 +62,21 @@ export async function fullHealth(runtime: Runtime, env: Env) {
       counters: runtime.store.counters,
     },
   };
+}
+
+/** The writer as this isolate plans on it, and the fleet's backlog (queued writes, the oldest, dead letters). */
+async function writesHealth(runtime: Runtime) {
+  const reading = runtime.router.view.lease(runtime.routing.clock.now());
+  const lease = effectiveLease(reading, runtime.config.writes!.initialWriter);
+  let backlog: BacklogSnapshot | null = null;
+  let backlogError: string | null = null;
+  try {
+    backlog = runtime.backlog ? await runtime.backlog() : null;
+    if (!runtime.backlog) backlogError = "the WRITE_BACKLOG binding is missing";
+  } catch (err) {
+    backlogError = err instanceof Error ? err.message : String(err);
+  }
+  return { writer: lease.region, epoch: lease.epoch, frozen: lease.frozen, promotion: lease.promotion ?? null, backlog, backlogError };
 }
 
 /** Degraded while any origin's breaker (as this isolate sees it) is not closed. */
