@@ -372,7 +372,7 @@ export function resolveConfig(
   if (!bindings.METRICS) problems.push("the METRICS Analytics Engine binding is missing (see [[analytics_engine_datasets]] in wrangler.toml)");
 
   for (const name of Object.keys(vars)) {
-    if (/^[A-Z][A-Z0-9_]*$/.test(name) && !KNOWN_VARS.has(name) && isVarValue(vars[name]) && isOurPrefix(name)) {
+    if (/^[A-Z][A-Z0-9_]*$/.test(name) && !KNOWN_VARS.has(name) && !WRITE_BINDINGS.has(name) && isVarValue(vars[name]) && isOurPrefix(name)) {
       problems.push(`${name} is not a known setting (known: ${[...KNOWN_VARS].join(", ")})`);
     }
   }
@@ -416,6 +416,9 @@ export function resolveConfig(
   };
   return { ok: true, config, digest: digestOf(config) };
 }
+
+/** Bindings that share the WRITE prefix: a stand-in object under one of these names is a binding, not a misspelled setting. */
+const WRITE_BINDINGS = new Set(["WRITE_QUEUE", "WRITE_LEDGER", "WRITE_BACKLOG"]);
 
 /** A typo in one of our own knobs must not silently fall back to a default. */
 function isOurPrefix(name: string): boolean {

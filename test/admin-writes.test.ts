@@ -318,7 +318,7 @@ describe("writes routes in the worker", () => {
     expect((await two.fetch(BASE)).status).toBe(401);
     const page = await two.fetch(BASE, { headers: ADMIN_HEADERS });
     expect(page.status).toBe(200);
-    expect(await page.json()).toMatchObject({ lease: { region: h.originName, epoch: 1, frozen: false }, objectError: null, backlog: null });
+    expect(await page.json()).toMatchObject({ lease: { region: h.originName, epoch: 1, frozen: false }, objectError: null, backlog: { length: 0, dead: 0 } });
     const frozen = await two.fetch(`${BASE}/freeze`, { method: "POST", headers: ADMIN_HEADERS, body: '{"reason":"test"}' });
     expect(frozen.status).toBe(200);
     expect(await frozen.json()).toMatchObject({ action: "freeze", lease: { region: h.originName, frozen: true } });

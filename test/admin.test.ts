@@ -11,6 +11,7 @@ const ROUTES = [
   "POST /__edge/admin/writes/(promote|freeze|unfreeze)",
   "GET /__edge/admin/writes/dead",
   "POST /__edge/admin/writes/dead/replay",
+  "GET /__edge/writes/:id",
 ];
 const CLOSED = { kind: "closed", failures: 0 };
 
@@ -94,6 +95,7 @@ describe("GET /__edge/health", () => {
     const body = await health(h);
     expect(body).toEqual({
       status: "ok",
+      writes: null,
       version: pkg.version,
       configDigest: expect.stringMatching(/^[0-9a-f]{16}$/),
       origins: [

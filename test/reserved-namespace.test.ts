@@ -13,6 +13,7 @@ const ROUTES = [
   "POST /__edge/admin/writes/(promote|freeze|unfreeze)",
   "GET /__edge/admin/writes/dead",
   "POST /__edge/admin/writes/dead/replay",
+  "GET /__edge/writes/:id",
 ];
 
 /**

@@ -188,7 +188,7 @@ describe("ROUTING: every problem at once", () => {
   it("reports a misspelled routing knob instead of ignoring it", () => {
     const list = problems({ ROUTING_MODE: "weighted", STICKY_SECRETS: SECRET });
     expect(list).toHaveLength(2);
-    expect(list[0]).toMatch(/^ROUTING_MODE is not a known setting \(known: ORIGINS, .*ROUTING, ROUTING_SYNC_MS, STICKY_SECRET\)$/);
+    expect(list[0]).toMatch(/^ROUTING_MODE is not a known setting \(known: ORIGINS, .*ROUTING, ROUTING_SYNC_MS, STICKY_SECRET, WRITES, WRITE_SECRET\)$/);
     expect(list[1]).toMatch(/^STICKY_SECRETS is not a known setting/);
   });
 });

@@ -22,9 +22,9 @@ const ROUTES = [
   "POST /__edge/admin/regions/:region/(evacuate|drain|shed|restore)",
   "GET /__edge/admin/writes",
   "POST /__edge/admin/writes/(promote|freeze|unfreeze)",
-  "GET /__edge/writes/:id",
   "GET /__edge/admin/writes/dead",
   "POST /__edge/admin/writes/dead/replay",
+  "GET /__edge/writes/:id",
 ];
 
 /** Health answers say what is true now; no cache between a monitor and the edge may keep one. */

@@ -1,11 +1,20 @@
 /** JSON settings (ROUTING, WRITES): parsing one object and reading its fields, every problem named by its path. */
 
 /** A JSON string (wrangler.toml) or an already parsed object ([vars] as a TOML table). */
-export function parseObject(raw: unknown, name: string, example: string, problems: string[]): Record<string, unknown> {
+/** How a JSON setting names itself in its problems: `ROUTING`, "routing", "the JSON routing policy", an example. */
+export interface SettingName {
+  name: string;
+  label: string;
+  what: string;
+  example: string;
+}
+
+export function parseObject(raw: unknown, setting: SettingName, problems: string[]): Record<string, unknown> {
+  const { name, example } = setting;
   if (raw === undefined || raw === "") return {};
   if (typeof raw === "object" && raw !== null && !Array.isArray(raw) && Object.getPrototypeOf(raw) !== Object.prototype) {
     // A Durable Object namespace or another binding under the setting's name.
-    problems.push(`${name} is a binding, not the setting: give the binding another name (${name} is a JSON setting)`);
+    problems.push(`${name} is a binding, not the ${setting.label} setting: give the binding another name (${name} is ${setting.what})`);
     return {};
   }
   let parsed: unknown = raw;

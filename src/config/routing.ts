@@ -44,7 +44,7 @@ const UNFIT_STICKY_HEADERS = new Set([
 
 /** Every field is optional; an absent or empty ROUTING is all defaults. */
 export function readRouting(raw: unknown, problems: string[]): RoutingPolicy {
-  const fields = parseObject(raw, "ROUTING", '{"mode":"failover"}', problems);
+  const fields = parseObject(raw, { name: "ROUTING", label: "routing", what: "the JSON routing policy", example: '{"mode":"failover"}' }, problems);
   const r = new RoutingFields("ROUTING", fields, problems);
   r.unknown(Object.keys(ROUTING_DEFAULTS));
 

@@ -32,7 +32,7 @@ export interface WritesContext {
 export function readWrites(raw: unknown, context: WritesContext, problems: string[]): WritesConfig | undefined {
   if (raw === undefined || raw === "") return undefined;
   const before = problems.length;
-  const fields = parseObject(raw, "WRITES", '{"routes":[{"path":"/api/","methods":["POST"]}]}', problems);
+  const fields = parseObject(raw, { name: "WRITES", label: "writes", what: "the JSON write routes setting", example: '{"routes":[{"path":"/api/","methods":["POST"]}]}' }, problems);
   const r = new FieldReader("WRITES", fields, problems);
   r.unknown(FIELDS);
   const routes = readList(fields["routes"], "WRITES.routes", problems, readWriteRoute);

@@ -9,7 +9,7 @@ export async function webhookKey(rule: DedupeRule, text: string, headers: Header
   if (rule.kind === "header") {
     const value = headers.get(rule.name)?.trim();
     if (!value) return { ok: false, reason: `the webhook's dedupe key is the ${rule.name} header (${text}), and the request has none` };
-    if (value.length > MAX_KEY_LENGTH || /[\x00-\x1f\x7f]/.test(value)) return { ok: false, reason: `the ${rule.name} header must be 1 to ${MAX_KEY_LENGTH} printable characters` };
+    if (value.length > MAX_KEY_LENGTH || hasControl(value)) return { ok: false, reason: `the ${rule.name} header must be 1 to ${MAX_KEY_LENGTH} printable characters` };
     return { ok: true, key: value };
   }
   let json: unknown;
@@ -45,4 +45,12 @@ function fieldAt(json: unknown, path: string[]): string | undefined {
   if (typeof at === "string") return at;
   if (typeof at === "number" && Number.isFinite(at)) return JSON.stringify(at);
   return undefined;
+}
+
+function hasControl(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
 }

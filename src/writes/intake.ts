@@ -107,11 +107,6 @@ async function settle(result: Promise<StoredResult | "release">, ledger: Durable
   else await ledger.complete(r);
 }
 
-function writerUsable(writer: Region, now: number): boolean {
-  return writer.view.decide(now).kind !== "reject" && (writer.route?.health.usable ?? true);
-}
-
-
 /** Answered at the edge without reaching the writer. */
 function refused(x: RequestContext, writer: Region, response: Response, outcome: WriteOutcome): WriteAnswer {
   x.trace.write = outcome;
