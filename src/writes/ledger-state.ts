@@ -168,7 +168,9 @@ export type ReleaseAnswer = { kind: "released" } | { kind: "kept"; state: Record
  */
 export function release(record: LedgerRecord | undefined): Step<ReleaseAnswer> {
   if (!record) return { answer: { kind: "gone" }, next: undefined };
-  const untouchedQueue = record.state === "queued" && record.claim === undefined && record.attempts === 0;
+  // Untouched by a consumer (no claim now, no delivery failure recorded): its enqueue failed, so no
+  // message exists. A pass-through attempt before it may have counted one attempt; that is no claim.
+  const untouchedQueue = record.state === "queued" && record.claim === undefined && record.reason === undefined;
   if (record.state === "in-flight" || untouchedQueue) return { answer: { kind: "released" }, next: null };
   return { answer: { kind: "kept", state: record.state }, next: undefined };
 }

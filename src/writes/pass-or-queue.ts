@@ -55,7 +55,8 @@ export async function passThrough(x: RequestContext, writer: Region, epoch: numb
   if (tried.kind === "failed" && tried.inFlight?.wait) tried = await tried.inFlight.wait();
 
   if (tried.kind === "ok") {
-    x.trace.write = "passed";
+    // "too-large" stays: it says why no dedupe applied.
+    if (x.trace.write === "") x.trace.write = "passed";
     const response = healthyAnswer(wx, writer, tried.result, tried.answeredAt);
     if (key === undefined || response.body === null) {
       return { response, region: writer, settle: key === undefined ? undefined : captureResult(response.status, response.headers, null, limits(x), writer.origin.name, epoch, x.clock.now()) };
@@ -66,7 +67,7 @@ export async function passThrough(x: RequestContext, writer: Region, epoch: numb
   }
   if (tried.kind === "failed" && tried.response && !UNCONFIRMED.has(tried.response.response.status)) {
     // The origin ran it and failed (500 and the like): its answer goes to the client, and the key is free for the client's retry.
-    x.trace.write = "passed";
+    if (x.trace.write === "") x.trace.write = "passed";
     const response = healthyAnswer(wx, writer, tried.response, x.clock.now());
     return { response, region: writer, settle: key === undefined ? undefined : Promise.resolve("release") };
   }
