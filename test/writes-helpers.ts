@@ -4,23 +4,27 @@ import { harness, scenario, type Harness } from "./helpers.ts";
 
 export interface RecordingQueue {
   sent: QueuedWrite[];
+  /** The options of each send (contentType above all: the body is an ArrayBuffer, which only v8 keeps). */
+  options: (QueueSendOptions | undefined)[];
   /** Make the next sends fail, as a queue that refuses them would. */
   refuse: boolean;
-  send(message: QueuedWrite): Promise<void>;
+  send(message: QueuedWrite, options?: QueueSendOptions): Promise<void>;
   sendBatch(messages: Iterable<MessageSendRequest<QueuedWrite>>): Promise<void>;
 }
 
 export function recordingQueue(): RecordingQueue {
   const queue: RecordingQueue = {
     sent: [],
+    options: [],
     refuse: false,
-    async send(message) {
+    async send(message, options) {
       if (queue.refuse) throw new Error("queue unavailable (test)");
       // Structured clone, as Queues does: the test sees what a consumer would.
       queue.sent.push(structuredClone(message));
+      queue.options.push(options);
     },
     async sendBatch(messages) {
-      for (const m of messages) await queue.send(m.body);
+      for (const m of messages) await queue.send(m.body, { contentType: m.contentType });
     },
   };
   return queue;

@@ -122,6 +122,8 @@ describe("writes the writer cannot take now are queued", () => {
     expect(Date.parse(body.key_expires_at) - w.h.clock.now()).toBe(86_400_000);
 
     expect(w.queue.sent).toHaveLength(1);
+    // Miniflare's queue turns an ArrayBuffer into {} unless the message is sent as v8.
+    expect(w.queue.options).toEqual([{ contentType: "v8" }]);
     const m = w.queue.sent[0]!;
     expect(m).toMatchObject({ v: 1, kind: "write", key: "k-7", statusId: body.id, method: "POST", path: `/s/${w.s.id}/orders`, why: "connect-failed" });
     expect(new TextDecoder().decode(m.body!)).toBe('{"n":7}');

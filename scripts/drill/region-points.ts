@@ -25,7 +25,8 @@ export interface RequestRouting {
 }
 
 export function requestRouting(p: DataPoint): RequestRouting | undefined {
-  if (p.blobs?.[0] !== "request") return undefined;
+  // A write route's request goes to the writer (blob16 "writer"), not by the choice: the routing targets judge the choice.
+  if (p.blobs?.[0] !== "request" || p.blobs[15] === "writer") return undefined;
   return {
     startedAt: p.timestamp - (p.doubles?.[0] ?? 0),
     answered: p.blobs[13] ?? "",

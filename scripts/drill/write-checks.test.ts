@@ -97,7 +97,7 @@ function goodRun(): { results: RequestResult[]; w: WriteRunData } {
   for (let at = 0; at <= 34_000; at += 500) {
     const promoting = at >= 10_000 && at < PROMOTED;
     const backlog = at >= 10_000 && at < PROMOTED ? Math.round((at - 10_000) / 100) : at >= PROMOTED && at < PROMOTED + 2000 ? 3 : 0;
-    samples.push({ at: T0 + at, ok: true, length: backlog, dead: 0, region: at < PROMOTED ? "us-east" : "eu-west", epoch: at < PROMOTED ? 1 : 2, frozen: false, promoting });
+    samples.push({ at: T0 + at, ok: true, length: backlog, oldestAgeMs: backlog > 0 ? 500 : 0, dead: 0, region: at < PROMOTED ? "us-east" : "eu-west", epoch: at < PROMOTED ? 1 : 2, frozen: false, promoting });
   }
   return { results, w: { logs, dropped: { "us-east": 0, "eu-west": 0 }, samples, statuses } };
 }
@@ -256,10 +256,13 @@ describe("write targets", () => {
     expect(failing(run)).toEqual(["dead-letter queue empty"]);
   });
 
-  it("a backlog at the baseline's end fails pre: queue_empty", () => {
-    const run = goodRun();
-    run.w.samples[19]!.length = 4;
-    expect(failing(run)).toEqual(["pre: queue_empty"]);
+  it("a backlog that is not keeping up at the baseline's end fails pre: queue_empty; a fresh one passes", () => {
+    const fresh = goodRun();
+    Object.assign(fresh.w.samples[19]!, { length: 4, oldestAgeMs: 4000 });
+    expect(failing(fresh)).toEqual([]);
+    const stuck = goodRun();
+    Object.assign(stuck.w.samples[19]!, { length: 4, oldestAgeMs: 6000 });
+    expect(failing(stuck)).toEqual(["pre: queue_empty"]);
   });
 
   it("an unreadable admin route fails every target that needs its samples", () => {

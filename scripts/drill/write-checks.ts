@@ -17,6 +17,8 @@ export interface BacklogSample {
   /** The read answered 200 with a lease and a backlog; else `error` says what it got. */
   ok: boolean;
   length: number;
+  /** How long the oldest queued write has waited (0 when none). */
+  oldestAgeMs: number;
   dead: number;
   region: string;
   epoch: number;
@@ -375,7 +377,13 @@ function deadLetters(ctx: Ctx): TargetResult {
   };
 }
 
-/** The seed's pre check queue_empty: the last sample of the baseline shows no backlog and no dead letter. */
+/** Under a steady flow of webhooks the queue is never empty for long: what it holds at the baseline's end must be this fresh. */
+const KEEPING_UP_MS = 5000;
+
+/**
+ * The seed's pre check queue_empty: the last sample of the baseline shows the queue keeping up (no
+ * write waiting longer than KEEPING_UP_MS: the baseline's own webhooks are always in flight) and no dead letter.
+ */
 function queueEmptyBefore(ctx: Ctx): TargetResult {
   const baseline = ctx.plan.phases.findIndex((p) => p.baseline);
   const from = ctx.startedAt + ctx.bounds[baseline]!;
@@ -383,9 +391,9 @@ function queueEmptyBefore(ctx: Ctx): TargetResult {
   const last = ctx.w.samples.filter((s) => s.ok && s.at >= from && s.at < to).pop();
   return {
     name: "pre: queue_empty",
-    target: "backlog 0 and no dead letter at the baseline's end",
-    measured: last ? `backlog ${last.length}, dead ${last.dead} at ${seconds(last.at - ctx.startedAt)}` : "no sample in the baseline",
-    pass: last !== undefined && last.length === 0 && last.dead === 0,
+    target: `at the baseline's end, no queued write older than ${KEEPING_UP_MS / 1000} s (the baseline's own webhooks are in flight) and no dead letter`,
+    measured: last ? `backlog ${last.length} (oldest ${seconds(last.oldestAgeMs)}), dead ${last.dead} at ${seconds(last.at - ctx.startedAt)}` : "no sample in the baseline",
+    pass: last !== undefined && last.oldestAgeMs <= KEEPING_UP_MS && last.dead === 0,
   };
 }
 

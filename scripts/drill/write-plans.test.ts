@@ -156,15 +156,17 @@ describe("the write mix", () => {
 describe("GET /__edge/admin/writes as the drill reads it", () => {
   it("reads the lease and the backlog, a promotion in progress and frozen writes", () => {
     const text = JSON.stringify({ lease: { region: "us-east", epoch: 1, frozen: true, promotion: { to: "eu-west" } }, backlog: { length: 7, oldestAt: 1, dead: 2 } });
-    expect(parseWritesAdmin(200, text, 5)).toEqual({ at: 5, ok: true, length: 7, dead: 2, region: "us-east", epoch: 1, frozen: true, promoting: true });
-    const flat = JSON.stringify({ region: "eu-west", epoch: 2, frozen: false, backlog: { length: 0, dead: [{ id: "x" }] } });
-    expect(parseWritesAdmin(200, flat, 6)).toEqual({ at: 6, ok: true, length: 0, dead: 1, region: "eu-west", epoch: 2, frozen: false, promoting: false });
+    expect(parseWritesAdmin(200, text, 5)).toEqual({ at: 5, ok: true, length: 7, oldestAgeMs: 4, dead: 2, region: "us-east", epoch: 1, frozen: true, promoting: true });
+    const empty = JSON.stringify({ lease: { region: "eu-west", epoch: 2, frozen: false, promotion: null }, backlog: { length: 0, oldestAt: null, dead: 1 } });
+    expect(parseWritesAdmin(200, empty, 6)).toEqual({ at: 6, ok: true, length: 0, oldestAgeMs: 0, dead: 1, region: "eu-west", epoch: 2, frozen: false, promoting: false });
   });
 
   it("an answer without a lease or a backlog, a refusal or garbage is an unreadable sample that says what it got", () => {
     expect(parseWritesAdmin(404, "not found", 1)).toMatchObject({ ok: false, error: "404 not found" });
     expect(parseWritesAdmin(200, "<html>", 1)).toMatchObject({ ok: false, error: "not JSON: <html>" });
     expect(parseWritesAdmin(200, '{"lease":{"region":"us-east"}}', 1)).toMatchObject({ ok: false });
+    expect(parseWritesAdmin(200, '{"lease":null,"objectError":"timed out","backlog":{"length":0,"dead":0}}', 1)).toMatchObject({ ok: false, error: 'no lease (objectError: "timed out")' });
+    expect(parseWritesAdmin(200, '{"lease":{"region":"a","epoch":1},"backlog":null,"backlogError":"gone"}', 1)).toMatchObject({ ok: false, error: 'no backlog (backlogError: "gone")' });
     expect(parseWritesAdmin(0, "ECONNREFUSED", 1)).toMatchObject({ ok: false, error: "no answer ECONNREFUSED" });
   });
 });

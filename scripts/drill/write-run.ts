@@ -15,31 +15,30 @@ export function writesVar(plan: Plan): string | undefined {
   return JSON.stringify({ ...plan.writes.config, auto_promote: plan.writes.promote === "auto" });
 }
 
-/** GET /__edge/admin/writes read leniently: the lease (at the top or under `lease`/`writer`) and the backlog's length and dead letters (a count or a list). */
+/** GET /__edge/admin/writes as src/admin/writes.ts answers it: `lease` (the object's, read strongly) and `backlog` (WRITE_BACKLOG's snapshot). */
 export function parseWritesAdmin(status: number, text: string, at: number): BacklogSample {
-  const fail = (error: string): BacklogSample => ({ at, ok: false, length: 0, dead: 0, region: "", epoch: 0, frozen: false, promoting: false, error });
+  const fail = (error: string): BacklogSample => ({ at, ok: false, length: 0, oldestAgeMs: 0, dead: 0, region: "", epoch: 0, frozen: false, promoting: false, error });
   if (status !== 200) return fail(`${status || "no answer"} ${text.slice(0, 120)}`);
-  let body: Record<string, unknown>;
+  let body: { lease?: Record<string, unknown> | null; backlog?: Record<string, unknown> | null; objectError?: unknown; backlogError?: unknown };
   try {
-    body = JSON.parse(text) as Record<string, unknown>;
+    body = JSON.parse(text) as typeof body;
   } catch {
     return fail(`not JSON: ${text.slice(0, 120)}`);
   }
-  const lease = (body["lease"] ?? body["writer"] ?? body) as Record<string, unknown>;
-  const backlog = body["backlog"] as Record<string, unknown> | undefined;
-  if (typeof lease["region"] !== "string" || typeof lease["epoch"] !== "number" || typeof backlog?.["length"] !== "number") return fail(`no lease region/epoch or backlog.length in ${text.slice(0, 160)}`);
-  const deadRaw = backlog["dead"] ?? backlog["deadLetters"];
-  const dead = typeof deadRaw === "number" ? deadRaw : Array.isArray(deadRaw) ? deadRaw.length : typeof (deadRaw as { length?: unknown } | undefined)?.length === "number" ? (deadRaw as { length: number }).length : 0;
-  const promotion = lease["promotion"] ?? body["promotion"];
+  const { lease, backlog } = body;
+  if (!lease || typeof lease["region"] !== "string" || typeof lease["epoch"] !== "number") return fail(`no lease (objectError: ${JSON.stringify(body.objectError ?? null)})`);
+  if (!backlog || typeof backlog["length"] !== "number" || typeof backlog["dead"] !== "number") return fail(`no backlog (backlogError: ${JSON.stringify(body.backlogError ?? null)})`);
+  const oldestAt = backlog["oldestAt"];
   return {
     at,
     ok: true,
     length: backlog["length"],
-    dead,
+    oldestAgeMs: typeof oldestAt === "number" ? Math.max(0, at - oldestAt) : 0,
+    dead: backlog["dead"],
     region: lease["region"],
     epoch: lease["epoch"],
-    frozen: (lease["frozen"] ?? body["frozen"]) === true,
-    promoting: promotion !== undefined && promotion !== null,
+    frozen: lease["frozen"] === true,
+    promoting: lease["promotion"] !== undefined && lease["promotion"] !== null,
   };
 }
 

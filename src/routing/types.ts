@@ -81,8 +81,8 @@ export interface RoutingSnapshot {
 }
 
 /** Why a request went where it went: a data point's routing reason. */
-/** "refused": the request was answered before any routing (a bad request, bad configuration). */
-export type RoutingReason = "refused" | "single" | "sticky" | "weighted" | "failover" | "latency" | "ramp" | "shed" | "no-usable-region";
+/** "refused": the request was answered before any routing (a bad request, bad configuration). "writer": a write route's request, which goes to the writer region (or the queue), never by the choice. */
+export type RoutingReason = "refused" | "single" | "sticky" | "weighted" | "failover" | "latency" | "ramp" | "shed" | "no-usable-region" | "writer";
 
 /** One region as the choice sees it: everything already read from memory. */
 export interface RegionInput {

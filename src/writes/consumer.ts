@@ -140,7 +140,7 @@ async function consumeOne(message: Message<QueuedWrite>, lease: WriterLease, wri
   };
   if (!body) {
     // Only this worker produces to the queue: a body it cannot read is a version skew, kept in the log and the metrics, never retried forever.
-    console.error(`write queue: message ${message.id} is not a queued write (v1); dropped`);
+    console.error(`write queue: message ${message.id} is not a queued write (v1): ${messageProblem(message.body)}; dropped`);
     message.ack();
     return { ...base, outcome: "dead_lettered", reason: "malformed message" };
   }
@@ -218,7 +218,7 @@ export async function consumeDeadLetters(batch: MessageBatch<QueuedWrite>, deps:
       const body = validMessage(message.body);
       const base = { message: body, attempt: message.attempts, queueDelayMs: body ? deps.clock.now() - body.enqueuedAt : 0 };
       if (!body) {
-        console.error(`write dead-letter queue: message ${message.id} is not a queued write (v1); dropped`);
+        console.error(`write dead-letter queue: message ${message.id} is not a queued write (v1): ${messageProblem(message.body)}; dropped`);
         message.ack();
         return report(deps, { ...base, outcome: "dead_lettered", reason: "malformed message" });
       }
@@ -256,21 +256,21 @@ function report(deps: Pick<ConsumerDeps, "report">, event: ConsumerEvent): void 
 
 /** The fields the consumer relies on, checked: a message from another version is recognised, not half-delivered. */
 function validMessage(body: unknown): QueuedWrite | undefined {
-  if (typeof body !== "object" || body === null) return undefined;
+  return messageProblem(body) === undefined ? (body as QueuedWrite) : undefined;
+}
+
+/** The first thing that makes `body` no queued write (v1), for the log; undefined when it is one. */
+export function messageProblem(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null) return `the body is ${body === null ? "null" : typeof body}`;
   const m = body as Partial<QueuedWrite>;
-  const ok =
-    m.v === 1 &&
-    (m.kind === "write" || m.kind === "webhook") &&
-    typeof m.ledger === "string" &&
-    typeof m.key === "string" &&
-    typeof m.statusId === "string" &&
-    typeof m.method === "string" &&
-    typeof m.path === "string" &&
-    Array.isArray(m.headers) &&
-    (m.sealed === undefined || typeof m.sealed === "string") &&
-    (m.body === null || m.body instanceof ArrayBuffer) &&
-    typeof m.enqueuedAt === "number";
-  return ok ? (m as QueuedWrite) : undefined;
+  if (m.v !== 1) return `v is ${JSON.stringify(m.v)}`;
+  if (m.kind !== "write" && m.kind !== "webhook") return `kind is ${JSON.stringify(m.kind)}`;
+  for (const field of ["ledger", "key", "statusId", "method", "path"] as const) if (typeof m[field] !== "string") return `${field} is ${typeof m[field]}`;
+  if (!Array.isArray(m.headers)) return "headers is not a list";
+  if (m.sealed !== undefined && m.sealed !== null && typeof m.sealed !== "string") return `sealed is ${typeof m.sealed}`;
+  if (m.body !== null && m.body !== undefined && !(m.body instanceof ArrayBuffer)) return `body is ${Object.prototype.toString.call(m.body)}`;
+  if (typeof m.enqueuedAt !== "number") return `enqueuedAt is ${typeof m.enqueuedAt}`;
+  return undefined;
 }
 
 function errorText(err: unknown): string {

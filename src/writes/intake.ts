@@ -19,6 +19,7 @@ import { IDEMPOTENCY_KEY_HEADER, type StoredResult, type WritePlan } from "./typ
 export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteAnswer> {
   const writes = x.runtime.config.writes!;
   const now = x.clock.now();
+  x.trace.routingReason = "writer";
   const keeper = x.runtime.writer!;
   const { lease, readAt } = await keeper.current(now);
   const writer = x.runtime.regions.get(lease.region) ?? x.runtime.regions.values().next().value!;

@@ -96,7 +96,8 @@ export async function enqueue(x: RequestContext, writer: Region, item: Queueable
     // Bookkeeping: the write itself must not fail for it (the admin page then undercounts).
   }
   try {
-    await env.WRITE_QUEUE!.send(message);
+    // v8 serialization, said outright: the body is an ArrayBuffer, which JSON (Miniflare's default here) turns into {}.
+    await env.WRITE_QUEUE!.send(message, { contentType: "v8" });
   } catch (err) {
     x.ctx.waitUntil(Promise.allSettled([release(), backlog.settle([item.statusId])]));
     x.trace.write = "";

@@ -27,7 +27,8 @@ export async function replayDeadLetters(backlog: ReplayBacklog, queue: Pick<Queu
   let bytes = 0;
   const flush = async () => {
     if (chunk.length === 0) return;
-    await queue.sendBatch(chunk.map((body) => ({ body })));
+    // v8, as the request path sends them: the body is an ArrayBuffer.
+    await queue.sendBatch(chunk.map((body) => ({ body, contentType: "v8" as const })));
     const ids = chunk.map((m) => m.statusId);
     await backlog.replayed(ids);
     replayed.push(...ids);

@@ -10,6 +10,12 @@ export interface Counters {
   /** Calls to the fleet routing object (ROUTING_OBJECT), counted apart: isolates re-read it in the background by design. */
   routingCalls: number;
   routingErrors: number;
+  /**
+   * Strong reads of the writer lease (RoutingObject.lease): the queue consumer's, once per batch, and
+   * the admin writes page the drill itself samples. Counted apart from routingCalls, which is what
+   * the request path's views cost.
+   */
+  routingLeaseReads: number;
   kvReads: number;
   kvWrites: number;
   cacheReads: number;
@@ -31,7 +37,7 @@ export function shipPoints(collectorUrl: string, points: Point[], counters?: Cou
 
 export class Tap {
   points: Point[] = [];
-  counters: Counters = { doCalls: 0, doErrors: 0, routingCalls: 0, routingErrors: 0, kvReads: 0, kvWrites: 0, cacheReads: 0, cacheWrites: 0, requests: 0 };
+  counters: Counters = { doCalls: 0, doErrors: 0, routingCalls: 0, routingErrors: 0, routingLeaseReads: 0, kvReads: 0, kvWrites: 0, cacheReads: 0, cacheWrites: 0, requests: 0 };
   private lastFlush = 0;
   private readonly wrappedEnvs = new WeakMap<object, Record<string, unknown>>();
 
@@ -104,7 +110,8 @@ export class Tap {
               const fn = Reflect.get(s, method, s) as unknown;
               if (typeof fn !== "function" || method === "then") return fn;
               return (...args: unknown[]) => {
-                counters[calls]++;
+                if (calls === "routingCalls" && method === "lease") counters.routingLeaseReads++;
+                else counters[calls]++;
                 // Reflect.apply, not fn.apply: on an RPC stub every property, `apply` included,
                 // is a remote method, so fn.apply(...) would call a method named "apply" on the object.
                 const result = Reflect.apply(fn as (...a: unknown[]) => unknown, s, args) as Promise<unknown>;
