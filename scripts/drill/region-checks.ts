@@ -151,7 +151,7 @@ function evacuation(ctx: Ctx): TargetResult[] {
     const next = ctx.run.actions.find((b) => b.region === a.region && b.action !== "evacuate" && b.sentAt > a.sentAt && b.status === 200);
     const until = next ? next.sentAt - ctx.d.startedAt : ctx.end;
     // Clients stuck to another region could never reach this one: they would only thin the share.
-    const events = ctx.sent.filter((r) => !(r.stuckTo !== undefined && r.stuckTo !== a.region)).map((r) => ({ t: r.intendedAt, bad: r.region === a.region }));
+    const events = ctx.sent.filter((r) => r.write === undefined && !(r.stuckTo !== undefined && r.stuckTo !== a.region)).map((r) => ({ t: r.intendedAt, bad: r.region === a.region }));
     const before = events.filter((e) => e.t >= decided - 1000 && e.t < decided);
     const beforeShare = before.length ? before.filter((e) => e.bad).length / before.length : 0;
     const delay = cutoverDelay(events, decided, until);
@@ -287,7 +287,8 @@ function typicalP95(results: { intendedAt: number; latencyMs: number }[]): numbe
 function p95PerRegion(ctx: Ctx): TargetResult {
   const { d } = ctx;
   const baseIndex = d.plan.phases.findIndex((p) => p.baseline);
-  const inBaseline = ctx.sent.filter((r) => r.phase === baseIndex && r.intendedAt >= 2000 && r.region !== "");
+  // Reads: writes go to the writer and pay for the ledger; they have their own targets.
+  const inBaseline = ctx.sent.filter((r) => r.write === undefined && r.phase === baseIndex && r.intendedAt >= 2000 && r.region !== "");
   const runBase = typicalP95(inBaseline);
   const parts: string[] = [];
   let ok = true;
@@ -296,7 +297,7 @@ function p95PerRegion(ctx: Ctx): TargetResult {
     const own = inBaseline.filter((r) => r.region === name);
     const ownBase = own.length >= MIN_BASELINE ? typicalP95(own) : undefined;
     const base = ownBase ?? runBase;
-    const served = ctx.sent.filter((r) => r.region === name && r.phase !== baseIndex && clean(ctx.phases[r.phase]!.regions[name]!.fault));
+    const served = ctx.sent.filter((r) => r.write === undefined && r.region === name && r.phase !== baseIndex && clean(ctx.phases[r.phase]!.regions[name]!.fault));
     const p95 = served.length >= MIN_JUDGED ? typicalP95(served) : undefined;
     if (p95 === undefined || base === undefined) {
       parts.push(`${name}: not judged (${served.length} answers outside its faults)`);
@@ -430,7 +431,8 @@ function ramps(ctx: Ctx): TargetResult[] {
   const { windows, aborts } = rampWindows(routingChanges(ctx.d.points), ctx.d.startedAt, ctx.end, ctx.run.routing.gradualWeights, ctx.run.routing.stepDwellMs);
   const restores = ctx.run.actions.filter((a) => a.action === "restore" && a.status === 200);
   if (windows.length === 0 && restores.length === 0) return [];
-  const fresh = ctx.sent.filter((r) => r.client === undefined && r.region !== "");
+  // Reads only: a write goes to the writer region, not by the choice whose shares this judges.
+  const fresh = ctx.sent.filter((r) => r.client === undefined && r.region !== "" && r.write === undefined);
   // Judged within the phase the window began in: a later phase changes the others' states (another
   // region restored), and with them the region's full share.
   const shareIn = (w: RampWindow) => {
