@@ -210,7 +210,8 @@ function blackhole(ctx: Ctx): TargetResult[] {
     };
     const events = routed.map((r) => {
       const t = r.startedAt - ctx.d.startedAt;
-      return { t, bad: !(survivorsAt(t).includes(r.answered) && r.failedOverFrom === "") };
+      // Routing is judged, not the survivor's own speed: a copy served because the survivor was slow still went there first.
+      return { t, bad: !(survivorsAt(t).includes(r.firstTried) && r.failedOverFrom === "") };
     });
     const delay = cutoverDelay(events, o.onset, o.until);
     const failedOver = routed.filter((r) => r.failedOverFrom === o.region && r.startedAt - ctx.d.startedAt >= o.onset && r.startedAt - ctx.d.startedAt < o.until).length;

@@ -22,6 +22,11 @@ export interface RequestRouting {
   attempts: number;
   /** blob12: "probe" when the request was the breaker's half-open probe. */
   probe: boolean;
+  /**
+   * The region the choice sent it to first: blob15 after a failover, else the point's index (the
+   * region attempted, which a copy served after that region was slow names too; blob14 does not).
+   */
+  firstTried: string;
 }
 
 export function requestRouting(p: DataPoint): RequestRouting | undefined {
@@ -35,6 +40,7 @@ export function requestRouting(p: DataPoint): RequestRouting | undefined {
     rampPercent: p.doubles?.[6] ?? 0,
     attempts: p.doubles?.[7] ?? 0,
     probe: p.blobs[11] === "probe",
+    firstTried: (p.blobs[14] ?? "") !== "" ? p.blobs[14]! : (p.indexes?.[0] ?? ""),
   };
 }
 
