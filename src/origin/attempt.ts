@@ -121,6 +121,8 @@ function slow(x: RequestContext, region: Region, trace: AttemptTrace, probe: boo
 /** The origin's result, or OPENED once `view`'s breaker opened (no view: the result). */
 async function waitForOrigin(work: Promise<OriginResult>, view: BreakerView | undefined): Promise<OriginResult | typeof OPENED> {
   if (view === undefined) return work;
+  // Opened already (this very request's slowness may have been the failure that opened it): stop now.
+  if (view.state.kind === "open") return OPENED;
   let unsubscribe: (() => void) | undefined;
   const opened = new Promise<typeof OPENED>((resolve) => (unsubscribe = view.onOpen(() => resolve(OPENED))));
   try {

@@ -107,9 +107,19 @@ async function routed(x: RequestContext, router: Router, original: Request): Pro
     response = healthyAnswer(x, first, tried.result, tried.answeredAt);
   } else {
     router.failed(x, first, x.clock.now());
-    const next = canRetry ? retryTarget(x, router, regions.get(choice.order[1]!)!) : undefined;
+    const second = canRetry ? regions.get(choice.order[1]!)! : undefined;
+    const next = second ? retryTarget(x, router, second, tried.kind === "failed" && tried.cause === "breaker_open") : undefined;
     if (next === undefined) {
-      response = await fallBack(x, first, tried);
+      // A slow request kept waiting (no copy, no retry budget left) whose region's breaker then opens
+      // goes to the next region after all: see rerouteAfterOpen.
+      const reroute = second
+        ? async () => {
+            const answer = await rerouteAfterOpen(x, router, second);
+            if (answer) region = second;
+            return answer;
+          }
+        : undefined;
+      response = await fallBack(x, first, tried, reroute);
     } else {
       letGo(x, first, tried);
       region = next;
@@ -145,14 +155,33 @@ async function routed(x: RequestContext, router: Router, original: Request): Pro
  * refuses everything now: that retry would reach no origin, spend the budget, and replace the
  * first region's own answer (its 5xx, or the copy's true cause) with a 503 about the other breaker.
  */
-function retryTarget(x: RequestContext, router: Router, next: Region): Region | undefined {
+function retryTarget(x: RequestContext, router: Router, next: Region, opened = false): Region | undefined {
   const now = x.clock.now();
   if (next.view.decide(now).kind === "reject") return undefined;
   // The order ends with regions that left, are held dark or were evacuated: a retry into one would
   // wait out a blackhole (or load a region its operator emptied) instead of answering from here.
   const input = next.route!.input;
   if (!next.route!.health.usable || input.control.admin === "evacuated" || input.control.held === true) return undefined;
+  // The breaker opened while this request waited: the region is known down, and what it still held
+  // is bounded by the requests in flight at that moment, not a rate; they go where new requests go now.
+  if (opened) return next;
   return router.budget.tryRetry(now) ? next : undefined;
+}
+
+/**
+ * The first region's breaker opened while a slow request without a copy waited on it: the request
+ * goes to the next region (as every new request now does) instead of taking a 503. Undefined when
+ * that region cannot take it either; the caller then falls back as before.
+ */
+async function rerouteAfterOpen(x: RequestContext, router: Router, next: Region): Promise<Response | undefined> {
+  if (retryTarget(x, router, next, true) === undefined) return undefined;
+  const again = await attemptOn(x, next);
+  if (again.kind === "ok") {
+    router.succeeded(x, next, x.clock.now());
+    return healthyAnswer(x, next, again.result, again.answeredAt);
+  }
+  router.failed(x, next, x.clock.now());
+  return fallBack(x, next, again);
 }
 
 /** A client's region stays its region while usable and not evacuated: one failover does not move it. */
@@ -188,7 +217,7 @@ async function tryRegion(x: RequestContext, region: Region): Promise<Response> {
 }
 
 /** The region did not answer well: the copy, else (for a health-check probe that passed) the region again, else a clean 5xx. */
-async function fallBack(x: RequestContext, region: Region, tried: Exclude<Attempt, { kind: "ok" }>): Promise<Response> {
+async function fallBack(x: RequestContext, region: Region, tried: Exclude<Attempt, { kind: "ok" }>, reroute?: () => Promise<Response | undefined>): Promise<Response> {
   const cause = tried.kind === "rejected" ? "breaker-open" : staleCause(tried.cause);
   const served = await fromStore(x, cause);
   if (served) {
@@ -213,6 +242,10 @@ async function fallBack(x: RequestContext, region: Region, tried: Exclude<Attemp
     // Slow, and no copy: keep waiting for the origin, unless the breaker opens first.
     const final = await tried.inFlight.wait();
     if (final.kind === "ok") return healthyAnswer(x, region, final.result, final.answeredAt);
+    if (final.kind === "failed" && final.cause === "breaker_open" && reroute) {
+      const rerouted = await reroute();
+      if (rerouted) return rerouted;
+    }
     return fallBack(x, region, final);
   }
   if (tried.inFlight) refreshLate(x, region, tried.inFlight);
