@@ -117,6 +117,7 @@ describe("writes the writer cannot take now are queued", () => {
     expect(body.status).toBe("queued");
     expect(body.reason).toBe("the writer region could not be reached");
     expect(res.headers.get("location")).toBe(`/__edge/writes/${body.id}`);
+    expect(res.headers.get("x-edge-queued")).toBe("connect-failed");
     expect(body.poll).toBe(`/__edge/writes/${body.id}`);
     expect(res.headers.get("cache-control")).toBe("no-store");
     expect(Date.parse(body.key_expires_at) - w.h.clock.now()).toBe(86_400_000);
@@ -187,6 +188,7 @@ describe("webhooks are always queued, once per event", () => {
     const event = JSON.stringify({ event_id: "evt_1", rev: 3, type: "payment.succeeded" });
     const first = await w.h.fetch(w.url("/hooks"), { method: "POST", body: event, headers: { "content-type": "application/json" } });
     expect(first.status).toBe(202);
+    expect(first.headers.get("x-edge-queued")).toBe("webhook");
     const retry = await w.h.fetch(w.url("/hooks"), { method: "POST", body: JSON.stringify({ type: "payment.succeeded", rev: 3, event_id: "evt_1", delivery: 2 }), headers: { "content-type": "application/json" } });
     expect(retry.status).toBe(202);
     expect(retry.headers.get("idempotency-replayed")).toBe("true");

@@ -51,7 +51,7 @@ export interface RequestSpec {
   client?: string;
   stuckTo?: string;
   /** A write or webhook send of the write mix (its answer's replay flag and status resource are recorded). */
-  write?: Omit<WriteSent, "replayed" | "location">;
+  write?: Omit<WriteSent, "replayed" | "location" | "queuedBecause">;
 }
 
 /** What happened during one wall-clock second of the run (by event time, not intended time). */
@@ -188,6 +188,7 @@ function readHeaders(r: RequestResult, h: IncomingHttpHeaders): void {
   if (r.write) {
     r.write.replayed = headerText(h["idempotency-replayed"]).trim().toLowerCase() === "true";
     r.write.location = headerText(h["location"]);
+    r.write.queuedBecause = headerText(h["x-edge-queued"]);
   }
   const servedAt = h["x-origin-served-at"];
   if (servedAt !== undefined) {
@@ -343,7 +344,7 @@ export async function runLoad(options: LoadRunOptions): Promise<LoadRun> {
       r.client = spec.client;
       if (spec.stuckTo !== undefined) r.stuckTo = spec.stuckTo;
     }
-    if (spec.write) r.write = { ...spec.write, replayed: false, location: "" };
+    if (spec.write) r.write = { ...spec.write, replayed: false, location: "", queuedBecause: "" };
     results.push(r);
     if (inFlight >= maxInFlight) {
       r.sendDelayMs = -1;

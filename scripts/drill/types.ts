@@ -214,6 +214,8 @@ export interface WriteSent {
   replayed: boolean;
   /** The status resource path (Location of a 202), "" when none. */
   location: string;
+  /** x-edge-queued on a 202: why it was queued (writer-down, webhook, outcome-unknown, ...), "" when none. */
+  queuedBecause: string;
 }
 
 export interface SecondStats {

@@ -44,7 +44,7 @@ function send(at: number, kind: "write" | "webhook", ref: string, status: number
     originServedAt: 0,
     region: "",
     fakeRegion: "",
-    write: { kind, ref, retry: false, changed: false, replayed: false, location: status === 202 ? `/__edge/writes/${ref}` : "", ...over },
+    write: { kind, ref, retry: false, changed: false, replayed: false, location: status === 202 ? `/__edge/writes/${ref}` : "", queuedBecause: status === 202 ? (kind === "webhook" ? "webhook" : "writer-down") : "", ...over },
   };
 }
 
@@ -227,6 +227,14 @@ describe("write targets", () => {
     const queued = run.results.filter((r) => r.status === 202);
     for (const r of queued.slice(0, Math.ceil(queued.length * 0.02))) r.latencyMs = 80;
     expect(failing(run)).toEqual(["queued write acknowledged (202) fast"]);
+  });
+
+  it("202s that waited for a failed pass-through attempt are shown apart, not judged", () => {
+    const run = goodRun();
+    const queued = run.results.filter((r) => r.status === 202 && r.write!.kind === "write");
+    for (const r of queued.slice(0, Math.ceil(queued.length * 0.05))) Object.assign(r, { latencyMs: 900 }, { write: { ...r.write!, queuedBecause: "outcome-unknown" } });
+    expect(failing(run)).toEqual([]);
+    expect(judge(run).targets.find((t) => t.name === "queued write acknowledged (202) fast")!.measured).toMatch(/; besides, \d+ queued after a pass-through attempt failed: p99 900/);
   });
 
   it("a backlog still non-empty 30 s after the writer became usable fails the drain target (it is empty at the end)", () => {

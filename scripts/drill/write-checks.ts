@@ -305,14 +305,25 @@ function changedRefused(ctx: Ctx): TargetResult {
   };
 }
 
-/** A queued write (or webhook event) is acknowledged fast: the 202 is the durable enqueue, not the delivery. */
+/** Queued after a pass-through attempt: their 202 waited for that attempt to fail (the breaker opening, at most ORIGIN_TIMEOUT_MS). */
+const AFTER_ATTEMPT = new Set(["connect-failed", "outcome-unknown"]);
+
+/**
+ * A queued write (or webhook event) is acknowledged fast: the 202 is the durable enqueue, not the
+ * delivery. Judged over the writes queued at once (the writer known down, frozen, promoting; every
+ * webhook); those handed to the queue after a pass-through attempt failed waited for that attempt,
+ * and are shown apart.
+ */
 function queuedAck(ctx: Ctx): TargetResult {
-  const queued = ctx.sends.filter((r) => r.status === 202);
+  const all = ctx.sends.filter((r) => r.status === 202);
+  const queued = all.filter((r) => !AFTER_ATTEMPT.has(r.write?.queuedBecause ?? ""));
+  const after = all.filter((r) => AFTER_ATTEMPT.has(r.write?.queuedBecause ?? ""));
   const p99 = percentile(queued.map((r) => r.latencyMs), 99);
+  const afterText = after.length ? `; besides, ${after.length} queued after a pass-through attempt failed: p99 ${fmtMs(percentile(after.map((r) => r.latencyMs), 99))}` : "";
   return {
     name: "queued write acknowledged (202) fast",
-    target: `p99 <= ${QUEUED_ACK_P99_MS} ms from intended send to the 202`,
-    measured: queued.length ? `p99 ${fmtMs(p99)} over ${queued.length} 202s (max ${fmtMs(Math.max(...queued.map((r) => r.latencyMs)))})` : "no write was queued: the drill did not exercise the queue",
+    target: `p99 <= ${QUEUED_ACK_P99_MS} ms from intended send to the 202, for writes queued without trying the writer`,
+    measured: queued.length ? `p99 ${fmtMs(p99)} over ${queued.length} 202s (max ${fmtMs(Math.max(...queued.map((r) => r.latencyMs)))})${afterText}` : "no write was queued: the drill did not exercise the queue",
     pass: queued.length > 0 && p99 <= QUEUED_ACK_P99_MS,
   };
 }

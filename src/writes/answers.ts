@@ -17,7 +17,8 @@ export const QUEUE_REASONS: Record<QueueReason, string> = {
 
 export function accepted(statusId: string, why: QueueReason, expiresAt: number, replayed: boolean): Response {
   const poll = `${STATUS_PATH_PREFIX}${statusId}`;
-  const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", location: poll, "retry-after": "1" };
+  // x-edge-queued: the reason in one token, for clients and dashboards that branch on it (the body says it in words).
+  const headers: Record<string, string> = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", location: poll, "retry-after": "1", "x-edge-queued": why };
   if (replayed) headers[REPLAYED_HEADER] = "true";
   return new Response(JSON.stringify({ status: "queued", id: statusId, poll, reason: QUEUE_REASONS[why], key_expires_at: new Date(expiresAt).toISOString() }), { status: 202, headers });
 }
