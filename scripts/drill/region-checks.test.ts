@@ -340,6 +340,19 @@ describe("cutover and ramp windows", () => {
     ]);
   });
 
+  it("a new latency leader ends every open window: the full share it judged against has changed", () => {
+    const points = [
+      routingPoint(1_000, "us-east", "restore", "admin"),
+      routingPoint(5_000, "us-east", "ramp_done", "object", 100, 3),
+      routingPoint(8_000, "eu-west", "leader", "isolate", 100, 0),
+    ];
+    const { windows } = rampWindows(routingChanges(points), T0, 20_000, [10, 100], 4_000);
+    expect(windows.map((w) => [w.region, w.percent, w.from, w.to, w.endedBy])).toEqual([
+      ["us-east", 10, 1_000, 5_000, "step"],
+      ["us-east", 100, 5_000, 8_000, "change"],
+    ]);
+  });
+
   it("a return within hysteresis_s starts its ramp later: its first step is judged over its last dwell, its dwell not at all", () => {
     const points = [
       routingPoint(1_000, "eu-west", "returned", "isolate", 10, 0, "2 successes; ramp starts in 3 s (hysteresis)"),

@@ -421,6 +421,9 @@ export function rampWindows(changes: RoutingChange[], startedAt: number, end: nu
       aborts.push(c);
     } else if (c.action === "evacuate" || c.action === "drain" || c.action === "left" || c.action === "shed") {
       close(c.region, at, "change");
+    } else if (c.action === "leader") {
+      // latency mode: the leader decides every region's full share, so a new leader ends every window.
+      for (const region of [...open.keys()]) close(region, at, "change");
     }
   }
   for (const region of open.keys()) close(region, end, "end");

@@ -239,10 +239,18 @@ describe("write targets", () => {
 
   it("a backlog still non-empty 30 s after the writer became usable fails the drain target (it is empty at the end)", () => {
     const run = goodRun();
-    // Still 2 queued 31 s after eu-west took the lease (the drill kept sampling while it waited for delivery).
-    for (const s of run.w.samples) if (s.at - T0 >= PROMOTED) s.length = 2;
-    for (let at = 34_500; at <= 43_000; at += 500) run.w.samples.push({ ...run.w.samples[run.w.samples.length - 1]!, at: T0 + at, length: at < 43_000 ? 2 : 0 });
+    // The same 2 still queued 31 s after eu-west took the lease (the drill kept sampling while it waited for delivery).
+    const stuck = (at: number) => ({ length: 2, oldestAgeMs: at - PROMOTED + 1000 });
+    for (const s of run.w.samples) if (s.at - T0 >= PROMOTED) Object.assign(s, stuck(s.at - T0));
+    for (let at = 34_500; at <= 43_000; at += 500) run.w.samples.push({ ...run.w.samples[run.w.samples.length - 1]!, at: T0 + at, ...(at < 43_000 ? stuck(at) : { length: 0, oldestAgeMs: 0 }) });
     expect(failing(run)).toEqual(["backlog back to zero after the writer is usable"]);
+  });
+
+  it("a steady flow of fresh webhooks (a few always queued, none older than 5 s) is a backlog caught up", () => {
+    const run = goodRun();
+    for (const s of run.w.samples) if (s.at - T0 >= PROMOTED + 2000) Object.assign(s, { length: 4, oldestAgeMs: 900 });
+    for (let at = 34_500; at <= 43_000; at += 500) run.w.samples.push({ ...run.w.samples[run.w.samples.length - 1]!, at: T0 + at, ...(at < 43_000 ? { length: 3, oldestAgeMs: 700 } : { length: 0, oldestAgeMs: 0 }) });
+    expect(failing(run)).toEqual([]);
   });
 
   it("a backlog left at the end fails the drain target and post: backlog_zero", () => {
