@@ -423,7 +423,7 @@ export function rampWindows(changes: RoutingChange[], startedAt: number, end: nu
       close(c.region, at, "change");
     } else if (c.action === "leader") {
       // latency mode: the leader decides every region's full share, so a new leader ends every window.
-      for (const region of [...open.keys()]) close(region, at, "change");
+      for (const region of open.keys()) close(region, at, "change");
     }
   }
   for (const region of open.keys()) close(region, end, "end");
