@@ -46,7 +46,7 @@ describe("ROUTING: defaults and a full setting", () => {
       stepErrorBudget: 0.05,
       stepMinRequests: 20,
       retryBudget: { ratio: 0.2, minPerSecond: 3 },
-      latency: { alpha: 0.2, switchMargin: 0.2 },
+      latency: { alpha: 0.2, switchMargin: 0.2, minSwitchMs: 5 },
     });
     expect(c.routingSyncMs).toBe(1000);
     // One region: nothing to stick to, so no secret is needed or kept.
@@ -82,14 +82,14 @@ describe("ROUTING: defaults and a full setting", () => {
       stepErrorBudget: 0.1,
       stepMinRequests: 7,
       retryBudget: { ratio: 0.5, minPerSecond: 0 },
-      latency: { alpha: 1, switchMargin: 0 },
+      latency: { alpha: 1, switchMargin: 0, minSwitchMs: 5 },
     };
     expect(config({ ROUTING: JSON.stringify(routing), ROUTING_SYNC_MS: "250" })).toMatchObject({ routing: expected, routingSyncMs: 250 });
     expect(config({ ROUTING: routing, ROUTING_SYNC_MS: 250 })).toMatchObject({ routing: expected, routingSyncMs: 250 });
     // Nested objects keep the defaults of the fields they leave out.
     expect(config({ ROUTING: '{"retry_budget":{"ratio":0.1},"latency":{}}' }).routing).toMatchObject({
       retryBudget: { ratio: 0.1, minPerSecond: 3 },
-      latency: { alpha: 0.2, switchMargin: 0.2 },
+      latency: { alpha: 0.2, switchMargin: 0.2, minSwitchMs: 5 },
     });
   });
 
@@ -161,7 +161,7 @@ describe("ROUTING: every problem at once", () => {
     expect(problems({ ROUTING: '["failover"]' })).toEqual(['ROUTING must be a JSON object like {"mode":"failover"}, got "[\\"failover\\"]"']);
     expect(problems({ ROUTING: '{"retry_budget":0.2,"latency":[1]}' })).toEqual([
       "ROUTING.retry_budget must be an object with ratio, min_per_second, got 0.2",
-      "ROUTING.latency must be an object with alpha, switch_margin, got [1]",
+      "ROUTING.latency must be an object with alpha, switch_margin, min_switch_ms, got [1]",
     ]);
   });
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { LatencyEwma, nextLeader } from "../src/routing/latency.ts";
 
-const MARGIN = 0.2;
+const MARGIN = { ratio: 0.2, minMs: 0 };
 const DWELL = 30_000;
 const T0 = 1_000_000;
 
@@ -57,6 +57,13 @@ describe("nextLeader", () => {
   it("a challenger must be faster by more than the margin: 80 ms against 100 is not enough, 79 is", () => {
     expect(nextLeader("a", new Map([["a", 100], ["b", 80]]), both, MARGIN, -Infinity, T0, DWELL)).toBe("a");
     expect(nextLeader("a", new Map([["a", 100], ["b", 79]]), both, MARGIN, -Infinity, T0, DWELL)).toBe("b");
+  });
+
+  it("and by more than min_switch_ms: 1.5 ms against 2.5 is 40 % faster but noise, 10 ms against 16 is a lead", () => {
+    const floor = { ratio: 0.2, minMs: 5 };
+    expect(nextLeader("a", new Map([["a", 2.5], ["b", 1.5]]), both, floor, -Infinity, T0, DWELL)).toBe("a");
+    expect(nextLeader("a", new Map([["a", 16], ["b", 10]]), both, floor, -Infinity, T0, DWELL)).toBe("b");
+    expect(nextLeader("a", new Map([["a", 15], ["b", 10]]), both, floor, -Infinity, T0, DWELL)).toBe("a");
   });
 
   it("an unusable leader gives way at once to the fastest usable region, dwell or not", () => {

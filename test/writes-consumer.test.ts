@@ -97,6 +97,7 @@ function world(lease: () => Promise<WriterLease> = async () => LEASE) {
     origins: [WRITER],
     originTimeoutMs: 1000,
     maxStoredResultBytes: 65536,
+    sensitiveHeaders: ["x-api-key"],
     secret: SECRET,
     clock,
     report: (e) => events.push(e),
@@ -173,7 +174,7 @@ describe("consumeWrites", () => {
     expect(result.explicitAcks.sort()).toEqual(batch.messages.map((m) => m.id).sort());
     const log = await w.s.log();
     expect(log.count).toBe(2);
-    const byKey = new Map(log.requests.map((r) => [r.headers["idempotency-key"], r]));
+    const byKey = new Map(log.requests.map((r) => [JSON.parse(r.headers["idempotency-key"]!) as string, r]));
     expect(byKey.get(a.key)).toMatchObject({ method: "POST", path: `/s/${w.s.id}/orders` });
     expect(byKey.get(a.key)!.headers["x-edge-write-epoch"]).toBe("3");
     expect(byKey.get(a.key)!.headers["authorization"]).toMatch(/^Bearer token-\d+$/);
@@ -244,6 +245,24 @@ describe("consumeWrites", () => {
     expect(second.explicitAcks.length).toBe(1);
     expect(w.ledgerFor(m.ledger).result?.status).toBe(500);
     expect((await w.s.log()).count).toBe(2);
+  });
+
+  it("429, 408 and 425 are retried, never kept as the write's answer; the answer kept leaves out the configured secret headers", async () => {
+    const w = world();
+    const m = await w.message();
+    for (const [status, attempt] of [[429, 1], [408, 2], [425, 3]] as const) {
+      await w.s.set({ mode: "status", status });
+      const r = await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", [m], attempt));
+      expect(r.retryMessages).toHaveLength(1);
+      expect(r.explicitAcks).toEqual([]);
+      expect(w.ledgerFor(m.ledger).result).toBeUndefined();
+    }
+    await w.s.set({ mode: "healthy", headers: { "x-api-key": "origin-secret", "x-request-id": "r-1" } });
+    const done = await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", [m], 4));
+    expect(done.explicitAcks).toHaveLength(1);
+    const headers = Object.fromEntries(w.ledgerFor(m.ledger).result!.headers);
+    expect(headers["x-request-id"]).toBe("r-1");
+    expect(headers["x-api-key"]).toBeUndefined();
   });
 
   it("frozen or promoting lease: the whole batch is retried after 1 s, nothing claimed, nothing sent", async () => {

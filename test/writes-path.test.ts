@@ -235,3 +235,40 @@ describe("the status resource", () => {
     }
   });
 });
+
+describe("settling what the queue would otherwise send again", () => {
+  it("a write released by the breaker opening is queued, and the writer's late answer settles its key", async () => {
+    const w = writeWorker({ vars: { ORIGIN_SLOW_MS: "off" } });
+    await w.s.set({ mode: "healthy", latencyMs: 400 });
+    const pending = w.h.fetch(w.url(), post("k-late", '{"n":1}'));
+    await new Promise((r) => setTimeout(r, 100));
+    const opened = await w.h.fetch(`https://edge.example.com/__edge/admin/breakers/${w.h.originName}/open`, { method: "POST", headers: { authorization: "Bearer test-admin-secret" } });
+    expect(opened.status).toBe(200);
+    const res = await pending;
+    expect(res.status).toBe(202);
+    expect(res.headers.get("x-edge-queued")).toBe("outcome-unknown");
+    const { poll } = await res.json<{ poll: string }>();
+    // h.fetch waited for the request's background work: the late answer has been read and kept.
+    const status = await w.h.fetch(`https://edge.example.com${poll}`);
+    const view = await status.json<{ state: string; result: { status: number; region: string; epoch: number } }>();
+    expect(view.state).toBe("delivered");
+    expect(view.result).toMatchObject({ status: 200, region: w.h.originName, epoch: 1 });
+    expect((await w.s.log()).count).toBe(1);
+  });
+
+  it("a webhook sender's retry of a delivered event is acknowledged without the writer's answer", async () => {
+    const w = writeWorker();
+    const event = JSON.stringify({ event_id: "evt_9", rev: 1 });
+    expect((await w.h.fetch(w.url("/hooks"), { method: "POST", body: event })).status).toBe(202);
+    const m = w.queue.sent[0]!;
+    const ns = w.h.env.WRITE_LEDGER!;
+    const ledger = ns.get(ns.idFromString(m.ledger));
+    expect((await ledger.claim("t-1", 10_000)).kind).toBe("claimed");
+    await ledger.delivered("t-1", { status: 200, headers: [["content-type", "application/json"]], body: btoa('{"secret":"origin data"}'), bodyBytes: 24, region: w.h.originName, epoch: 1, at: 1 });
+    const retry = await w.h.fetch(w.url("/hooks"), { method: "POST", body: event });
+    expect(retry.status).toBe(200);
+    expect(retry.headers.get("idempotency-replayed")).toBe("true");
+    expect(await retry.json()).toEqual({ status: "duplicate" });
+    expect(w.queue.sent).toHaveLength(1);
+  });
+});

@@ -444,6 +444,10 @@ function ramps(ctx: Ctx): TargetResult[] {
     const inside = fresh.filter((r) => r.intendedAt >= w.from + STEP_EDGE_MS && r.intendedAt < to - STEP_EDGE_MS);
     return { n: inside.length, share: inside.length ? inside.filter((r) => r.region === w.region).length / inside.length : 0 };
   };
+  // The leader's timeline (latency mode): the home region (the Router's first leader), then each `leader` point.
+  const leaders = routingChanges(ctx.d.points).filter((c) => c.action === "leader");
+  const firstLeader = (ctx.plan.regions.find((r) => r.home === true) ?? ctx.plan.regions[0])?.name;
+  const leaderAt = (t: number) => leaders.filter((c) => c.at - ctx.d.startedAt <= t).at(-1)?.region ?? firstLeader;
   const shareParts: string[] = [];
   const dwellParts: string[] = [];
   let sharesOk = aborts.length === 0;
@@ -458,7 +462,8 @@ function ramps(ctx: Ctx): TargetResult[] {
     const { n, share } = shareIn(w);
     const normal = normalShares(ctx.plan.regions, phaseAt(ctx, w.from).regions, ctx.run.routing.mode);
     // latency mode: the leader decides the region's full share, measured once the ramp is done.
-    const full = normal?.[w.region] ?? measuredFullShare(windows, w.region, shareIn);
+    // latency mode: the leader takes every new session, so a region's full share is 1 while it leads and 0 otherwise.
+    const full = normal?.[w.region] ?? (leaderAt(w.from) === w.region ? 1 : 0);
     const label = `${w.region} ${w.percent} %${w.done ? " (done)" : ""} at ${seconds(w.from)}`;
     if (full === undefined) {
       shareParts.push(`${label}: not judged (latency mode, no full-weight window to learn the leader's share)`);
@@ -499,13 +504,6 @@ function ramps(ctx: Ctx): TargetResult[] {
       pass: dwellOk && windows.length > 0,
     },
   ];
-}
-
-function measuredFullShare(windows: RampWindow[], region: string, shareIn: (w: RampWindow) => { n: number; share: number }): number | undefined {
-  const done = windows.find((w) => w.region === region && w.done);
-  if (!done) return undefined;
-  const { n, share } = shareIn(done);
-  return n >= MIN_STEP_REQUESTS ? share : undefined;
 }
 
 /** The breaker's promise per region: while a region's breaker is open, its origin gets only probes. */

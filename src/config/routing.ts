@@ -15,7 +15,7 @@ export const ROUTING_DEFAULTS = {
   step_error_budget: 0.05,
   step_min_requests: 20,
   retry_budget: { ratio: 0.2, min_per_second: 3 },
-  latency: { alpha: 0.2, switch_margin: 0.2 },
+  latency: { alpha: 0.2, switch_margin: 0.2, min_switch_ms: 5 },
 };
 
 const MODES: readonly RoutingMode[] = ["weighted", "failover", "latency"];
@@ -69,6 +69,7 @@ export function readRouting(raw: unknown, problems: string[]): RoutingPolicy {
   // Above 0: an average that never moves would keep the first sample for good.
   const alpha = latency.number("alpha", ROUTING_DEFAULTS.latency.alpha, 0.001, 1, false);
   const switchMargin = latency.number("switch_margin", ROUTING_DEFAULTS.latency.switch_margin, 0, 1, false);
+  const minSwitchMs = latency.number("min_switch_ms", ROUTING_DEFAULTS.latency.min_switch_ms, 0, 10_000, false);
 
   return {
     mode,
@@ -82,7 +83,7 @@ export function readRouting(raw: unknown, problems: string[]): RoutingPolicy {
     stepErrorBudget,
     stepMinRequests,
     retryBudget: { ratio, minPerSecond },
-    latency: { alpha, switchMargin },
+    latency: { alpha, switchMargin, minSwitchMs },
   };
 }
 

@@ -17,17 +17,24 @@ export class LatencyEwma {
   }
 }
 
+/** How much faster a challenger must be: by `ratio` of the incumbent's average and by at least `minMs`. */
+export interface SwitchMargin {
+  ratio: number;
+  /** An absolute floor: two regions 2 ms apart differ by 20 % on noise alone, and must not swap. */
+  minMs: number;
+}
+
 /**
  * The leader after this moment: the incumbent stays unless it is unusable (then the fastest usable
- * region, at once) or a challenger's average is below (1 - margin) x the incumbent's and
- * `hysteresisMs` have passed since the last change. `ewmas` in ORIGINS order (ties and a fleet
+ * region, at once) or a challenger's average is below (1 - ratio) x the incumbent's, and more than
+ * `minMs` below it, and `hysteresisMs` have passed since the last change. `ewmas` in ORIGINS order (ties and a fleet
  * with no samples yet go to the first). Undefined only when no region is usable and none led.
  */
 export function nextLeader(
   current: string | undefined,
   ewmas: ReadonlyMap<string, number | undefined>,
   usable: ReadonlySet<string>,
-  margin: number,
+  margin: SwitchMargin,
   lastChangeAt: number,
   now: number,
   hysteresisMs: number,
@@ -48,6 +55,6 @@ export function nextLeader(
   const incumbentMs = ewmas.get(current);
   // No samples of the incumbent yet: nothing says the challenger is faster.
   if (incumbentMs === undefined) return current;
-  if (bestMs < incumbentMs * (1 - margin) && now - lastChangeAt >= hysteresisMs) return best;
+  if (bestMs < incumbentMs * (1 - margin.ratio) && incumbentMs - bestMs > margin.minMs && now - lastChangeAt >= hysteresisMs) return best;
   return current;
 }

@@ -46,7 +46,29 @@ export class RoutingObject extends DurableObject<Env> {
   }
 
   snapshot(): RoutingSnapshot {
+    this.fixInitialLease();
     return this.current;
+  }
+
+  /**
+   * With WRITES, the first read stores the initial lease (the configured writer at epoch 1), so a
+   * later change of WRITES.writer, the home flag or the ORIGINS order cannot give two versions of the
+   * worker two writers at epoch 1: from then on only a promotion moves the lease.
+   */
+  private fixInitialLease(): void {
+    if (this.current.writer !== undefined || !this.writesConfigured()) return;
+    const configured = this.configuredLease();
+    const lease: WriterLease = { region: configured.writer, epoch: 1, frozen: false, reason: `initial: ${configured.writer} (WRITES.writer, else the home region)`, changedAt: this.clock.now() };
+    this.commit({ snapshot: { ...this.current, generation: this.current.generation + 1, writer: lease }, changed: true });
+  }
+
+  private writesConfigured(): boolean {
+    try {
+      return this.resolved().writes !== undefined;
+    } catch {
+      // An invalid configuration is reported by every request; the lease waits for a valid one.
+      return false;
+    }
   }
 
   /**

@@ -205,7 +205,7 @@ export class Router {
       ewmas.set(input.name, region.route!.latency.value);
       if (input.usable) usable.add(input.name);
     }
-    const next = nextLeader(this.leader, ewmas, usable, this.policy.latency.switchMargin, this.leaderChangedAt, now, this.policy.hysteresisMs);
+    const next = nextLeader(this.leader, ewmas, usable, { ratio: this.policy.latency.switchMargin, minMs: this.policy.latency.minSwitchMs }, this.leaderChangedAt, now, this.policy.hysteresisMs);
     if (next === undefined || next === this.leader) return;
     const before = this.leader;
     this.leader = next;

@@ -35,8 +35,8 @@ export interface RoutingPolicy {
   stepMinRequests: number;
   /** Failover retries as a share of requests (Envoy: 20 %), and the floor per second (Envoy: 3). */
   retryBudget: { ratio: number; minPerSecond: number };
-  /** latency mode: EWMA smoothing (weight of the newest sample) and the margin a challenger must win by. */
-  latency: { alpha: number; switchMargin: number };
+  /** latency mode: EWMA smoothing (weight of the newest sample) and the margin a challenger must win by: a ratio, and at least minSwitchMs. */
+  latency: { alpha: number; switchMargin: number; minSwitchMs: number };
 }
 
 export interface RegionConfig {

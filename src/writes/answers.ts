@@ -23,6 +23,14 @@ export function accepted(statusId: string, why: QueueReason, expiresAt: number, 
   return new Response(JSON.stringify({ status: "queued", id: statusId, poll, reason: QUEUE_REASONS[why], key_expires_at: new Date(expiresAt).toISOString() }), { status: 202, headers });
 }
 
+/** A webhook event delivered already: acknowledged (200), marked as a replay, without the writer's answer. */
+export function duplicateEvent(): Response {
+  return new Response(JSON.stringify({ status: "duplicate" }), {
+    status: 200,
+    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store", [REPLAYED_HEADER]: "true" },
+  });
+}
+
 /** A completed key: its stored answer again, marked as a replay. A body too large to keep is said to be left out. */
 export function replay(result: StoredResult): Response {
   const headers = new Headers(result.headers);

@@ -65,6 +65,8 @@ export interface ConsumerDeps {
   /** ORIGIN_TIMEOUT_MS: one delivery's deadline. */
   originTimeoutMs: number;
   maxStoredResultBytes: number;
+  /** config.scrub.sensitiveHeaders: never kept in a stored answer. */
+  sensitiveHeaders: readonly string[];
   /** Opens the sealed credentials; undefined (not configured): a message with credentials is dead-lettered, never sent without them. */
   secret: WriteSecret | undefined;
   clock: Clock;
@@ -177,7 +179,7 @@ async function consumeOne(message: Message<QueuedWrite>, lease: WriterLease, wri
     await ledger.deadLettered(errorText(err)).catch(() => undefined);
     return deadLetter(message, base, errorText(err), deps);
   }
-  const delivery = await deliver(request, deps.originTimeoutMs, deps.maxStoredResultBytes, deps.fetch);
+  const delivery = await deliver(request, deps.originTimeoutMs, { bytes: deps.maxStoredResultBytes, sensitive: deps.sensitiveHeaders }, deps.fetch);
   if (delivery.kind === "retry") {
     await ledger.unclaim(token, delivery.reason).catch(() => undefined);
     return retry(delivery.reason, retryDelaySeconds(claim.attempt));

@@ -6,7 +6,7 @@
 import type { RequestContext } from "../request/context.ts";
 import type { Region } from "../runtime.ts";
 import type { WriteOutcome } from "../metrics/schema.ts";
-import { accepted, dedupeKeyMissing, keyInFlight, keyMalformed, keyMissing, keyReused, notAccepted, replay, tooLargeToQueue } from "./answers.ts";
+import { accepted, dedupeKeyMissing, duplicateEvent, keyInFlight, keyMalformed, keyMissing, keyReused, notAccepted, replay, tooLargeToQueue } from "./answers.ts";
 import { readWriteBody } from "./body.ts";
 import { webhookKey } from "./dedupe.ts";
 import { enqueue, passThrough, type Queueable, type WriteAnswer } from "./pass-or-queue.ts";
@@ -16,14 +16,19 @@ import type { WriteLedger } from "./ledger.ts";
 import type { WriteRule } from "./match.ts";
 import { IDEMPOTENCY_KEY_HEADER, type StoredResult, type WritePlan } from "./types.ts";
 
+/** The ledger's pass deadline beyond ORIGIN_TIMEOUT_MS: the answer's body is read (and kept) after the headers. */
+const PASS_DEADLINE_MARGIN_MS = 5000;
+
 export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteAnswer> {
   const writes = x.runtime.config.writes!;
   const now = x.clock.now();
   x.trace.routingReason = "writer";
   const keeper = x.runtime.writer!;
   const { lease, readAt } = await keeper.current(now);
-  const writer = x.runtime.regions.get(lease.region) ?? x.runtime.regions.values().next().value!;
-  const plan: WritePlan = rule.kind === "webhook" ? { kind: "queue", why: "webhook" } : writePlan(lease, readAt, now, keeper.usable(writer), writes.leaseTrustMs);
+  const leased = x.runtime.regions.get(lease.region);
+  // A lease naming a region this configuration does not have: nothing may pass; the queue holds it until the lease is sorted out.
+  const writer = leased ?? x.runtime.regions.values().next().value!;
+  const plan: WritePlan = rule.kind === "webhook" ? { kind: "queue", why: "webhook" } : leased === undefined ? { kind: "queue", why: "lease-unknown" } : writePlan(lease, readAt, now, keeper.usable(writer), writes.leaseTrustMs);
 
   // 1. The key: the client's Idempotency-Key, or the webhook's dedupe key (read from the body below).
   let key: string | undefined;
@@ -69,7 +74,9 @@ export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteA
   const print = rule.kind === "webhook" ? await fingerprint("WEBHOOK", rule.route.pattern, "", new TextEncoder().encode(key).buffer as ArrayBuffer) : await fingerprint(x.request.method, x.url.pathname + x.url.search, x.request.headers.get("content-type") ?? "", body.bytes);
   let verdict;
   try {
-    verdict = await ledger.begin({ key, fingerprint: print, kind: rule.kind, statusSecret, plan: plan.kind, why: plan.kind === "queue" ? plan.why : undefined, lifetimeMs: writes.keyLifetimeMs });
+    // The pass deadline outlasts the origin's own (a retry before it gets 409, never a second copy in flight).
+    const deliveryTimeoutMs = x.runtime.config.originTimeoutMs + PASS_DEADLINE_MARGIN_MS;
+    verdict = await ledger.begin({ key, fingerprint: print, kind: rule.kind, statusSecret, plan: plan.kind, why: plan.kind === "queue" ? plan.why : undefined, lifetimeMs: writes.keyLifetimeMs, deliveryTimeoutMs });
   } catch (err) {
     return refused(x, writer, notAccepted(`the idempotency ledger is unreachable (${(err as Error).message})`), "");
   }
@@ -83,6 +90,8 @@ export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteA
     case "queued":
       return answered(x, writer, accepted(verdict.statusId, plan.kind === "queue" ? plan.why : "outcome-unknown", now + writes.keyLifetimeMs, true), "replayed");
     case "done":
+      // A webhook sender gets an acknowledgement, never the stored answer: its event id is no credential.
+      if (rule.kind === "webhook") return answered(x, writer, duplicateEvent(), "replayed");
       return answered(x, writer, replay(verdict.result as StoredResult), "replayed");
     case "new":
       break;
@@ -92,13 +101,30 @@ export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteA
   const item: Queueable = { kind: rule.kind, key, ledger: objectId.toString(), statusId: verdict.statusId, body: body.bytes, expiresAt: now + writes.keyLifetimeMs };
   const release = async (): Promise<void> => void (await ledger.release());
   if (plan.kind === "queue") return enqueue(x, writer, item, plan.why, release);
+  // Planned before the body and the ledger call, which a slow client or object can stretch: plan
+  // again on the lease as it is now, so no write leaves under an epoch a promotion has since drained.
+  const again = await keeper.current(x.clock.now());
+  const replanned = writePlan(again.lease, again.readAt, x.clock.now(), keeper.usable(x.runtime.regions.get(again.lease.region)), writes.leaseTrustMs);
+  if (replanned.kind === "queue" || replanned.epoch !== plan.epoch || replanned.region !== plan.region) {
+    const why = replanned.kind === "queue" ? replanned.why : "promoting";
+    await ledger.markQueued(why);
+    return enqueue(x, writer, item, why, release);
+  }
   const passed = await passThrough(x, writer, plan.epoch, body.bytes, key, async (why) => {
     await ledger.markQueued(why);
     return enqueue(x, writer, item, why, release);
   });
   // The client has its answer; the ledger learns it in the background (a retry meanwhile gets 409, never a second write).
   if (passed.settle) x.ctx.waitUntil(settle(passed.settle, ledger).catch(() => undefined));
+  // A pass-through handed to the queue may still be answered by the writer (the drain lets it land
+  // before any new epoch): a final late answer settles the key, so the queue does not deliver it again.
+  if (passed.late) x.ctx.waitUntil(settleLate(passed.late, ledger).catch(() => undefined));
   return passed;
+}
+
+async function settleLate(late: Promise<StoredResult | undefined>, ledger: DurableObjectStub<WriteLedger>): Promise<void> {
+  const result = await late;
+  if (result) await ledger.complete(result);
 }
 
 /** A final answer is kept for replays; an origin's own failure frees the key for the client's retry. */

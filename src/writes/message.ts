@@ -3,6 +3,7 @@
  * queue and the credentials, which travel sealed (AES-256-GCM under a key derived from the write
  * secret), and the request the consumer delivers to the writer region.
  */
+import { serializeIdempotencyKey } from "./idempotency.ts";
 import { forwardHeaders } from "../origin/client.ts";
 import type { RegionConfig } from "../routing/types.ts";
 import { headerKey } from "../scrub/names.ts";
@@ -194,7 +195,8 @@ export async function toRequest(message: QueuedWrite, writer: RegionConfig, epoc
     }
   }
   const url = writerUrl(writer, message.path + query);
-  headers.set(IDEMPOTENCY_KEY_HEADER, message.key);
+  // The same sf-string form a pass-through sends: an origin deduping by the header's bytes sees one key.
+  headers.set(IDEMPOTENCY_KEY_HEADER, serializeIdempotencyKey(message.key));
   headers.set(WRITE_EPOCH_HEADER, String(epoch));
   return new Request(url, { method: message.method, headers, body: message.body, redirect: "manual" });
 }

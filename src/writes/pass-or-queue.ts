@@ -6,6 +6,7 @@
 import { jsonError } from "../lkg/respond.ts";
 import { healthyAnswer } from "../lkg/write.ts";
 import { attempt, type Attempt } from "../origin/attempt.ts";
+import type { OriginResult } from "../origin/client.ts";
 import type { RequestContext } from "../request/context.ts";
 import { newAttempt } from "../request/record.ts";
 import type { Region } from "../runtime.ts";
@@ -25,6 +26,8 @@ export interface WriteAnswer {
 /** The origin's answer, and what the ledger should make of it: a result to keep, or the key released (the origin failed on its own). */
 export interface Passed extends WriteAnswer {
   settle?: Promise<StoredResult | "release">;
+  /** Handed to the queue while still at the origin: its final late answer, if one comes (undefined: none, or not final). */
+  late?: Promise<StoredResult | undefined>;
 }
 
 /** What a queued write needs besides the request itself. */
@@ -71,13 +74,18 @@ export async function passThrough(x: RequestContext, writer: Region, epoch: numb
     const response = healthyAnswer(wx, writer, tried.response, x.clock.now());
     return { response, region: writer, settle: key === undefined ? undefined : Promise.resolve("release") };
   }
+  let late: Promise<StoredResult | undefined> | undefined;
   if (tried.kind === "failed") {
     if (tried.response) await tried.response.response.body?.cancel();
-    // The late answer of a timed-out write is dropped: its outcome is the queue's to settle, under the same key.
-    if (tried.inFlight) x.ctx.waitUntil(tried.inFlight.late.then(cancelLate));
+    if (tried.inFlight) late = tried.inFlight.late.then((result) => lateResult(x, writer, epoch, result));
   }
   const why: QueueReason = tried.kind === "rejected" ? "writer-down" : tried.cause === "connection" ? "connect-failed" : "outcome-unknown";
-  if (unseen) return unseen(why);
+  if (unseen) {
+    const queued = await unseen(why);
+    return late ? { ...queued, late } : queued;
+  }
+  // Nothing to settle without a key: the late answer is only read to its end.
+  if (late) x.ctx.waitUntil(late);
   // Nothing to queue it with (no key, or a body too large to keep): a clear 503, never a hang.
   x.trace.outcome = "no_lkg";
   return { response: jsonError(503, `the write did not reach the writer region ${writer.origin.name}: ${QUEUE_REASONS[why]}; it was not queued (${key === undefined ? "it has no Idempotency-Key" : "its body is too large to queue"})`, {}, { "retry-after": "5" }), region: writer };
@@ -98,7 +106,8 @@ export async function enqueue(x: RequestContext, writer: Region, item: Queueable
     // v8 serialization, said outright: the body is an ArrayBuffer, which JSON (Miniflare's default here) turns into {}.
     await env.WRITE_QUEUE!.send(message, { contentType: "v8" });
   } catch (err) {
-    x.ctx.waitUntil(Promise.allSettled([counting, release(), backlog.settle([item.statusId])]));
+    // Released before the 503, so the client's retry with the same key is a new write, not a 202 for a message that does not exist.
+    await Promise.allSettled([counting, release(), backlog.settle([item.statusId])]);
     x.trace.write = "";
     return { response: notAccepted(`the write queue refused it (${(err as Error).message})`), region: writer };
   }
@@ -111,6 +120,12 @@ function limits(x: RequestContext): { bytes: number; sensitive: readonly string[
   return { bytes: x.runtime.config.writes!.maxStoredResultBytes, sensitive: x.runtime.config.scrub.sensitiveHeaders };
 }
 
-async function cancelLate(late: { kind: string; response?: Response }): Promise<void> {
-  if (late.kind === "response") await late.response?.body?.cancel();
+/** The writer's late answer to a write already handed to the queue: kept when final (the write happened), dropped otherwise. */
+async function lateResult(x: RequestContext, writer: Region, epoch: number, late: OriginResult): Promise<StoredResult | undefined> {
+  if (late.kind !== "response") return undefined;
+  if (late.failure !== undefined && UNCONFIRMED.has(late.response.status)) {
+    await late.response.body?.cancel();
+    return undefined;
+  }
+  return captureResult(late.response.status, late.response.headers, late.body(false), limits(x), writer.origin.name, epoch, x.clock.now());
 }

@@ -50,6 +50,7 @@ export function consumerDeps(env: Env, config: Config, clock: Clock): ConsumerDe
     origins: config.origins,
     originTimeoutMs: config.originTimeoutMs,
     maxStoredResultBytes: config.writes?.maxStoredResultBytes ?? WRITES_DEFAULTS.max_stored_result_bytes,
+    sensitiveHeaders: config.scrub.sensitiveHeaders,
     secret: config.writeSecret as WriteSecret | undefined,
     clock,
     report: (event) => reportOutcome(env.METRICS, event),
