@@ -42,6 +42,7 @@ it("with the real ledger: a 503 is retried, a dead letter replayed and delivered
     originTimeoutMs: 1000,
     maxStoredResultBytes: 65536,
     sensitiveHeaders: ["x-api-key"],
+    leaseTrustMs: 3000,
     secret: SECRET,
     clock,
   };

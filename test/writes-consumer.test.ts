@@ -98,6 +98,7 @@ function world(lease: () => Promise<WriterLease> = async () => LEASE) {
     originTimeoutMs: 1000,
     maxStoredResultBytes: 65536,
     sensitiveHeaders: ["x-api-key"],
+    leaseTrustMs: 3000,
     secret: SECRET,
     clock,
     report: (e) => events.push(e),

@@ -62,6 +62,8 @@ export interface ConsumerDeps {
   backlog: BacklogStub;
   /** config.origins: the lease names one of them. */
   origins: readonly RegionConfig[];
+  /** WritesConfig.leaseTrustMs: a delivery starts at most this long after the batch's lease read (a promotion drains for longer). */
+  leaseTrustMs: number;
   /** ORIGIN_TIMEOUT_MS: one delivery's deadline. */
   originTimeoutMs: number;
   maxStoredResultBytes: number;
@@ -90,6 +92,7 @@ export function retryDelaySeconds(attempt: number): number {
 
 export async function consumeWrites(batch: MessageBatch<QueuedWrite>, deps: ConsumerDeps): Promise<void> {
   let lease: WriterLease;
+  const leaseReadAt = deps.clock.now();
   try {
     lease = await deps.lease();
   } catch (err) {
@@ -109,7 +112,7 @@ export async function consumeWrites(batch: MessageBatch<QueuedWrite>, deps: Cons
   const settled: { message: Message<QueuedWrite>; event: ConsumerEvent }[] = [];
   await Promise.all(
     batch.messages.map(async (message) => {
-      const event = await consumeOne(message, lease, writer, deps);
+      const event = await consumeOne(message, lease, writer, deps, leaseReadAt);
       if (event.outcome === "delivered" || event.outcome === "duplicate_dropped") settled.push({ message, event });
       else report(tagged, event);
     }),
@@ -133,7 +136,7 @@ export async function consumeWrites(batch: MessageBatch<QueuedWrite>, deps: Cons
 }
 
 /** One message: claim, deliver, record. Acks or retries everything but "delivered" and "duplicate_dropped" (acked after the batch's settle). */
-async function consumeOne(message: Message<QueuedWrite>, lease: WriterLease, writer: RegionConfig, deps: ConsumerDeps): Promise<ConsumerEvent> {
+async function consumeOne(message: Message<QueuedWrite>, lease: WriterLease, writer: RegionConfig, deps: ConsumerDeps, leaseReadAt: number): Promise<ConsumerEvent> {
   const body = validMessage(message.body);
   const base = { message: body, attempt: message.attempts, queueDelayMs: body ? deps.clock.now() - body.enqueuedAt : 0 };
   const retry = (reason: string, delaySeconds: number): ConsumerEvent => {
@@ -178,6 +181,11 @@ async function consumeOne(message: Message<QueuedWrite>, lease: WriterLease, wri
     // Never sent without its credentials: a secret that changed while it was queued, or a broken message.
     await ledger.deadLettered(errorText(err)).catch(() => undefined);
     return deadLetter(message, base, errorText(err), deps);
+  }
+  // The lease was read for the batch; a slow claim may have outlived the trust a promotion's drain allows for.
+  if (deps.clock.now() - leaseReadAt > deps.leaseTrustMs) {
+    await ledger.unclaim(token, "the batch's lease read is too old to send under").catch(() => undefined);
+    return retry("the batch's lease read is too old to send under", PROMOTING_DELAY_S);
   }
   const delivery = await deliver(request, deps.originTimeoutMs, { bytes: deps.maxStoredResultBytes, sensitive: deps.sensitiveHeaders }, deps.fetch);
   if (delivery.kind === "retry") {

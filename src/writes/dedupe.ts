@@ -43,7 +43,8 @@ function fieldAt(json: unknown, path: string[]): string | undefined {
     at = (at as Record<string, unknown>)[name];
   }
   if (typeof at === "string") return at;
-  if (typeof at === "number" && Number.isFinite(at)) return JSON.stringify(at);
+  // Only exact integers (and finite fractions): JSON.parse rounds ids above 2^53, and two events would share a key.
+  if (typeof at === "number" && Number.isFinite(at) && (Number.isSafeInteger(at) || !Number.isInteger(at))) return JSON.stringify(at);
   return undefined;
 }
 

@@ -4,6 +4,7 @@
  * retried into a second region; a write the writer may not have seen is queued with the same key.
  */
 import type { RequestContext } from "../request/context.ts";
+import { withTimeout } from "../timeout.ts";
 import type { Region } from "../runtime.ts";
 import type { WriteOutcome } from "../metrics/schema.ts";
 import { accepted, dedupeKeyMissing, duplicateEvent, keyInFlight, keyMalformed, keyMissing, keyReused, notAccepted, replay, tooLargeToQueue } from "./answers.ts";
@@ -12,9 +13,13 @@ import { webhookKey } from "./dedupe.ts";
 import { enqueue, passThrough, type Queueable, type WriteAnswer } from "./pass-or-queue.ts";
 import { credentialScope, fingerprint, newStatusSecret, parseIdempotencyKey, scopedKey } from "./idempotency.ts";
 import { writePlan } from "./lease.ts";
-import type { WriteLedger } from "./ledger.ts";
+import type { Invalid, WriteLedger } from "./ledger.ts";
+import type { BeginResult } from "./ledger-state.ts";
 import type { WriteRule } from "./match.ts";
 import { IDEMPOTENCY_KEY_HEADER, type StoredResult, type WritePlan } from "./types.ts";
+
+/** The longest a write waits for its ledger verdict: past it the write is not accepted (503), never hung. */
+const LEDGER_TIMEOUT_MS = 2000;
 
 /** The ledger's pass deadline beyond ORIGIN_TIMEOUT_MS: the answer's body is read (and kept) after the headers. */
 const PASS_DEADLINE_MARGIN_MS = 5000;
@@ -72,11 +77,12 @@ export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteA
   const statusSecret = newStatusSecret();
   // A webhook event is its key: a sender's retry with a reworded body is still the one event, acknowledged and not delivered again.
   const print = rule.kind === "webhook" ? await fingerprint("WEBHOOK", rule.route.pattern, "", new TextEncoder().encode(key).buffer as ArrayBuffer) : await fingerprint(x.request.method, x.url.pathname + x.url.search, x.request.headers.get("content-type") ?? "", body.bytes);
-  let verdict;
+  let verdict: BeginResult | Invalid;
   try {
     // The pass deadline outlasts the origin's own (a retry before it gets 409, never a second copy in flight).
     const deliveryTimeoutMs = x.runtime.config.originTimeoutMs + PASS_DEADLINE_MARGIN_MS;
-    verdict = await ledger.begin({ key, fingerprint: print, kind: rule.kind, statusSecret, plan: plan.kind, why: plan.kind === "queue" ? plan.why : undefined, lifetimeMs: writes.keyLifetimeMs, deliveryTimeoutMs });
+    const begun = ledger.begin({ key, fingerprint: print, kind: rule.kind, statusSecret, plan: plan.kind, why: plan.kind === "queue" ? plan.why : undefined, lifetimeMs: writes.keyLifetimeMs, deliveryTimeoutMs });
+    verdict = await withTimeout(begun as Promise<BeginResult | Invalid>, LEDGER_TIMEOUT_MS, () => new Error(`no answer within ${LEDGER_TIMEOUT_MS} ms`));
   } catch (err) {
     return refused(x, writer, notAccepted(`the idempotency ledger is unreachable (${(err as Error).message})`), "");
   }

@@ -8,6 +8,7 @@ import { healthyAnswer } from "../lkg/write.ts";
 import { attempt, type Attempt } from "../origin/attempt.ts";
 import type { OriginResult } from "../origin/client.ts";
 import type { RequestContext } from "../request/context.ts";
+import { withTimeout } from "../timeout.ts";
 import { newAttempt } from "../request/record.ts";
 import type { Region } from "../runtime.ts";
 import { accepted, notAccepted, QUEUE_REASONS } from "./answers.ts";
@@ -39,6 +40,9 @@ export interface Queueable {
   body: ArrayBuffer | null;
   expiresAt: number;
 }
+
+/** The backlog count is bookkeeping: the 202 never waits longer than this for it. */
+const BACKLOG_TIMEOUT_MS = 500;
 
 type Unseen = (why: QueueReason) => Promise<WriteAnswer>;
 
@@ -99,7 +103,7 @@ export async function enqueue(x: RequestContext, writer: Region, item: Queueable
   const backlog = backlogStub(env);
   // Counted alongside the send, not before it: the backlog remembers settled ids, so a consumer that
   // settles the write first leaves no phantom entry; one round trip less before the 202.
-  const counting = backlog.add(item.statusId, now).catch(() => {
+  const counting = withTimeout(backlog.add(item.statusId, now), BACKLOG_TIMEOUT_MS, () => new Error("backlog object timeout")).catch(() => {
     // Bookkeeping: the write itself must not fail for it (the admin page then undercounts).
   });
   try {

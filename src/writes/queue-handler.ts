@@ -8,7 +8,7 @@ import { emit, type MetricsSink } from "../metrics/writer.ts";
 import { routingLink } from "../routing/link.ts";
 import { WRITE_BACKLOG_NAME, type BacklogSnapshot, type DeadLetter } from "./backlog.ts";
 import { consumeDeadLetters, consumeWrites, type BacklogStub, type ConsumerDeps, type ConsumerEvent, type LedgerStub } from "./consumer.ts";
-import { leaseConfig } from "./lease-settings.ts";
+import { leaseConfig, leaseSettings } from "./lease-settings.ts";
 import type { WriteSecret } from "./message.ts";
 import type { ReplayBacklog } from "./replay.ts";
 import type { QueuedWrite } from "./types.ts";
@@ -51,6 +51,7 @@ export function consumerDeps(env: Env, config: Config, clock: Clock): ConsumerDe
     originTimeoutMs: config.originTimeoutMs,
     maxStoredResultBytes: config.writes?.maxStoredResultBytes ?? WRITES_DEFAULTS.max_stored_result_bytes,
     sensitiveHeaders: config.scrub.sensitiveHeaders,
+    leaseTrustMs: leaseSettings(config).leaseTrustMs,
     secret: config.writeSecret as WriteSecret | undefined,
     clock,
     report: (event) => reportOutcome(env.METRICS, event),
@@ -83,7 +84,8 @@ export function backlogStub(env: Env): BacklogStub & ReplayBacklog & { add(statu
 
 /** One write point per outcome; a dead letter is in the log too (an operator must replay it). */
 function reportOutcome(sink: MetricsSink | undefined, event: ConsumerEvent): void {
-  if (event.outcome === "dead_lettered") console.warn(`write ${event.message?.statusId ?? "?"} dead-lettered: ${event.reason ?? ""}`);
+  // The ledger id only: the status id's secret half is the capability to read the write's answer.
+  if (event.outcome === "dead_lettered") console.warn(`write ${event.message?.ledger ?? "?"} dead-lettered: ${event.reason ?? ""}`);
   emit(
     sink,
     writePoint({
