@@ -1,8 +1,6 @@
 /**
- * The consumers against the real idempotency ledger (WriteLedger, its own branch until merged):
- * a 503, a dead letter, its replay, the delivery, a redelivery and a late dead letter, through
- * the ledger's own states. Skipped while the WRITE_LEDGER binding is absent (this branch alone);
- * it ran green against the ledger's branch (w-ledger 24d9da5) with the binding added.
+ * The consumers against the real idempotency ledger (WriteLedger): a 503, a dead letter, its
+ * replay, the delivery, a redelivery and a late dead letter, through the ledger's own states.
  */
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
 import { env } from "cloudflare:workers";

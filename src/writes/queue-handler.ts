@@ -3,7 +3,7 @@ import type { Clock } from "../clock.ts";
 import { resolveConfig, type Config, type ConfigResult } from "../config.ts";
 import type { Env } from "../env.ts";
 import { WRITES_DEFAULTS } from "../config/writes.ts";
-import { writePoint } from "../metrics/write-points.ts";
+import { backlogPoint, writePoint } from "../metrics/write-points.ts";
 import { emit, type MetricsSink } from "../metrics/writer.ts";
 import { routingLink } from "../routing/link.ts";
 import { WRITE_BACKLOG_NAME, type BacklogSnapshot, type DeadLetter } from "./backlog.ts";
@@ -33,10 +33,21 @@ export async function handleQueue(batch: MessageBatch<QueuedWrite>, env: Env, cl
     return;
   }
   const deps = consumerDeps(env, resolved.config, clock);
-  if (batch.queue === WRITE_QUEUE_NAME) return consumeWrites(batch, deps);
-  if (batch.queue === WRITE_DLQ_NAME) return consumeDeadLetters(batch, deps);
+  if (batch.queue === WRITE_QUEUE_NAME) await consumeWrites(batch, deps);
+  else if (batch.queue === WRITE_DLQ_NAME) await consumeDeadLetters(batch, deps);
   // Thrown, so the batch is retried and the log says why: a renamed queue must not be acked unread.
-  throw new Error(`queue ${JSON.stringify(batch.queue)} has no consumer here (expected ${WRITE_QUEUE_NAME} or ${WRITE_DLQ_NAME})`);
+  else throw new Error(`queue ${JSON.stringify(batch.queue)} has no consumer here (expected ${WRITE_QUEUE_NAME} or ${WRITE_DLQ_NAME})`);
+  await reportBacklog(env, clock);
+}
+
+/** One backlog point per batch: the dashboard's backlog over time, as the backlog object counts it (a failed read writes none). */
+async function reportBacklog(env: Env, clock: Clock): Promise<void> {
+  try {
+    const snapshot = await backlogStub(env).snapshot();
+    emit(env.METRICS, backlogPoint({ length: snapshot.length, oldestAgeMs: snapshot.oldestAt === undefined ? 0 : Math.max(0, clock.now() - snapshot.oldestAt), dead: snapshot.dead }));
+  } catch {
+    // Bookkeeping: the batch's outcome stands.
+  }
 }
 
 export function consumerDeps(env: Env, config: Config, clock: Clock): ConsumerDeps {
