@@ -14,6 +14,7 @@ function message(overrides: Partial<QueuedWrite> = {}): QueuedWrite {
     v: 1,
     kind: "write",
     ledger: "cd".repeat(32),
+    record: "ef".repeat(32),
     key: `k-${n}`,
     statusId: `${"cd".repeat(32)}.dead-${n}`,
     method: "POST",

@@ -18,7 +18,7 @@ async function backlog() {
 }
 
 function message(statusId: string, body: ArrayBuffer | null = null): QueuedWrite {
-  return { v: 1, kind: "webhook", ledger: "ef".repeat(32), key: "evt-1", statusId, method: "POST", path: "/hooks/payments", headers: [["content-type", "application/json"]], sealed: undefined, body, enqueuedAt: 5, why: "webhook" };
+  return { v: 1, kind: "webhook", ledger: "ef".repeat(32), record: "cd".repeat(32), key: "evt-1", statusId, method: "POST", path: "/hooks/payments", headers: [["content-type", "application/json"]], sealed: undefined, body, enqueuedAt: 5, why: "webhook" };
 }
 
 describe("WriteBacklog", () => {

@@ -7,11 +7,14 @@ import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import type { BacklogStub, ConsumerDeps, LedgerStub } from "../src/writes/consumer.ts";
 import { consumeDeadLetters, consumeWrites } from "../src/writes/consumer.ts";
+import { keyLedger, type WriteLedger } from "../src/writes/ledger.ts";
 import { toMessage } from "../src/writes/message.ts";
 import type { QueuedWrite } from "../src/writes/types.ts";
 import { FakeClock, ORIGIN_URL, scenario } from "./helpers.ts";
 
 const SECRET = { source: "WRITE_SECRET" as const, secret: "x".repeat(32) };
+/** The write's scoped key: its row in the ledger shard. */
+const RECORD = "cd".repeat(32);
 
 /** 16 random bytes as 22 characters of base64url, as the ledger's status secrets are. */
 function statusSecret(): string {
@@ -22,19 +25,20 @@ function statusSecret(): string {
 it("with the real ledger: a 503 is retried, a dead letter replayed and delivered once, a redelivery and a late dead letter send nothing", async () => {
   const clock = new FakeClock();
   const s = scenario("integ");
-  const ns = env.WRITE_LEDGER as unknown as DurableObjectNamespace;
+  const ns = env.WRITE_LEDGER!;
   const id = ns.idFromName(`k-${s.id}`);
-  const stub = ns.get(id) as unknown as LedgerStub & { begin(i: unknown): Promise<{ kind: string; statusId: string }>; status(secret: string): Promise<unknown> };
+  const object = ns.get(id) as DurableObjectStub<WriteLedger>;
+  const stub = { ...keyLedger(object, RECORD), status: (secret: string) => object.status(secret) };
   const secret = statusSecret();
   const begun = await stub.begin({ key: "key-1", fingerprint: "a".repeat(64), kind: "write", plan: "queue", why: "writer-down", lifetimeMs: 86_400_000, statusSecret: secret });
-  expect(begun.kind).toBe("new");
+  if (begun.kind !== "new") throw new Error(`expected a new record, got ${begun.kind}`);
   const incoming = new URL(s.url("/orders"));
-  const m = await toMessage(new Request(incoming, { method: "POST", body: "{}" }), incoming, new TextEncoder().encode("{}").buffer as ArrayBuffer, { kind: "write", ledger: id.toString(), key: "key-1", statusId: begun.statusId, why: "writer-down", enqueuedAt: clock.now() }, SECRET, []);
+  const m = await toMessage(new Request(incoming, { method: "POST", body: "{}" }), incoming, new TextEncoder().encode("{}").buffer as ArrayBuffer, { kind: "write", ledger: id.toString(), record: RECORD, key: "key-1", statusId: begun.statusId, why: "writer-down", enqueuedAt: clock.now() }, SECRET, []);
   const bns = env.WRITE_BACKLOG!;
   const backlog = bns.get(bns.idFromName(`b-${s.id}`)) as unknown as BacklogStub & { snapshot(): Promise<{ length: number; dead: number }> };
   const deps: ConsumerDeps = {
     lease: async () => ({ region: "primary", epoch: 2, frozen: false, reason: "", changedAt: 0 }),
-    ledger: (msg) => ns.get(ns.idFromString(msg.ledger)) as unknown as LedgerStub,
+    ledger: (msg) => keyLedger(ns.get(ns.idFromString(msg.ledger)), msg.record) as unknown as LedgerStub,
     backlog,
     origins: [{ name: "primary", url: new URL(ORIGIN_URL), weight: 1, home: true, priority: 0 }],
     originTimeoutMs: 1000,

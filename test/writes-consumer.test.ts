@@ -115,7 +115,7 @@ function world(lease: () => Promise<WriterLease> = async () => LEASE) {
       const incoming = new URL(s.url(path));
       const request = new Request(incoming, { method: "POST", headers: { authorization: `Bearer token-${n}`, "content-type": "application/json" }, body });
       const ledger = `${n.toString(16).padStart(4, "0")}${"0".repeat(60)}`;
-      const message = await toMessage(request, incoming, new TextEncoder().encode(body).buffer as ArrayBuffer, { kind: "write", ledger, key: `key-${n}`, statusId: `${ledger}.s${n}`, why: "writer-down", enqueuedAt: clock.now() }, SECRET, []);
+      const message = await toMessage(request, incoming, new TextEncoder().encode(body).buffer as ArrayBuffer, { kind: "write", ledger, record: "ab".repeat(32), key: `key-${n}`, statusId: `${ledger}.s${n}`, why: "writer-down", enqueuedAt: clock.now() }, SECRET, []);
       await backlog.add(message.statusId, message.enqueuedAt);
       return message;
     },

@@ -4,7 +4,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../src/env.ts";
 import { newStatusSecret } from "../src/writes/idempotency.ts";
-import type { WriteLedger } from "../src/writes/ledger.ts";
+import { keyLedger, type WriteLedger } from "../src/writes/ledger.ts";
 import type { BeginInput } from "../src/writes/ledger-state.ts";
 import type { StoredResult } from "../src/writes/types.ts";
 import { FakeClock, uniqueOriginName } from "./helpers.ts";
@@ -37,20 +37,23 @@ function namespace(): NonNullable<Env["WRITE_LEDGER"]> {
   return ns;
 }
 
-/** A ledger object of its own (one per scoped key in the product), on a fake clock. */
+/** A ledger shard of its own, and one scoped key's record in it (the product spreads keys over LEDGER_SHARDS shards), on a fake clock. */
 async function ledger(clock = new FakeClock(FUTURE)) {
   const id = namespace().idFromName(uniqueOriginName());
+  const record = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, "0")).join("");
+  const raw = namespace().get(id);
+  const bind = (object: DurableObjectStub<WriteLedger>) => ({ ...keyLedger(object, record), status: (secret: string) => object.status(secret) });
   const prepare = async () => {
-    const stub = namespace().get(id);
-    await runInDurableObject(stub, (instance: WriteLedger) => {
+    const object = namespace().get(id);
+    await runInDurableObject(object, (instance: WriteLedger) => {
       instance.clock = clock;
     });
-    return stub;
+    return bind(object);
   };
   const stub = await prepare();
-  const rows = () => runInDurableObject(stub, (_i: WriteLedger, state) => state.storage.sql.exec<{ record: string }>("SELECT record FROM ledger").toArray());
-  const alarmAt = () => runInDurableObject(stub, (_i: WriteLedger, state) => state.storage.getAlarm());
-  return { id, clock, stub, prepare, rows, alarmAt };
+  const rows = () => runInDurableObject(raw, (_i: WriteLedger, state) => state.storage.sql.exec<{ record: string }>("SELECT record FROM records").toArray());
+  const alarmAt = () => runInDurableObject(raw, (_i: WriteLedger, state) => state.storage.getAlarm());
+  return { id, clock, stub, raw, record, prepare, rows, alarmAt };
 }
 
 function input(overrides: Partial<BeginInput & { statusSecret: string }> = {}): BeginInput & { statusSecret: string } {
@@ -299,7 +302,7 @@ describe("WriteLedger: the status secret, expiry, restarts, inputs", () => {
   });
 
   it("forgets a settled key lifetimeMs after it settled, by alarm; an early or repeated alarm deletes nothing it should not", async () => {
-    const { id, stub, clock, rows, alarmAt } = await ledger();
+    const { id, stub, clock, rows, alarmAt, raw } = await ledger();
     const first = input();
     await stub.begin(first);
     // An in-flight key is kept until its pass deadline (default 30 s) plus the lifetime, should its isolate die.
@@ -309,23 +312,23 @@ describe("WriteLedger: the status secret, expiry, restarts, inputs", () => {
     expect(await alarmAt()).toBe(FUTURE + 200 + DAY);
 
     clock.advance(DAY - 1);
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runDurableObjectAlarm(raw)).toBe(true);
     expect(await rows()).toHaveLength(1);
     expect(await alarmAt()).toBe(FUTURE + 200 + DAY);
     expect(await stub.begin(input())).toEqual({ kind: "done", result: KEPT });
 
     clock.advance(1);
-    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runDurableObjectAlarm(raw)).toBe(true);
     expect(await rows()).toEqual([]);
     expect(await alarmAt()).toBeNull();
-    expect(await runDurableObjectAlarm(stub)).toBe(false);
+    expect(await runDurableObjectAlarm(raw)).toBe(false);
     expect(await stub.status(first.statusSecret)).toBeUndefined();
     const again = input();
     expect(await stub.begin(again)).toEqual({ kind: "new", statusId: `${id.toString()}.${again.statusSecret}`, takeover: false });
   });
 
   it("keeps a queued key without expiry until the queue settles it", async () => {
-    const { stub, clock, alarmAt, rows } = await ledger();
+    const { stub, clock, alarmAt, rows, raw } = await ledger();
     await stub.begin(input({ plan: "queue", why: "writer-down" }));
     expect(await alarmAt()).toBeNull();
     clock.advance(2 * DAY);
@@ -334,16 +337,16 @@ describe("WriteLedger: the status secret, expiry, restarts, inputs", () => {
     await stub.deadLettered("dead-lettered after 100 attempts");
     expect(await alarmAt()).toBe(FUTURE + 2 * DAY + DAY);
     clock.advance(DAY);
-    await runDurableObjectAlarm(stub);
+    await runDurableObjectAlarm(raw);
     expect(await rows()).toEqual([]);
   });
 
   it("a fresh instance reads the saved record before answering", async () => {
-    const { id, stub, prepare } = await ledger();
+    const { id, stub, prepare, raw } = await ledger();
     const first = input();
     await stub.begin(first);
     await stub.complete(RESULT);
-    await evictDurableObject(stub);
+    await evictDurableObject(raw);
     const fresh = await prepare();
     expect(await fresh.begin(input())).toEqual({ kind: "done", result: KEPT });
     expect(await fresh.status(first.statusSecret)).toMatchObject({ id: `${id.toString()}.${first.statusSecret}`, state: "delivered" });
@@ -356,7 +359,7 @@ describe("WriteLedger: the status secret, expiry, restarts, inputs", () => {
     expect(await stub.begin(input({ key: "" }))).toEqual({ kind: "invalid", problem: "WriteLedger.begin: key must be 1..255 characters" });
     expect(await stub.begin(input({ plan: "queue" }))).toEqual({ kind: "invalid", problem: "WriteLedger.begin: a queued write needs its reason (why)" });
     expect(await stub.begin(input({ lifetimeMs: 0 }))).toEqual({ kind: "invalid", problem: "WriteLedger.begin: lifetimeMs must be a positive integer, got 0" });
-    expect(await stub.claim("t", 0)).toEqual({ kind: "invalid", problem: 'WriteLedger.claim: needs a token and a positive integer leaseMs, got ["t",0]' });
+    expect(await stub.claim("t", 0)).toMatchObject({ kind: "invalid", problem: expect.stringMatching(/^WriteLedger\.claim: needs a scoped key, a token and a positive integer leaseMs, got \["[0-9a-f]{64}","t",0\]$/) });
     expect(await rows()).toEqual([]);
   });
 });

@@ -9,7 +9,7 @@ const CREDS: [string, string][] = [
   ["authorization", "Bearer user-a-token"],
   ["cookie", "sid=user-a-session"],
 ];
-const META: QueuedMeta = { kind: "write", ledger: "ab".repeat(32), key: "key-1", statusId: "ab.status-1", why: "writer-down", enqueuedAt: 1_000 };
+const META: QueuedMeta = { kind: "write", ledger: "ab".repeat(32), record: "cd".repeat(32), key: "key-1", statusId: "ab.status-1", why: "writer-down", enqueuedAt: 1_000 };
 const WRITER: RegionConfig = { name: "east", url: new URL("http://writer.internal:8080/base/"), weight: 1, home: true, priority: 0 };
 
 /** Flips one bit of the sealed bytes at `index` (after the "v1." prefix), keeping the base64url alphabet. */

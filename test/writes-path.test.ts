@@ -4,6 +4,7 @@
  * status resource), webhooks always queued and deduplicated by their rule, and the limits.
  */
 import { describe, expect, it } from "vitest";
+import { keyLedger } from "../src/writes/ledger.ts";
 import { WRITE_EPOCH_HEADER } from "../src/writes/types.ts";
 import { requestPoints } from "./helpers.ts";
 import { CLOSED_PORT_URL } from "./regions-helpers.ts";
@@ -262,7 +263,7 @@ describe("settling what the queue would otherwise send again", () => {
     expect((await w.h.fetch(w.url("/hooks"), { method: "POST", body: event })).status).toBe(202);
     const m = w.queue.sent[0]!;
     const ns = w.h.env.WRITE_LEDGER!;
-    const ledger = ns.get(ns.idFromString(m.ledger));
+    const ledger = keyLedger(ns.get(ns.idFromString(m.ledger)), m.record);
     expect((await ledger.claim("t-1", 10_000)).kind).toBe("claimed");
     await ledger.delivered("t-1", { status: 200, headers: [["content-type", "application/json"]], body: btoa('{"secret":"origin data"}'), bodyBytes: 24, region: w.h.originName, epoch: 1, at: 1 });
     const retry = await w.h.fetch(w.url("/hooks"), { method: "POST", body: event });

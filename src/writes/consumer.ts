@@ -275,7 +275,7 @@ export function messageProblem(body: unknown): string | undefined {
   const m = body as Partial<QueuedWrite>;
   if (m.v !== 1) return `v is ${JSON.stringify(m.v)}`;
   if (m.kind !== "write" && m.kind !== "webhook") return `kind is ${JSON.stringify(m.kind)}`;
-  for (const field of ["ledger", "key", "statusId", "method", "path"] as const) if (typeof m[field] !== "string") return `${field} is ${typeof m[field]}`;
+  for (const field of ["ledger", "record", "key", "statusId", "method", "path"] as const) if (typeof m[field] !== "string") return `${field} is ${typeof m[field]}`;
   if (!Array.isArray(m.headers)) return "headers is not a list";
   if (m.sealed !== undefined && m.sealed !== null && typeof m.sealed !== "string") return `sealed is ${typeof m.sealed}`;
   if (m.body !== null && m.body !== undefined && !(m.body instanceof ArrayBuffer)) return `body is ${Object.prototype.toString.call(m.body)}`;

@@ -13,7 +13,7 @@ import { webhookKey } from "./dedupe.ts";
 import { enqueue, passThrough, type Queueable, type WriteAnswer } from "./pass-or-queue.ts";
 import { credentialScope, fingerprint, newStatusSecret, parseIdempotencyKey, scopedKey } from "./idempotency.ts";
 import { writePlan } from "./lease.ts";
-import type { Invalid, WriteLedger } from "./ledger.ts";
+import { keyLedger, ledgerShard, type Invalid, type KeyLedger } from "./ledger.ts";
 import type { BeginResult } from "./ledger-state.ts";
 import type { WriteRule } from "./match.ts";
 import { IDEMPOTENCY_KEY_HEADER, type StoredResult, type WritePlan } from "./types.ts";
@@ -72,8 +72,9 @@ export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteA
   // 3. The ledger's verdict on the key, under the caller's scope (webhooks: the route's).
   const ledgerNs = x.env.WRITE_LEDGER!;
   const scope = rule.kind === "webhook" ? `webhook:${rule.route.pattern}` : await credentialScope(x.request, x.runtime.config);
-  const objectId = ledgerNs.idFromName(await scopedKey(rule.kind, scope, key));
-  const ledger = ledgerNs.get(objectId);
+  const record = await scopedKey(rule.kind, scope, key);
+  const objectId = ledgerNs.idFromName(ledgerShard(record));
+  const ledger = keyLedger(ledgerNs.get(objectId), record);
   const statusSecret = newStatusSecret();
   // A webhook event is its key: a sender's retry with a reworded body is still the one event, acknowledged and not delivered again.
   const print = rule.kind === "webhook" ? await fingerprint("WEBHOOK", rule.route.pattern, "", new TextEncoder().encode(key).buffer as ArrayBuffer) : await fingerprint(x.request.method, x.url.pathname + x.url.search, x.request.headers.get("content-type") ?? "", body.bytes);
@@ -104,7 +105,7 @@ export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteA
   }
 
   // 4. New: queue it, or pass it to the writer and queue it if the writer may not have seen it.
-  const item: Queueable = { kind: rule.kind, key, ledger: objectId.toString(), statusId: verdict.statusId, body: body.bytes, expiresAt: now + writes.keyLifetimeMs };
+  const item: Queueable = { kind: rule.kind, key, ledger: objectId.toString(), record, statusId: verdict.statusId, body: body.bytes, expiresAt: now + writes.keyLifetimeMs };
   const release = async (): Promise<void> => void (await ledger.release());
   if (plan.kind === "queue") return enqueue(x, writer, item, plan.why, release);
   // Planned before the body and the ledger call, which a slow client or object can stretch: plan
@@ -128,13 +129,13 @@ export async function intake(x: RequestContext, rule: WriteRule): Promise<WriteA
   return passed;
 }
 
-async function settleLate(late: Promise<StoredResult | undefined>, ledger: DurableObjectStub<WriteLedger>): Promise<void> {
+async function settleLate(late: Promise<StoredResult | undefined>, ledger: KeyLedger): Promise<void> {
   const result = await late;
   if (result) await ledger.complete(result);
 }
 
 /** A final answer is kept for replays; an origin's own failure frees the key for the client's retry. */
-async function settle(result: Promise<StoredResult | "release">, ledger: DurableObjectStub<WriteLedger>): Promise<void> {
+async function settle(result: Promise<StoredResult | "release">, ledger: KeyLedger): Promise<void> {
   const r = await result;
   if (r === "release") await ledger.release();
   else await ledger.complete(r);

@@ -127,6 +127,7 @@ const QUERY_PSEUDO_HEADER = ":query";
 export interface QueuedMeta {
   kind: QueuedWrite["kind"];
   ledger: string;
+  record: string;
   key: string;
   statusId: string;
   why: QueueReason;
@@ -166,6 +167,7 @@ export async function toMessage(
     v: 1,
     kind: meta.kind,
     ledger: meta.ledger,
+    record: meta.record,
     key: meta.key,
     statusId: meta.statusId,
     method: request.method,

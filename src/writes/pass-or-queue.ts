@@ -36,6 +36,8 @@ export interface Queueable {
   kind: "write" | "webhook";
   key: string;
   ledger: string;
+  /** The scoped key: the record's row in its ledger shard. */
+  record: string;
   statusId: string;
   body: ArrayBuffer | null;
   expiresAt: number;
@@ -99,7 +101,7 @@ export async function enqueue(x: RequestContext, writer: Region, item: Queueable
   const { env, runtime } = x;
   const now = x.clock.now();
   const secret = runtime.config.writeSecret as WriteSecret;
-  const message = await toMessage(x.request, x.url, item.body, { kind: item.kind, ledger: item.ledger, key: item.key, statusId: item.statusId, why, enqueuedAt: now }, secret, runtime.config.scrub.sensitiveHeaders);
+  const message = await toMessage(x.request, x.url, item.body, { kind: item.kind, ledger: item.ledger, record: item.record, key: item.key, statusId: item.statusId, why, enqueuedAt: now }, secret, runtime.config.scrub.sensitiveHeaders);
   const backlog = backlogStub(env);
   // Counted alongside the send, not before it: the backlog remembers settled ids, so a consumer that
   // settles the write first leaves no phantom entry; one round trip less before the 202.

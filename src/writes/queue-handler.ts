@@ -8,6 +8,7 @@ import { emit, type MetricsSink } from "../metrics/writer.ts";
 import { routingLink } from "../routing/link.ts";
 import { WRITE_BACKLOG_NAME, type BacklogSnapshot, type DeadLetter } from "./backlog.ts";
 import { consumeDeadLetters, consumeWrites, type BacklogStub, type ConsumerDeps, type ConsumerEvent, type LedgerStub } from "./consumer.ts";
+import { keyLedger } from "./ledger.ts";
 import { leaseConfig, leaseSettings } from "./lease-settings.ts";
 import type { WriteSecret } from "./message.ts";
 import type { ReplayBacklog } from "./replay.ts";
@@ -56,7 +57,7 @@ export function consumerDeps(env: Env, config: Config, clock: Clock): ConsumerDe
   const configured = leaseConfig(config);
   return {
     lease: () => link.lease(configured),
-    ledger: (message) => ledgerStub(env, message.ledger),
+    ledger: (message) => ledgerStub(env, message),
     backlog: backlogStub(env),
     origins: config.origins,
     originTimeoutMs: config.originTimeoutMs,
@@ -69,10 +70,11 @@ export function consumerDeps(env: Env, config: Config, clock: Clock): ConsumerDe
   };
 }
 
-function ledgerStub(env: Env, idHex: string): LedgerStub {
-  const ns = env.WRITE_LEDGER as unknown as DurableObjectNamespace | undefined;
+function ledgerStub(env: Env, message: QueuedWrite): LedgerStub {
+  const ns = env.WRITE_LEDGER;
   if (!ns) throw new Error("the WRITE_LEDGER Durable Object binding is missing (see wrangler.toml)");
-  return ns.get(ns.idFromString(idHex)) as unknown as LedgerStub;
+  // RPC types widen the answers' tuples; the consumer reads them as the ledger's own types.
+  return keyLedger(ns.get(ns.idFromString(message.ledger)), message.record) as unknown as LedgerStub;
 }
 
 /** The fleet backlog object as the consumers and the replay use it; every call fails, as an unreachable object's would, without the binding. */

@@ -119,8 +119,10 @@ export interface StoredResult {
 export interface QueuedWrite {
   v: 1;
   kind: "write" | "webhook";
-  /** The ledger object's id (hex) and the scoped key inside it. */
+  /** The ledger shard's object id (hex). */
   ledger: string;
+  /** The scoped key (scopedKey()): the record's row in that shard. */
+  record: string;
   /** The Idempotency-Key the origin receives (the client's, or the webhook's dedupe key). */
   key: string;
   /** The status resource id (also in the ledger). */
