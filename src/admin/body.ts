@@ -36,6 +36,23 @@ export async function readBody(request: Request): Promise<{ kind: "ok"; text: st
   return { kind: "ok", text: new TextDecoder().decode(bytes) };
 }
 
+/**
+ * A non-empty body as a JSON object holding only `allowed` fields, or why not (each reason ends
+ * with `usage`, so the caller learns the right shape from any refusal).
+ */
+export function jsonFields(text: string, allowed: readonly string[], usage: string): Record<string, unknown> | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return `the body is not JSON; ${usage}`;
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return `the body must be a JSON object; ${usage}`;
+  const unknown = Object.keys(parsed).filter((name) => !allowed.includes(name));
+  if (unknown.length > 0) return `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.slice(0, 5).map(short).join(", ")}; ${usage}`;
+  return parsed as Record<string, unknown>;
+}
+
 /** What the caller sent, cut short: an answer quotes what was wrong, never pages of it. */
 export function cut(text: string): string {
   return text.length > 64 ? `${text.slice(0, 64)}...` : text;

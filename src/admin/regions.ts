@@ -8,7 +8,7 @@ import { ADMIN_ACTIONS, controlOf, type AdminAction, type RoutingEvent } from ".
 import type { RegionControl, RoutingSnapshot } from "../routing/types.ts";
 import type { RoutingView } from "../routing/view.ts";
 import { checkAdmin } from "./auth.ts";
-import { cut, MAX_BODY_BYTES, readBody, refused, short } from "./body.ts";
+import { cut, jsonFields, MAX_BODY_BYTES, readBody, refused, short } from "./body.ts";
 
 /** This isolate's own reading of one region, from its per-region runtime object. */
 export interface RegionReading {
@@ -135,16 +135,8 @@ function readForce(c: Context): boolean | string {
 function parseFields(action: AdminAction, text: string): { percent?: number } | string {
   const usage = action === "shed" ? 'shed takes a JSON body {"percent": <integer 0..100>}' : `${action} takes no body (or {})`;
   if (text.trim() === "") return action === "shed" ? usage : {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return `the body is not JSON; ${usage}`;
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return `the body must be a JSON object; ${usage}`;
-  const allowed = action === "shed" ? ["percent"] : [];
-  const unknown = Object.keys(parsed).filter((name) => !allowed.includes(name));
-  if (unknown.length > 0) return `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.slice(0, 5).map(short).join(", ")}; ${usage}`;
+  const parsed = jsonFields(text, action === "shed" ? ["percent"] : [], usage);
+  if (typeof parsed === "string") return parsed;
   if (action !== "shed") return {};
   const { percent } = parsed as { percent?: unknown };
   if (typeof percent !== "number" || !Number.isInteger(percent) || percent < 0 || percent > 100) return `percent must be an integer 0..100, got ${percent === undefined ? "nothing" : cut(JSON.stringify(percent))}; ${usage}`;

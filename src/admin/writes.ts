@@ -7,7 +7,7 @@ import { effectiveLease } from "../writes/lease.ts";
 import { leaseConfig, leaseSettings, type LeaseSource } from "../writes/lease-settings.ts";
 import type { WriterLease } from "../writes/types.ts";
 import { checkAdmin } from "./auth.ts";
-import { cut, MAX_BODY_BYTES, readBody, refused, short } from "./body.ts";
+import { cut, jsonFields, MAX_BODY_BYTES, readBody, refused, short } from "./body.ts";
 import type { RegionsDeps } from "./regions.ts";
 
 /** What the writes routes need, found on `c.get("runtime")` (the Runtime has `routing` and `config`; `backlog` once the queue exists). */
@@ -128,16 +128,8 @@ async function attempt<T>(read: () => Promise<T>): Promise<{ ok: true; value: T 
 function parseFields(action: WritesAction, text: string): { region?: string; reason?: string } | string {
   const usage = action === "promote" ? 'promote takes a JSON body {"region": <region name>, "reason": <text, optional>}' : `${action} takes no body, or {"reason": <text>}`;
   if (text.trim() === "") return action === "promote" ? usage : {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return `the body is not JSON; ${usage}`;
-  }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return `the body must be a JSON object; ${usage}`;
-  const allowed = action === "promote" ? ["region", "reason"] : ["reason"];
-  const unknown = Object.keys(parsed).filter((name) => !allowed.includes(name));
-  if (unknown.length > 0) return `unknown field${unknown.length > 1 ? "s" : ""} ${unknown.slice(0, 5).map(short).join(", ")}; ${usage}`;
+  const parsed = jsonFields(text, action === "promote" ? ["region", "reason"] : ["reason"], usage);
+  if (typeof parsed === "string") return parsed;
   const { region, reason } = parsed as { region?: unknown; reason?: unknown };
   if (reason !== undefined && (typeof reason !== "string" || reason.length > MAX_REASON || CONTROL.test(reason))) {
     return `reason must be text of at most ${MAX_REASON} characters without control characters, got ${cut(JSON.stringify(reason))}; ${usage}`;
