@@ -1,4 +1,5 @@
 /** What the admin POST routes share: the auth refusal, a body read with a hard limit, and quoting what the caller sent. */
+import { joinChunks, readUpTo } from "../bounded-read.ts";
 import { jsonError } from "../lkg/respond.ts";
 import type { AdminAuth } from "./auth.ts";
 
@@ -15,25 +16,12 @@ export async function readBody(request: Request): Promise<{ kind: "ok"; text: st
   if (declared > MAX_BODY_BYTES) return { kind: "too-large" };
   if (!request.body) return { kind: "ok", text: "" };
   const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel();
-      return { kind: "too-large" };
-    }
-    chunks.push(value);
+  const read = await readUpTo(reader, MAX_BODY_BYTES);
+  if (read.over) {
+    await reader.cancel();
+    return { kind: "too-large" };
   }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return { kind: "ok", text: new TextDecoder().decode(bytes) };
+  return { kind: "ok", text: new TextDecoder().decode(joinChunks(read.chunks, read.size)) };
 }
 
 /**

@@ -2,6 +2,8 @@
  * A write's body, buffered so it can be fingerprinted and queued, up to the queue's limit. A larger
  * one is handed back as a stream (what was read, then the rest) so it can still pass straight through.
  */
+import { joinChunks, readUpTo } from "../bounded-read.ts";
+
 export type WriteBody = { kind: "buffered"; bytes: ArrayBuffer | null } | { kind: "too-large"; stream: ReadableStream<Uint8Array>; readBytes: number };
 
 export async function readWriteBody(request: Request, limit: number): Promise<WriteBody> {
@@ -10,22 +12,9 @@ export async function readWriteBody(request: Request, limit: number): Promise<Wr
   // Content-Length was checked to be digits before the request got here (app.ts refuse).
   if (declared !== null && Number(declared) > limit) return { kind: "too-large", stream: request.body, readBytes: 0 };
   const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size > limit) return { kind: "too-large", stream: rest(chunks, reader), readBytes: size };
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return { kind: "buffered", bytes: bytes.buffer };
+  const read = await readUpTo(reader, limit);
+  if (read.over) return { kind: "too-large", stream: rest(read.chunks, reader), readBytes: read.size };
+  return { kind: "buffered", bytes: joinChunks(read.chunks, read.size).buffer as ArrayBuffer };
 }
 
 /** The chunks already read, then whatever the reader still holds. */

@@ -1,6 +1,7 @@
 /** The writer's answer as the ledger keeps it for replays: status, the headers a replay may repeat, and the body up to a limit. */
 import type { StoredResult } from "./types.ts";
 
+import { joinChunks, readUpTo } from "../bounded-read.ts";
 import { HOP_BY_HOP } from "../scrub/headers.ts";
 
 /**
@@ -32,19 +33,13 @@ export async function captureResult(
   const limit = limits.bytes;
   if (body === null) return { status, headers: kept, body: "", bodyBytes: 0, region, epoch, at };
   const reader = body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      return { status, headers: kept, body: undefined, bodyBytes: size, region, epoch, at };
-    }
-    chunks.push(value);
+  const read = await readUpTo(reader, limit);
+  if (read.over) {
+    await reader.cancel();
+    return { status, headers: kept, body: undefined, bodyBytes: read.size, region, epoch, at };
   }
+  const bytes = joinChunks(read.chunks, read.size);
   let binary = "";
-  for (const chunk of chunks) for (let i = 0; i < chunk.length; i += 0x8000) binary += String.fromCharCode(...chunk.subarray(i, i + 0x8000));
-  return { status, headers: kept, body: btoa(binary), bodyBytes: size, region, epoch, at };
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return { status, headers: kept, body: btoa(binary), bodyBytes: read.size, region, epoch, at };
 }
