@@ -563,39 +563,35 @@ function checkRegionsAgainstPolicy(origins: RegionConfig[], routing: RoutingPoli
 
 /** STICKY_SECRET, else ADMIN_TOKEN; needed only when assignments are issued (2+ regions, stick_seconds > 0). */
 function readStickySecret(vars: Vars, needed: boolean, problems: string[]): StickySecret | undefined {
-  const own = vars["STICKY_SECRET"];
-  if (own !== undefined && own !== "") {
-    if (typeof own !== "string" || own.length < STICKY_SECRET_MIN_LENGTH) {
-      problems.push(`STICKY_SECRET must be a string of at least ${STICKY_SECRET_MIN_LENGTH} characters (use 32 random bytes), got ${typeof own === "string" ? `${own.length} characters` : typeof own}`);
-      return undefined;
-    }
-    return needed ? { source: "STICKY_SECRET", secret: own } : undefined;
-  }
-  if (!needed) return undefined;
-  const admin = vars["ADMIN_TOKEN"];
-  if (typeof admin === "string" && admin.length >= STICKY_SECRET_MIN_LENGTH) return { source: "ADMIN_TOKEN", secret: admin };
-  problems.push(
-    typeof admin === "string" && admin !== ""
-      ? `STICKY_SECRET is not set and ADMIN_TOKEN is too short (${admin.length} characters, at least ${STICKY_SECRET_MIN_LENGTH}) to sign region assignments: set STICKY_SECRET with \`wrangler secret put STICKY_SECRET\``
+  return readSecret(vars, "STICKY_SECRET", needed, problems, (shortAdmin) =>
+    shortAdmin !== undefined
+      ? `STICKY_SECRET is not set and ADMIN_TOKEN is too short (${shortAdmin.length} characters, at least ${STICKY_SECRET_MIN_LENGTH}) to sign region assignments: set STICKY_SECRET with \`wrangler secret put STICKY_SECRET\``
       : "STICKY_SECRET is required to sign region assignments when ORIGINS has 2 or more regions and ROUTING.stick_seconds is above 0: set it with `wrangler secret put STICKY_SECRET` (or set ADMIN_TOKEN, or ROUTING.stick_seconds 0)",
   );
-  return undefined;
 }
 
 /** WRITE_SECRET, else ADMIN_TOKEN (from which message.ts derives a key), when WRITES is set. */
 function readWriteSecret(vars: Vars, needed: boolean, problems: string[]): StickySecret | undefined {
-  const own = vars["WRITE_SECRET"];
+  return readSecret(vars, "WRITE_SECRET", needed, problems, () => "WRITE_SECRET is required to seal the credentials of queued writes when WRITES is set: set it with `wrangler secret put WRITE_SECRET` (at least 16 characters), or set ADMIN_TOKEN");
+}
+
+/**
+ * A secret of its own when set (a short one is a problem, never quietly replaced by ADMIN_TOKEN),
+ * else ADMIN_TOKEN when long enough, else `missing` (given the ADMIN_TOKEN that was too short, if any).
+ */
+function readSecret(vars: Vars, name: "STICKY_SECRET" | "WRITE_SECRET", needed: boolean, problems: string[], missing: (shortAdmin: string | undefined) => string): StickySecret | undefined {
+  const own = vars[name];
   if (own !== undefined && own !== "") {
     if (typeof own !== "string" || own.length < STICKY_SECRET_MIN_LENGTH) {
-      problems.push(`WRITE_SECRET must be a string of at least ${STICKY_SECRET_MIN_LENGTH} characters (use 32 random bytes), got ${typeof own === "string" ? `${own.length} characters` : typeof own}`);
+      problems.push(`${name} must be a string of at least ${STICKY_SECRET_MIN_LENGTH} characters (use 32 random bytes), got ${typeof own === "string" ? `${own.length} characters` : typeof own}`);
       return undefined;
     }
-    return needed ? { source: "WRITE_SECRET", secret: own } : undefined;
+    return needed ? { source: name, secret: own } : undefined;
   }
   if (!needed) return undefined;
   const admin = vars["ADMIN_TOKEN"];
   if (typeof admin === "string" && admin.length >= STICKY_SECRET_MIN_LENGTH) return { source: "ADMIN_TOKEN", secret: admin };
-  problems.push("WRITE_SECRET is required to seal the credentials of queued writes when WRITES is set: set it with `wrangler secret put WRITE_SECRET` (at least 16 characters), or set ADMIN_TOKEN");
+  problems.push(missing(typeof admin === "string" && admin !== "" ? admin : undefined));
   return undefined;
 }
 

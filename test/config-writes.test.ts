@@ -110,6 +110,13 @@ describe("WRITES", () => {
     ]);
   });
 
+  it("a WRITE_SECRET set but too short is a problem, never quietly replaced by ADMIN_TOKEN; a short ADMIN_TOKEN alone is no secret", () => {
+    expect(problems({ routes: [{ path: "/api/" }] }, { WRITE_SECRET: "short" })).toEqual(["WRITE_SECRET must be a string of at least 16 characters (use 32 random bytes), got 5 characters"]);
+    expect(problems({ routes: [{ path: "/api/" }] }, { ADMIN_TOKEN: "a".repeat(15), STICKY_SECRET: "a-sticky-secret-0123456789" })).toEqual([
+      "WRITE_SECRET is required to seal the credentials of queued writes when WRITES is set: set it with `wrangler secret put WRITE_SECRET` (at least 16 characters), or set ADMIN_TOKEN",
+    ]);
+  });
+
   it("is not JSON: one clear problem", () => {
     expect(problems("{routes")).toEqual([expect.stringMatching(/^WRITES must be a JSON object, got "\{routes" \(/)]);
     expect(problems("{}")).toEqual(["WRITES must name at least one route in routes or webhooks (leave WRITES unset for none)"]);

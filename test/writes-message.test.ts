@@ -1,6 +1,6 @@
 /** Queued writes as messages: credentials sealed (and only openable with the secret, unaltered, on their own message), and the request delivered from a message. */
 import { describe, expect, it } from "vitest";
-import { openCredentials, sealCredentials, SealError, toMessage, toRequest, writeSecretFrom, type QueuedMeta, type WriteSecret } from "../src/writes/message.ts";
+import { openCredentials, sealCredentials, SealError, toMessage, toRequest, type QueuedMeta, type WriteSecret } from "../src/writes/message.ts";
 import type { RegionConfig } from "../src/routing/types.ts";
 
 const SECRET: WriteSecret = { source: "WRITE_SECRET", secret: "a-write-secret-of-32-characters!" };
@@ -63,17 +63,6 @@ describe("sealCredentials / openCredentials", () => {
     await expect(openCredentials(sealed.slice(0, 20), SECRET)).rejects.toThrow(/malformed value/);
     await expect(openCredentials(`v1.${sealed.slice(3, 30)}+/=`, SECRET)).rejects.toThrow(/malformed value/);
     await expect(openCredentials("no-dot", SECRET)).rejects.toThrow(/unknown format/);
-  });
-});
-
-describe("writeSecretFrom", () => {
-  it("takes WRITE_SECRET, else ADMIN_TOKEN, and neither when too short", () => {
-    expect(writeSecretFrom({ WRITE_SECRET: "w".repeat(16), ADMIN_TOKEN: "a".repeat(20) })).toEqual({ source: "WRITE_SECRET", secret: "w".repeat(16) });
-    expect(writeSecretFrom({ ADMIN_TOKEN: "a".repeat(20) })).toEqual({ source: "ADMIN_TOKEN", secret: "a".repeat(20) });
-    // A WRITE_SECRET set but too short is not quietly replaced by ADMIN_TOKEN.
-    expect(writeSecretFrom({ WRITE_SECRET: "short", ADMIN_TOKEN: "a".repeat(20) })).toBeUndefined();
-    expect(writeSecretFrom({ ADMIN_TOKEN: "a".repeat(15) })).toBeUndefined();
-    expect(writeSecretFrom({})).toBeUndefined();
   });
 });
 

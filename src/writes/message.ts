@@ -15,16 +15,6 @@ export interface WriteSecret {
   secret: string;
 }
 
-export const WRITE_SECRET_MIN_LENGTH = 16;
-
-/** The secret from the env: WRITE_SECRET when set (>= 16 chars), else ADMIN_TOKEN (>= 16 chars), else undefined (a config problem when WRITES is set). */
-export function writeSecretFrom(env: { WRITE_SECRET?: unknown; ADMIN_TOKEN?: unknown }): WriteSecret | undefined {
-  const own = env.WRITE_SECRET;
-  if (own !== undefined) return typeof own === "string" && own.length >= WRITE_SECRET_MIN_LENGTH ? { source: "WRITE_SECRET", secret: own } : undefined;
-  const admin = env.ADMIN_TOKEN;
-  return typeof admin === "string" && admin.length >= WRITE_SECRET_MIN_LENGTH ? { source: "ADMIN_TOKEN", secret: admin } : undefined;
-}
-
 /** The sealed format's version: `v1.<base64url of 12-byte IV, then ciphertext and 16-byte tag>`. A new format gets v2; old messages stay readable while queued. */
 const SEAL_VERSION = "v1";
 const IV_BYTES = 12;
