@@ -59,8 +59,6 @@ export function readWrites(raw: unknown, context: WritesContext, problems: strin
   const maxQueuedBodyBytes = r.number("max_queued_body_bytes", WRITES_DEFAULTS.max_queued_body_bytes, 0, MAX_QUEUED_BODY_BYTES, true);
   const maxStoredResultBytes = r.number("max_stored_result_bytes", WRITES_DEFAULTS.max_stored_result_bytes, 0, MAX_STORED_RESULT_BYTES, true);
 
-  // An isolate re-reads the lease every ROUTING_SYNC_MS; three missed reads and it stops trusting its copy.
-  const leaseTrustMs = 3 * context.routingSyncMs;
   return {
     routes,
     webhooks,
@@ -69,11 +67,17 @@ export function readWrites(raw: unknown, context: WritesContext, problems: strin
     keyLifetimeMs: keyLifetimeS * 1000,
     maxQueuedBodyBytes,
     maxStoredResultBytes,
-    // A pass-through write began on a lease read at most leaseTrustMs ago and reaches the old writer
-    // within ORIGIN_TIMEOUT_MS: after both (and a second's margin) the old epoch has no write in flight.
-    promotionDrainMs: leaseTrustMs + context.originTimeoutMs + 1000,
-    leaseTrustMs,
+    ...leaseWindows(context.routingSyncMs, context.originTimeoutMs),
   };
+}
+
+/** How long a lease copy is trusted and how long a promotion drains: derived, never set, so they cannot disagree. */
+export function leaseWindows(routingSyncMs: number, originTimeoutMs: number): Pick<WritesConfig, "leaseTrustMs" | "promotionDrainMs"> {
+  // An isolate re-reads the lease every ROUTING_SYNC_MS; three missed reads and it stops trusting its copy.
+  const leaseTrustMs = 3 * routingSyncMs;
+  // A pass-through write began on a lease read at most leaseTrustMs ago and reaches the old writer
+  // within ORIGIN_TIMEOUT_MS: after both (and a second's margin) the old epoch has no write in flight.
+  return { leaseTrustMs, promotionDrainMs: leaseTrustMs + originTimeoutMs + 1000 };
 }
 
 function readList<T>(raw: unknown, where: string, problems: string[], one: (value: unknown, where: string, problems: string[]) => T | undefined): T[] {

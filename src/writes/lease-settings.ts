@@ -6,6 +6,7 @@
  * ORIGIN_TIMEOUT_MS plus 1 s (so no write the old writer may still be answering overlaps the new epoch).
  */
 import type { Config } from "../config.ts";
+import { leaseWindows } from "../config/writes.ts";
 import type { LeaseConfig } from "../routing/state.ts";
 import type { WritesConfig } from "./types.ts";
 
@@ -20,8 +21,7 @@ export function leaseSettings(config: LeaseSource): LeaseSettings {
     return { initialWriter, promotionDrainMs, leaseTrustMs };
   }
   const home = config.origins.find((o) => o.home) ?? config.origins[0];
-  const leaseTrustMs = 3 * config.routingSyncMs;
-  return { initialWriter: home?.name ?? "", promotionDrainMs: leaseTrustMs + config.originTimeoutMs + 1000, leaseTrustMs };
+  return { initialWriter: home?.name ?? "", ...leaseWindows(config.routingSyncMs, config.originTimeoutMs) };
 }
 
 /** The configured writer and region names the lease events and reads carry (routing/state.ts LeaseConfig). */
