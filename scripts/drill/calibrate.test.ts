@@ -1,5 +1,7 @@
-import { describe, expect, it } from "vitest";
-import { chooseRate, oursVsBareTarget, type Calibration } from "./calibrate.ts";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chooseRate, laddersSettleRatio, measureRung, oursVsBareTarget, recheckOursVsBare, type Calibration, type Rung } from "./calibrate.ts";
 import { verdictOf } from "./report.ts";
 import type { TargetResult } from "./types.ts";
 
@@ -40,6 +42,33 @@ describe("calibration's own target: ours >= 0.8 x bare", () => {
     expect(oursVsBareTarget({ ...base, ours: ladder(667), bare: ladder(667) })!.pass).toBe(true);
   });
 
+  it("after a recheck: passes when ours held the rate, fails only when the control held it, else is not judged", () => {
+    const held: Rung = { rate: 320, p50: 2, p95: 4, p99: 9, late: 0, unsent: 0, failed: 0, sustained: true };
+    const missed: Rung = { ...held, p95: 80, p99: 120, sustained: false };
+    const ladders = { ...base, ours: ladder(113), bare: ladder(400) };
+    const pass = oursVsBareTarget({ ...ladders, recheck: { rate: 320, attempts: [{ ours: missed, bare: missed }, { ours: held }], outcome: "pass" } })!;
+    expect(pass).toEqual({
+      name: "ours sustains >= 0.8 x the bare worker's healthy rate",
+      target: ">= 0.8 x, same run, both with the drill's instrumentation",
+      measured: "ladders: ours 113 req/s, bare 400 req/s (0.28 x); recheck at 320 req/s (ours missed, bare missed; ours held): ours held 320 req/s on the recheck",
+      pass: true,
+    });
+    const fail = oursVsBareTarget({ ...ladders, recheck: { rate: 320, attempts: [{ ours: missed, bare: held }, { ours: missed, bare: missed }, { ours: missed, bare: held }], outcome: "fail" } })!;
+    expect(fail.pass).toBe(false);
+    expect(fail.inconclusive).toBeUndefined();
+    expect(fail.measured).toMatch(/: ours missed 320 req\/s 3 times while bare, right after, held it$/);
+    const notJudged = oursVsBareTarget({ ...ladders, recheck: { rate: 320, attempts: [{ ours: missed, bare: missed }], outcome: "inconclusive" } })!;
+    expect(notJudged).toMatchObject({ pass: false, inconclusive: true });
+    expect(verdictOf([notJudged]).verdict).toBe("inconclusive");
+    expect(verdictOf([notJudged, { name: "p99 during fault phases", target: "", measured: "", pass: false }])).toEqual({ verdict: "fail", reason: "p99 during fault phases" });
+  });
+
+  it("needs no recheck when the ladders already settle it", () => {
+    expect(laddersSettleRatio(ladder(320), ladder(400), 667)).toBe(true);
+    expect(laddersSettleRatio(ladder(667), ladder(1000), 667)).toBe(true);
+    expect(laddersSettleRatio(ladder(319), ladder(400), 667)).toBe(false);
+  });
+
   it("is absent when the rate was forced and nothing was measured", () => {
     expect(oursVsBareTarget({ ...base, mode: "forced" })).toBeUndefined();
   });
@@ -58,4 +87,62 @@ describe("a drill's verdict", () => {
     expect(verdictOf([target("load delivered on schedule", true), target("p99 during fault phases", false)])).toEqual({ verdict: "fail", reason: "p99 during fault phases" });
     expect(verdictOf([target("load delivered on schedule", true)]).verdict).toBe("pass");
   });
+});
+
+describe("the recheck of ours against bare", () => {
+  const rungOf = (sustained: boolean, rate = 0): Rung => ({ rate, p50: 1, p95: sustained ? 3 : 90, p99: sustained ? 5 : 140, late: 0, unsent: 0, failed: 0, sustained });
+  const scripted = (script: Record<string, boolean[]>) => {
+    const calls: string[] = [];
+    const measure = async (url: string, rate: number) => {
+      calls.push(`${url}@${rate}`);
+      return rungOf(script[url]!.shift()!, rate);
+    };
+    return { calls, measure };
+  };
+  const urls = { ours: "ours", bare: "bare" };
+  const quiet = () => {};
+
+  it("stops at ours's first sustained rung, at 0.8 x what bare sustained (rounded up, capped)", async () => {
+    const s = scripted({ ours: [false, true], bare: [false] });
+    const r = await recheckOursVsBare(urls, 334, 1000, s.measure, quiet);
+    expect(r.outcome).toBe("pass");
+    expect(r.rate).toBe(268);
+    expect(s.calls).toEqual(["ours@268", "bare@268", "ours@268"]);
+    expect((await recheckOursVsBare(urls, 900, 667, scripted({ ours: [true], bare: [] }).measure, quiet)).rate).toBe(667);
+  });
+
+  it("fails when ours missed every attempt and bare held the rate right after at least once", async () => {
+    const s = scripted({ ours: [false, false, false], bare: [false, true, false] });
+    const r = await recheckOursVsBare(urls, 400, 667, s.measure, quiet);
+    expect(r.outcome).toBe("fail");
+    expect(s.calls).toEqual(["ours@320", "bare@320", "ours@320", "bare@320", "ours@320", "bare@320"]);
+    expect(r.attempts.map((a) => [a.ours.sustained, a.bare?.sustained])).toEqual([[false, false], [false, true], [false, false]]);
+  });
+
+  it("is inconclusive when bare missed the rate each time too", async () => {
+    const r = await recheckOursVsBare(urls, 400, 667, scripted({ ours: [false, false, false], bare: [false, false, false] }).measure, quiet);
+    expect(r.outcome).toBe("inconclusive");
+    expect(r.attempts).toHaveLength(3);
+  });
+});
+
+describe("a rung against a real HTTP server", () => {
+  let fast: Server;
+  let slow: Server;
+  const urlOf = (s: Server) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
+  const makeRequest = () => ({ method: "GET", path: "/x", headers: {}, key: "/x", user: "anonymous" });
+  beforeAll(async () => {
+    fast = createServer((_req, res) => res.end("ok"));
+    // Past the 50 ms p95 a sustained rung allows: what a worker past its capacity looks like.
+    slow = createServer((_req, res) => setTimeout(() => res.end("ok"), 80));
+    await Promise.all([fast, slow].map((s) => new Promise<void>((resolve) => s.listen(0, "127.0.0.1", resolve))));
+  });
+  afterAll(() => Promise.all([fast, slow].map((s) => new Promise((resolve) => s.close(resolve)))));
+
+  it("calls a fast server's rate sustained and a server slower than 50 ms p95 not sustained", async () => {
+    const [good, bad] = await Promise.all([measureRung(urlOf(fast), 50, makeRequest), measureRung(urlOf(slow), 50, makeRequest)]);
+    expect(good).toMatchObject({ rate: 50, failed: 0, unsent: 0, sustained: true });
+    expect(bad.sustained).toBe(false);
+    expect(bad.p95).toBeGreaterThanOrEqual(80);
+  }, 20_000);
 });

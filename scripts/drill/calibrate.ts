@@ -6,6 +6,7 @@
  * Machines of one kind differ about 4x in speed; nothing here is tuned to one of them.
  */
 import { percentile, runLoad, type RequestSpec } from "./load.ts";
+import type { TargetResult } from "./types.ts";
 
 /** The plan runs at no more than this share of what ours sustained. */
 export const HEADROOM = 0.6;
@@ -49,8 +50,26 @@ export interface Calibration {
   cap: number;
   bare?: Ladder;
   ours?: Ladder;
+  /** When the ladders said ours < MIN_OURS_VS_BARE x bare: the paired re-measurement that decides it. */
+  recheck?: Recheck;
   durationS: number;
 }
+
+/**
+ * The two ladders run one after the other, so a burst of CPU steal during one of them (this kind
+ * of machine has it: the bare worker fell from 334 to 94 req/s between two runs a minute apart)
+ * would decide the ratio. The recheck runs ours at MIN_OURS_VS_BARE x what bare sustained, and
+ * when ours misses it, bare at the same rate right after as the control: a machine that cannot
+ * carry even the bare worker at a rate it carried before cannot judge ours.
+ */
+export interface Recheck {
+  rate: number;
+  attempts: { ours: Rung; bare?: Rung }[];
+  /** pass: ours sustained the rate once; fail: ours missed it while bare, right after, held it; inconclusive: bare missed it each time too. */
+  outcome: "pass" | "fail" | "inconclusive";
+}
+
+const RECHECK_ATTEMPTS = 3;
 
 /**
  * Sustained: p95 under 50 ms, under 1 % of sends late, none unsent, every answer a 2xx-4xx.
@@ -59,7 +78,7 @@ export interface Calibration {
  * lifts only the tail, and would make a 3 s rung look past capacity at any rate. The drill's own
  * targets still judge the p99 of the run.
  */
-async function rung(url: string, rate: number, makeRequest: (seq: number) => RequestSpec): Promise<Rung> {
+export async function measureRung(url: string, rate: number, makeRequest: (seq: number) => RequestSpec): Promise<Rung> {
   const run = await runLoad({ baseUrl: url, phases: [{ rate, durationS: RUNG_LEAD_S + RUNG_S }], makeRequest, timeoutMs: 5000 });
   const judged = run.results.filter((r) => r.intendedAt >= RUNG_LEAD_S * 1000);
   const sent = judged.filter((r) => r.error !== "unsent");
@@ -88,7 +107,7 @@ export async function climb(url: string, cap: number, makeRequest: (seq: number)
   await runLoad({ baseUrl: url, phases: [{ rate: MIN_DRILL_RATE, durationS: WARMUP_S }], makeRequest, timeoutMs: 5000 });
   const rungs: Rung[] = [];
   const once = async (rate: number, again: boolean) => {
-    const r = await rung(url, rate, makeRequest);
+    const r = await measureRung(url, rate, makeRequest);
     rungs.push(r);
     log(`calibrate ${label.padEnd(4)} ${String(rate).padStart(5)} req/s${again ? " (again)" : ""}: p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms, late ${r.late}, failed ${r.failed} -> ${r.sustained ? "sustained" : "NOT sustained"}`);
     return r.sustained;
@@ -115,6 +134,41 @@ export async function climb(url: string, cap: number, makeRequest: (seq: number)
   return { sustained: good, rungs };
 }
 
+/**
+ * Noise on this kind of machine only ever lowers a sustained rate (a worker past its capacity
+ * queues, and no luck makes a queue look short for three seconds), so one sustained rung of ours
+ * at the rate is the answer, and a miss counts only when the control held that rate.
+ */
+export async function recheckOursVsBare(
+  urls: { ours: string; bare: string },
+  bareSustained: number,
+  cap: number,
+  measure: (url: string, rate: number) => Promise<Rung>,
+  log: (line: string) => void,
+): Promise<Recheck> {
+  const rate = Math.min(cap, Math.ceil(MIN_OURS_VS_BARE * bareSustained));
+  const attempts: Recheck["attempts"] = [];
+  const logRung = (label: string, r: Rung, n: number) =>
+    log(`recheck ${label.padEnd(4)} ${String(rate).padStart(5)} req/s (${n} of ${RECHECK_ATTEMPTS}): p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms, late ${r.late}, failed ${r.failed} -> ${r.sustained ? "sustained" : "NOT sustained"}`);
+  for (let n = 1; n <= RECHECK_ATTEMPTS; n++) {
+    const ours = await measure(urls.ours, rate);
+    logRung("ours", ours, n);
+    if (ours.sustained) {
+      attempts.push({ ours });
+      return { rate, attempts, outcome: "pass" };
+    }
+    const bare = await measure(urls.bare, rate);
+    logRung("bare", bare, n);
+    attempts.push({ ours, bare });
+  }
+  return { rate, attempts, outcome: attempts.some((a) => a.bare?.sustained) ? "fail" : "inconclusive" };
+}
+
+/** Whether the ladders alone settle ours >= MIN_OURS_VS_BARE x bare (no recheck needed). */
+export function laddersSettleRatio(ours: Ladder, bare: Ladder, cap: number): boolean {
+  return ours.sustained >= cap || ours.sustained >= MIN_OURS_VS_BARE * bare.sustained;
+}
+
 /** The rate to drill at, from what ours sustained. Whole tens, never above the plan's rate. */
 export function chooseRate(planRate: number, oursSustained: number): { rateUsed: number; mode: Calibration["mode"]; reason: string } {
   if (oursSustained < MIN_DRILL_RATE) {
@@ -136,16 +190,26 @@ export function chooseRate(planRate: number, oursSustained: number): { rateUsed:
 }
 
 /** The calibration's own target: our worker may not be much slower than the bare one, however fast the machine. */
-export function oursVsBareTarget(c: Calibration): { name: string; target: string; measured: string; pass: boolean } | undefined {
+export function oursVsBareTarget(c: Calibration): TargetResult | undefined {
   if (!c.bare || !c.ours) return undefined;
   const capped = c.ours.sustained >= c.cap;
   const ratio = c.bare.sustained > 0 ? c.ours.sustained / c.bare.sustained : 0;
+  const ladders = capped
+    ? `both reached the ladder's top (${c.cap} req/s, the plan's rate with headroom): ours ${c.ours.sustained}, bare ${c.bare.sustained} req/s`
+    : `ours ${c.ours.sustained} req/s, bare ${c.bare.sustained} req/s (${ratio.toFixed(2)} x)`;
+  const base = { name: "ours sustains >= 0.8 x the bare worker's healthy rate", target: `>= ${MIN_OURS_VS_BARE} x, same run, both with the drill's instrumentation` };
+  const r = c.recheck;
+  if (!r) return { ...base, measured: ladders, pass: capped || ratio >= MIN_OURS_VS_BARE };
+  const tries = r.attempts.map((a) => `ours ${a.ours.sustained ? "held" : "missed"}${a.bare ? `, bare ${a.bare.sustained ? "held" : "missed"}` : ""}`).join("; ");
+  const said = {
+    pass: `ours held ${r.rate} req/s on the recheck`,
+    fail: `ours missed ${r.rate} req/s ${r.attempts.length} times while bare, right after, held it`,
+    inconclusive: `not judged: bare missed ${r.rate} req/s too, each time (this machine could not keep a rate it carried a minute before)`,
+  }[r.outcome];
   return {
-    name: "ours sustains >= 0.8 x the bare worker's healthy rate",
-    target: `>= ${MIN_OURS_VS_BARE} x, same run, both with the drill's instrumentation`,
-    measured: capped
-      ? `both reached the ladder's top (${c.cap} req/s, the plan's rate with headroom): ours ${c.ours.sustained}, bare ${c.bare.sustained} req/s`
-      : `ours ${c.ours.sustained} req/s, bare ${c.bare.sustained} req/s (${ratio.toFixed(2)} x)`,
-    pass: capped || ratio >= MIN_OURS_VS_BARE,
+    ...base,
+    measured: `ladders: ${ladders}; recheck at ${r.rate} req/s (${tries}): ${said}`,
+    pass: r.outcome === "pass",
+    ...(r.outcome === "inconclusive" ? { inconclusive: true } : {}),
   };
 }

@@ -81,6 +81,21 @@ export function openIntervals(points: DataPoint[], end: number): Interval[] {
   return out;
 }
 
+/** Each fault phase's first opening of the breaker (object's closed -> open), in ms since the run started. */
+function faultOpenings(d: DrillData, phases: Plan["phases"]): Map<number, number> {
+  const opens = d.points
+    .filter((p) => p.blobs?.[0] === "breaker" && p.blobs?.[4] === "object" && p.blobs?.[1] === "closed" && p.blobs?.[2] === "open")
+    .map((p) => p.timestamp - d.startedAt)
+    .sort((a, b) => a - b);
+  const out = new Map<number, number>();
+  phases.forEach((p, i) => {
+    if (!p.fault) return;
+    const first = opens.find((at) => at >= d.bounds[i]! && at < d.bounds[i + 1]!);
+    if (first !== undefined) out.set(i, first);
+  });
+  return out;
+}
+
 const fmt = fmtMs;
 /** Start of the run left out of the healthy baseline. */
 export const WARMUP_MS = 2000;
@@ -119,7 +134,29 @@ export function evaluate(all: DrillData): { targets: TargetResult[]; totals: Rec
   const proxiedNote = proxiedFault.length
     ? `; ${proxiedFault.length} answers the origin produced, p99 ${fmt(percentile(proxiedFault.map((r) => r.latencyMs), 99))}, not counted`
     : "";
-  const faultP99 = percentile(edgeFault.map((r) => r.latencyMs), 99);
+  // Until the breaker opens the edge cannot know the origin is gone rather than slow: a request
+  // with a copy is answered at its slow deadline, one without keeps waiting on the origin (which may
+  // still answer it) and is released the moment the breaker opens. How soon that is has its own
+  // target (opens within the threshold's failures + 1 s, a passing health check less than a second
+  // before the fault included); a p99 over a phase that counted the wait before it would count a
+  // fixed number of answers (rate x detection time) against a phase of any length, so the same
+  // product would pass a 60 s fault and fail a 20 s one. What is judged is how long the edge kept a
+  // client waiting once it could know: from the later of the send and the phase's first opening.
+  const firstOpenings = faultOpenings(d, phases);
+  const edgeWait = (r: RequestResult) => {
+    const opened = firstOpenings.get(r.phase);
+    const answered = r.intendedAt + r.latencyMs;
+    return opened === undefined || r.intendedAt >= opened || answered <= opened ? r.latencyMs : answered - opened;
+  };
+  const detecting = new Set(edgeFault.filter((r) => {
+    const opened = firstOpenings.get(r.phase);
+    return opened !== undefined && r.intendedAt < opened;
+  }));
+  const detectingLatency = [...detecting].map((r) => r.latencyMs);
+  const detectionNote = detecting.size
+    ? `; ${detecting.size} sent before the breaker opened (the wait judged from the opening; their latency p99 ${fmt(percentile(detectingLatency, 99))}, max ${fmt(Math.max(...detectingLatency))})`
+    : "";
+  const faultP99 = percentile(edgeFault.map(edgeWait), 99);
   const baseP95 = percentile(baselineResults.map((r) => r.latencyMs), 95);
   // 1 ms floor: at sub-millisecond baselines 25 % is below the timer's resolution.
   const p95Limit = Math.max(baseP95 * 1.25, baseP95 + 1);
@@ -129,15 +166,18 @@ export function evaluate(all: DrillData): { targets: TargetResult[]; totals: Rec
   if (phases.some((p) => p.fault) && !multi) {
   targets.push({
     name: "p99 during fault phases",
-    target: "< 50 ms for answers the edge produced",
-    measured: `${fmt(faultP99)} over ${edgeFault.length} answers${proxiedNote}`,
+    target: "< 50 ms for answers the edge produced, a request sent before the breaker opened counted from the opening",
+    measured: `${fmt(faultP99)} over ${edgeFault.length} answers${detectionNote}${proxiedNote}`,
     pass: edgeFault.length > 0 && faultP99 < 50,
   });
-  const faultP95 = percentile(edgeFault.map((r) => r.latencyMs), 95);
+  // The fallback's steady state against the healthy one: during detection a copy is served at
+  // the slow deadline by design, and those answers are the p99's (above) to judge.
+  const detected = edgeFault.filter((r) => !detecting.has(r));
+  const faultP95 = percentile(detected.map((r) => r.latencyMs), 95);
   targets.push({
     name: "p95 during faults vs healthy baseline",
-    target: `<= 1.25 x baseline p95 (${fmt(baseP95)}, after ${WARMUP_MS / 1000} s warm-up; 1 ms floor)`,
-    measured: `${fmt(faultP95)} (${(faultP95 / Math.max(baseP95, 0.001)).toFixed(2)} x)`,
+    target: `<= 1.25 x baseline p95 (${fmt(baseP95)}, after ${WARMUP_MS / 1000} s warm-up; 1 ms floor), of the answers sent once the breaker had opened (the whole phase when it did not)`,
+    measured: `${fmt(faultP95)} (${(faultP95 / Math.max(baseP95, 0.001)).toFixed(2)} x) over ${detected.length} answers`,
     pass: faultP95 <= p95Limit,
   });
   }

@@ -384,7 +384,7 @@ async function main(argv: string[]): Promise<number> {
     check(json.pass === expectPass && json.seconds.length === input.seconds.length, `report.json has pass=${expectPass} and every second`);
     check(md.startsWith(`# Drill \`${input.plan.name}\`: ${expectPass ? "PASS" : "FAIL"}`), "report.md title says PASS/FAIL");
     check(md.includes(input.command) && md.includes("| target | required | measured | result |"), "report.md has the command and the targets table");
-    check(input.targets.every((t) => md.includes(t.pass ? "✅" : "❌")), "report.md marks targets ✅/❌");
+    check(input.targets.every((t) => md.includes(t.pass ? "✅" : t.inconclusive ? "⚠️" : "❌")), "report.md marks targets ✅/❌/⚠️");
     check(["charts/latency.svg", "charts/status.svg", "charts/breaker.svg"].every((c) => md.includes(`](${c})`)), "report.md links the three charts");
     if (input.dataPointsFile) check(md.includes(`](${input.dataPointsFile})`), "report.md links the data points file");
     for (const chart of written.charts) {

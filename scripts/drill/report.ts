@@ -113,7 +113,9 @@ export function verdictOf(targets: TargetResult[]): { verdict: Verdict; reason: 
       reason: `the load generator missed its schedule (${schedule.measured}), so this run cannot judge the product${others.length ? `; also failed: ${others.join("; ")}` : ""}`,
     };
   }
-  if (failed.length > 0) return { verdict: "fail", reason: failed.map((t) => t.name).join("; ") };
+  const product = failed.filter((t) => !t.inconclusive);
+  if (product.length > 0) return { verdict: "fail", reason: product.map((t) => t.name).join("; ") };
+  if (failed.length > 0) return { verdict: "inconclusive", reason: failed.map((t) => `${t.name}: ${t.measured}`).join("; ") };
   return { verdict: "pass", reason: "every target met" };
 }
 
@@ -132,6 +134,13 @@ function calibrationSection(c: Calibration): string[] {
       out.push(`| ${name} | ${ladder.sustained} | ${ladder.rungs.map((r) => `${r.rate}: ${r.p95} / ${r.p99}${r.sustained ? "" : " ✗"}`).join(", ")} |`);
     }
     out.push("");
+    if (c.recheck) {
+      const rung = (r: { p95: number; p99: number; sustained: boolean }) => `${r.p95} / ${r.p99}${r.sustained ? "" : " ✗"}`;
+      out.push(
+        `The ladders put ours under 0.8 x bare, so both were measured again at ${c.recheck.rate} req/s, ours first and bare right after as the control (outcome: ${c.recheck.outcome}): ${c.recheck.attempts.map((a, i) => `${i + 1}. ours ${rung(a.ours)}${a.bare ? `, bare ${rung(a.bare)}` : ""}`).join("; ")} (p95 / p99 ms).`,
+        "",
+      );
+    }
   }
   return out;
 }
@@ -156,7 +165,7 @@ function fmtValue(v: number | string): string {
 /** The targets as a markdown table (also printed on the console after a drill). */
 export function formatTargetsTable(targets: TargetResult[]): string {
   const lines = ["| target | required | measured | result |", "|---|---|---|---|"];
-  for (const t of targets) lines.push(`| ${cell(t.name)} | ${cell(t.target)} | ${cell(t.measured)} | ${t.pass ? "✅ pass" : "❌ fail"} |`);
+  for (const t of targets) lines.push(`| ${cell(t.name)} | ${cell(t.target)} | ${cell(t.measured)} | ${t.pass ? "✅ pass" : t.inconclusive ? "⚠️ not judged" : "❌ fail"} |`);
   if (targets.length === 0) lines.push("| (no targets) | | | |");
   return lines.join("\n");
 }

@@ -246,4 +246,6 @@ export interface TargetResult {
   target: string;
   measured: string;
   pass: boolean;
+  /** Not met because this run could not measure it (the machine, not the product): the verdict is inconclusive unless a product target failed. */
+  inconclusive?: boolean;
 }
