@@ -48,6 +48,7 @@ describe("WRITES", () => {
       keyLifetimeMs: 3_600_000,
       maxQueuedBodyBytes: 102_400,
       maxStoredResultBytes: 65_536,
+      replayPerSecond: 50,
       promotionDrainMs: 1500 + 4000 + 1000,
       leaseTrustMs: 1500,
     });
@@ -80,10 +81,11 @@ describe("WRITES", () => {
         auto_promote: "yes",
         key_lifetime_s: 10,
         max_queued_body_bytes: 200_000,
+        replay_per_second: 0.5,
         colour: "red",
       }),
     ).toEqual([
-      "WRITES.colour is not a known field (known: routes, webhooks, writer, auto_promote, key_lifetime_s, max_queued_body_bytes, max_stored_result_bytes)",
+      "WRITES.colour is not a known field (known: routes, webhooks, writer, auto_promote, key_lifetime_s, max_queued_body_bytes, max_stored_result_bytes, replay_per_second)",
       'WRITES.routes[0].path must be a path starting with / (a trailing / or * matches any rest), got "api"',
       'WRITES.routes[0].methods must be a non-empty list of POST, PUT, PATCH, DELETE (reads are never queued), got ["GET"]',
       'WRITES.routes[0].idempotency must be "required" or "optional", got "sometimes"',
@@ -94,6 +96,7 @@ describe("WRITES", () => {
       'WRITES.auto_promote must be true or false, got "yes"',
       "WRITES.key_lifetime_s must be a whole number from 60 to 604800, got 10",
       "WRITES.max_queued_body_bytes must be a whole number from 0 to 122880, got 200000",
+      "WRITES.replay_per_second must be a whole number from 1 to 10000, got 0.5",
     ]);
   });
 

@@ -47,6 +47,7 @@ it("with the real ledger: a 503 is retried, a dead letter replayed and delivered
     leaseTrustMs: 3000,
     secret: SECRET,
     clock,
+    replayPerSecond: 10_000,
   };
   const go = async (queue: string, fn: typeof consumeWrites, attempts = 1) => {
     const batch = createMessageBatch<QueuedWrite>(queue, [{ id: "m1", timestamp: new Date(), attempts, body: m }]);

@@ -90,6 +90,7 @@ function world(lease: () => Promise<WriterLease> = async () => LEASE) {
   // Typed as the consumer and replay see it (RPC types widen tuples to string[][]).
   const backlog = backlogNs.get(backlogNs.idFromName(`test-${s.id}`)) as unknown as BacklogStub & ReplayBacklog & DurableObjectStub<WriteBacklog>;
   const events: ConsumerEvent[] = [];
+  const slept: number[] = [];
   const deps: ConsumerDeps = {
     lease,
     ledger: (m) => ledgerFor(m.ledger),
@@ -102,8 +103,13 @@ function world(lease: () => Promise<WriterLease> = async () => LEASE) {
     secret: SECRET,
     clock,
     report: (e) => events.push(e),
+    replayPerSecond: 50,
+    sleep: async (ms) => {
+      slept.push(ms);
+    },
   };
   return {
+    slept,
     clock,
     s,
     deps,
@@ -279,6 +285,50 @@ describe("consumeWrites", () => {
       expect((await w.s.log()).count).toBe(0);
       for (const m of messages) expect(w.ledgerFor(m.ledger).calls).toEqual([]);
     }
+  });
+
+  it("a promotion still draining: the batch is retried when the drain ends (rounded up to whole seconds), once, not every second", async () => {
+    const w = world();
+    const lease = { ...LEASE, promotion: { to: "b", from: "primary", startedAt: w.clock.now() - 1000, completesAt: w.clock.now() + 7400, reason: "auto" } };
+    w.deps.lease = async () => lease;
+    const result = await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", [await w.message()]));
+    expect(result.retryBatch).toEqual({ retry: true, delaySeconds: 8 });
+    expect(w.events.map((e) => [e.outcome, e.delaySeconds, e.reason])).toEqual([["retry", 8, "promotion to b in progress"]]);
+    // A drain the lease says ends in an hour is waited for a minute at most; the next read completes it.
+    lease.promotion.completesAt = w.clock.now() + 3_600_000;
+    expect((await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", [await w.message()]))).retryBatch.delaySeconds).toBe(60);
+    expect(w.slept).toEqual([]);
+  });
+
+  it("paces the replay: a batch's messages start 1 / replay_per_second apart, and a batch of n returns no sooner than n / replay_per_second", async () => {
+    const w = world();
+    const messages = [await w.message(), await w.message(), await w.message()];
+    const first = await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", messages));
+    expect(first.explicitAcks.length).toBe(3);
+    expect((await w.s.log()).count).toBe(3);
+    // At 50 a second (the fake clock stands still): the 2nd starts 20 ms in, the 3rd 40 ms, the batch ends at 60 ms.
+    expect(w.slept).toEqual([20, 40, 60]);
+    // A batch slower than its pace (the writer took 100 ms for each) waits for nothing more at the end.
+    w.slept.length = 0;
+    w.deps.fetch = async (input, init) => {
+      w.clock.advance(100);
+      return fetch(input, init);
+    };
+    await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", [await w.message(), await w.message()]));
+    expect(w.slept).toEqual([20]);
+    expect((await w.s.log()).count).toBe(5);
+  });
+
+  it("a pace slower than the lease's trust allows is squeezed into half of it, every delivery still sent, the batch still n paces long", async () => {
+    const w = world();
+    // 1 a second, ten messages, a 3 s trust window: starts 150 ms apart (1.5 s / 10), the batch 10 s long.
+    w.deps.replayPerSecond = 1;
+    const messages: QueuedWrite[] = [];
+    for (let i = 0; i < 10; i++) messages.push(await w.message());
+    const result = await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", messages));
+    expect(result.explicitAcks.length).toBe(10);
+    expect((await w.s.log()).count).toBe(10);
+    expect(w.slept).toEqual([150, 300, 450, 600, 750, 900, 1050, 1200, 1350, 10_000]);
   });
 
   it("a long freeze backs off with the attempts (at most 30 s), so it does not exhaust max_retries in 100 s", async () => {

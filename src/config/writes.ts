@@ -9,6 +9,7 @@ export const WRITES_DEFAULTS = {
   max_queued_body_bytes: 100 * 1024,
   max_stored_result_bytes: 64 * 1024,
   auto_promote: true,
+  replay_per_second: 50,
 };
 
 /** Queues refuses a message above 128 KB; what is left after the body carries headers and the sealed credentials. */
@@ -16,7 +17,7 @@ export const MAX_QUEUED_BODY_BYTES = 120 * 1024;
 /** A Durable Object SQLite row holds at most 2 MB; the stored answer is base64 (4/3) with its headers. */
 const MAX_STORED_RESULT_BYTES = 1024 * 1024;
 const WRITE_METHODS = ["POST", "PUT", "PATCH", "DELETE"];
-const FIELDS = ["routes", "webhooks", "writer", "auto_promote", "key_lifetime_s", "max_queued_body_bytes", "max_stored_result_bytes"];
+const FIELDS = ["routes", "webhooks", "writer", "auto_promote", "key_lifetime_s", "max_queued_body_bytes", "max_stored_result_bytes", "replay_per_second"];
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_PATH = /^[A-Za-z_$][\w$-]*(\.[A-Za-z_$][\w$-]*)*$/;
 /** Worker-owned or credential headers cannot name an event: the sender does not set them, or they are secrets. */
@@ -58,6 +59,9 @@ export function readWrites(raw: unknown, context: WritesContext, problems: strin
   const keyLifetimeS = r.number("key_lifetime_s", WRITES_DEFAULTS.key_lifetime_s, 60, 7 * 86_400, true);
   const maxQueuedBodyBytes = r.number("max_queued_body_bytes", WRITES_DEFAULTS.max_queued_body_bytes, 0, MAX_QUEUED_BODY_BYTES, true);
   const maxStoredResultBytes = r.number("max_stored_result_bytes", WRITES_DEFAULTS.max_stored_result_bytes, 0, MAX_STORED_RESULT_BYTES, true);
+  // A backlog replayed at once lands on the writer that just took over all traffic (and, here, on
+  // the same CPUs as the live requests): one consumer invocation sends at most this many a second.
+  const replayPerSecond = r.number("replay_per_second", WRITES_DEFAULTS.replay_per_second, 1, 10_000, true);
 
   return {
     routes,
@@ -67,6 +71,7 @@ export function readWrites(raw: unknown, context: WritesContext, problems: strin
     keyLifetimeMs: keyLifetimeS * 1000,
     maxQueuedBodyBytes,
     maxStoredResultBytes,
+    replayPerSecond,
     ...leaseWindows(context.routingSyncMs, context.originTimeoutMs),
   };
 }

@@ -67,6 +67,10 @@ export interface ConsumerDeps {
   /** ORIGIN_TIMEOUT_MS: one delivery's deadline. */
   originTimeoutMs: number;
   maxStoredResultBytes: number;
+  /** WRITES.replay_per_second: a batch's messages start 1 / this seconds apart, and a batch of n lasts n / this seconds at least (the next waits for it). */
+  replayPerSecond: number;
+  /** Waits (tests pass a recorder); default a timer. */
+  sleep?: (ms: number) => Promise<void>;
   /** config.scrub.sensitiveHeaders: never kept in a stored answer. */
   sensitiveHeaders: readonly string[];
   /** Opens the sealed credentials; undefined (not configured): a message with credentials is dead-lettered, never sent without them. */
@@ -77,8 +81,10 @@ export interface ConsumerDeps {
   fetch?: typeof fetch;
 }
 
-/** A promotion drains for seconds: look again soon. */
+/** The lease unreadable or naming no known writer: look again soon. */
 const PROMOTING_DELAY_S = 1;
+/** A promotion's drain ends at a known time; a lease read past it completes it, so never wait longer than this for one. */
+const PROMOTION_MAX_DELAY_S = 60;
 /** An operator freeze can last long: back off with the attempts up to this, so ~40 minutes of freeze fit in max_retries 100 before a write is dead-lettered (replayable). */
 const FROZEN_MAX_DELAY_S = 30;
 /** A failed delivery: min(2^attempt, this) seconds. */
@@ -90,6 +96,14 @@ export function retryDelaySeconds(attempt: number): number {
   return Math.min(2 ** Math.max(0, attempt), RETRY_MAX_DELAY_S);
 }
 
+/**
+ * Until the promotion's drain ends nothing can be delivered: retried then, once, rather than every
+ * second (a backlog of n writes re-read n times a second while a promotion drains, for nothing).
+ */
+export function promotionDelaySeconds(completesAt: number, now: number): number {
+  return Math.min(Math.max(1, Math.ceil((completesAt - now) / 1000)), PROMOTION_MAX_DELAY_S);
+}
+
 export async function consumeWrites(batch: MessageBatch<QueuedWrite>, deps: ConsumerDeps): Promise<void> {
   let lease: WriterLease;
   const leaseReadAt = deps.clock.now();
@@ -99,7 +113,7 @@ export async function consumeWrites(batch: MessageBatch<QueuedWrite>, deps: Cons
     // Unknown is not "no writer": deliver nothing until the lease is read.
     return retryAll(batch, PROMOTING_DELAY_S, `writer lease unreadable: ${errorText(err)}`, deps);
   }
-  if (lease.promotion) return retryAll(batch, PROMOTING_DELAY_S, `promotion to ${lease.promotion.to} in progress`, deps);
+  if (lease.promotion) return retryAll(batch, promotionDelaySeconds(lease.promotion.completesAt, deps.clock.now()), `promotion to ${lease.promotion.to} in progress`, deps);
   if (lease.frozen) {
     const attempts = Math.max(...batch.messages.map((m) => m.attempts));
     return retryAll(batch, Math.min(Math.max(1, attempts), FROZEN_MAX_DELAY_S), "writes frozen", deps);
@@ -110,13 +124,38 @@ export async function consumeWrites(batch: MessageBatch<QueuedWrite>, deps: Cons
   // Every outcome of this batch names the writer and epoch it was judged under (the write points' index and epoch).
   const tagged: Pick<ConsumerDeps, "report"> = { report: (event) => deps.report?.({ ...event, region: writer.name, epoch: lease.epoch }) };
   const settled: { message: Message<QueuedWrite>; event: ConsumerEvent }[] = [];
-  await Promise.all(
-    batch.messages.map(async (message) => {
-      const event = await consumeOne(message, lease, writer, deps, leaseReadAt);
-      if (event.outcome === "delivered" || event.outcome === "duplicate_dropped") settled.push({ message, event });
-      else report(tagged, event);
-    }),
-  );
+  const n = batch.messages.length;
+  const pace = 1000 / deps.replayPerSecond;
+  // The batch's messages start one pace apart, so the writer (and, in local drills, the CPUs the
+  // live requests share) sees an even stream rather than a burst of ten; squeezed into half the
+  // lease's trust window when the pace is slower, since a delivery must start within it.
+  const stagger = Math.min(pace, deps.leaseTrustMs / 2 / Math.max(1, n));
+  const wait = deps.sleep ?? sleep;
+  const until = async (at: number) => {
+    const rest = at - deps.clock.now();
+    if (rest > 0) await wait(rest);
+  };
+  try {
+    await Promise.all(
+      batch.messages.map(async (message, i) => {
+        if (i > 0) await until(leaseReadAt + i * stagger);
+        const event = await consumeOne(message, lease, writer, deps, leaseReadAt);
+        if (event.outcome === "delivered" || event.outcome === "duplicate_dropped") settled.push({ message, event });
+        else report(tagged, event);
+      }),
+    );
+    await settle(settled, tagged, deps);
+  } finally {
+    // The queue hands over the next batch when this one returns: n messages take n paces at least.
+    await until(leaseReadAt + n * pace);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function settle(settled: { message: Message<QueuedWrite>; event: ConsumerEvent }[], tagged: Pick<ConsumerDeps, "report">, deps: ConsumerDeps): Promise<void> {
   if (settled.length === 0) return;
   // Acked only once the backlog forgot them: a settle that failed is retried, and the ledger answers "done" next time.
   try {

@@ -62,6 +62,7 @@ export function consumerDeps(env: Env, config: Config, clock: Clock): ConsumerDe
     origins: config.origins,
     originTimeoutMs: config.originTimeoutMs,
     maxStoredResultBytes: config.writes?.maxStoredResultBytes ?? WRITES_DEFAULTS.max_stored_result_bytes,
+    replayPerSecond: config.writes?.replayPerSecond ?? WRITES_DEFAULTS.replay_per_second,
     sensitiveHeaders: config.scrub.sensitiveHeaders,
     leaseTrustMs: leaseSettings(config).leaseTrustMs,
     secret: config.writeSecret as WriteSecret | undefined,

@@ -50,6 +50,8 @@ export interface WritesConfig {
   maxQueuedBodyBytes: number;
   /** Largest origin answer body kept for replays (default 64 KiB); above it a replay has status and headers only. */
   maxStoredResultBytes: number;
+  /** Queued writes one consumer invocation delivers per second at most (default 50; with max_concurrency = 1 the queue's rate). */
+  replayPerSecond: number;
   /**
    * A promotion freezes writes (all queued) this long before the new epoch starts, so no write the old
    * writer may still receive overlaps the new writer's. Derived: lease trust + ORIGIN_TIMEOUT_MS + 1 s.
