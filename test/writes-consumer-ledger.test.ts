@@ -6,7 +6,7 @@ import { createExecutionContext, createMessageBatch, getQueueResult } from "clou
 import { env } from "cloudflare:workers";
 import { expect, it } from "vitest";
 import type { BacklogStub, ConsumerDeps, LedgerStub } from "../src/writes/consumer.ts";
-import { consumeDeadLetters, consumeWrites } from "../src/writes/consumer.ts";
+import { consumeDeadLetters, consumeWrites, ReplayPacer } from "../src/writes/consumer.ts";
 import { keyLedger, type WriteLedger } from "../src/writes/ledger.ts";
 import { toMessage } from "../src/writes/message.ts";
 import type { QueuedWrite } from "../src/writes/types.ts";
@@ -48,6 +48,7 @@ it("with the real ledger: a 503 is retried, a dead letter replayed and delivered
     secret: SECRET,
     clock,
     replayPerSecond: 10_000,
+    pacer: new ReplayPacer(),
   };
   const go = async (queue: string, fn: typeof consumeWrites, attempts = 1) => {
     const batch = createMessageBatch<QueuedWrite>(queue, [{ id: "m1", timestamp: new Date(), attempts, body: m }]);

@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest";
 import worker from "../src/index.ts";
 import type { RegionConfig } from "../src/routing/types.ts";
 import type { BacklogStub, ClaimResult, ConsumerDeps, ConsumerEvent, DeadLetterAnswer, LedgerStub } from "../src/writes/consumer.ts";
-import { consumeDeadLetters, consumeWrites } from "../src/writes/consumer.ts";
+import { consumeDeadLetters, consumeWrites, ReplayPacer } from "../src/writes/consumer.ts";
 import { toMessage, type WriteSecret } from "../src/writes/message.ts";
 import { replayDeadLetters, type ReplayBacklog } from "../src/writes/replay.ts";
 import type { WriteBacklog } from "../src/writes/backlog.ts";
@@ -104,6 +104,7 @@ function world(lease: () => Promise<WriterLease> = async () => LEASE) {
     clock,
     report: (e) => events.push(e),
     replayPerSecond: 50,
+    pacer: new ReplayPacer(),
     sleep: async (ms) => {
       slept.push(ms);
     },
@@ -300,35 +301,46 @@ describe("consumeWrites", () => {
     expect(w.slept).toEqual([]);
   });
 
-  it("paces the replay: a batch's messages start 1 / replay_per_second apart, and a batch of n returns no sooner than n / replay_per_second", async () => {
+  it("paces the replay: a batch's messages start 1 / replay_per_second apart, and the next batch starts n paces after a batch of n", async () => {
     const w = world();
     const messages = [await w.message(), await w.message(), await w.message()];
     const first = await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", messages));
     expect(first.explicitAcks.length).toBe(3);
     expect((await w.s.log()).count).toBe(3);
-    // At 50 a second (the fake clock stands still): the 2nd starts 20 ms in, the 3rd 40 ms, the batch ends at 60 ms.
-    expect(w.slept).toEqual([20, 40, 60]);
-    // A batch slower than its pace (the writer took 100 ms for each) waits for nothing more at the end.
-    w.slept.length = 0;
-    w.deps.fetch = async (input, init) => {
-      w.clock.advance(100);
-      return fetch(input, init);
-    };
+    // At 50 a second (the fake clock stands still): the 2nd starts 20 ms in, the 3rd 40 ms.
+    expect(w.slept).toEqual([20, 40]);
+    // The next batch waits for the first one's 60 ms, reads the lease again, then staggers its own.
+    let leaseReads = 0;
+    w.deps.lease = async () => (leaseReads++, LEASE);
     await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", [await w.message(), await w.message()]));
-    expect(w.slept).toEqual([20]);
+    expect(w.slept).toEqual([20, 40, 60, 20]);
+    expect(leaseReads).toBe(2);
     expect((await w.s.log()).count).toBe(5);
   });
 
-  it("a pace slower than the lease's trust allows is squeezed into half of it, every delivery still sent, the batch still n paces long", async () => {
+  it("a pace slower than the lease's trust allows is squeezed into half of it, every delivery still sent, the next batch still n paces later", async () => {
     const w = world();
-    // 1 a second, ten messages, a 3 s trust window: starts 150 ms apart (1.5 s / 10), the batch 10 s long.
+    // 1 a second, ten messages, a 3 s trust window: starts 150 ms apart (1.5 s / 10), the next batch 10 s later.
     w.deps.replayPerSecond = 1;
     const messages: QueuedWrite[] = [];
     for (let i = 0; i < 10; i++) messages.push(await w.message());
     const result = await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", messages));
     expect(result.explicitAcks.length).toBe(10);
     expect((await w.s.log()).count).toBe(10);
-    expect(w.slept).toEqual([150, 300, 450, 600, 750, 900, 1050, 1200, 1350, 10_000]);
+    expect(w.slept).toEqual([150, 300, 450, 600, 750, 900, 1050, 1200, 1350]);
+    await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", [await w.message()]));
+    expect(w.slept.at(-1)).toBe(10_000);
+  });
+
+  it("a batch that waited its turn and then finds a promotion begun is retried, nothing sent", async () => {
+    const w = world();
+    w.deps.pacer.reserve(10, w.clock.now(), 20);
+    let reads = 0;
+    w.deps.lease = async () => (reads++ === 0 ? LEASE : { ...LEASE, promotion: { to: "b", from: "primary", startedAt: 0, completesAt: 0, reason: "admin" } });
+    const result = await run((x) => consumeWrites(x, w.deps), batchOf("edge-fallback-writes", [await w.message()]));
+    expect(w.slept).toEqual([200]);
+    expect(result.retryBatch).toEqual({ retry: true, delaySeconds: 1 });
+    expect((await w.s.log()).count).toBe(0);
   });
 
   it("a long freeze backs off with the attempts (at most 30 s), so it does not exhaust max_retries in 100 s", async () => {

@@ -3,7 +3,19 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { durableObjectBindings, queueBindings } from "./runtime.ts";
+import { durableObjectBindings, queueBindings, stateRoot } from "./runtime.ts";
+
+describe("where a drill worker's state lives", () => {
+  it("the first writable candidate (RAM-backed /dev/shm by default), else the temp dir", async () => {
+    const writable = await mkdtemp(join(tmpdir(), "state-root-"));
+    try {
+      expect(stateRoot(["/no/such/dir", writable])).toBe(writable);
+      expect(stateRoot(["/no/such/dir"])).toBe(tmpdir());
+    } finally {
+      await rm(writable, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("drill runtime bindings", () => {
   it("binds the project's breaker object, SQLite-backed, as wrangler.toml declares it", async () => {

@@ -67,8 +67,10 @@ export interface ConsumerDeps {
   /** ORIGIN_TIMEOUT_MS: one delivery's deadline. */
   originTimeoutMs: number;
   maxStoredResultBytes: number;
-  /** WRITES.replay_per_second: a batch's messages start 1 / this seconds apart, and a batch of n lasts n / this seconds at least (the next waits for it). */
+  /** WRITES.replay_per_second: a batch's messages start 1 / this seconds apart, and the next batch n / this seconds after a batch of n. */
   replayPerSecond: number;
+  /** The isolate's replay schedule (one per isolate: module scope in the queue handler). */
+  pacer: ReplayPacer;
   /** Waits (tests pass a recorder); default a timer. */
   sleep?: (ms: number) => Promise<void>;
   /** config.scrub.sensitiveHeaders: never kept in a stored answer. */
@@ -104,51 +106,87 @@ export function promotionDelaySeconds(completesAt: number, now: number): number 
   return Math.min(Math.max(1, Math.ceil((completesAt - now) / 1000)), PROMOTION_MAX_DELAY_S);
 }
 
-export async function consumeWrites(batch: MessageBatch<QueuedWrite>, deps: ConsumerDeps): Promise<void> {
+/**
+ * The isolate's replay schedule: batches take turns, n messages taking n paces, however many
+ * batches the queue hands over at once (Miniflare overlaps two when a full batch meets a
+ * flush timer; with max_concurrency = 1 Queues runs one invocation at a time).
+ */
+export class ReplayPacer {
+  private free = Number.NEGATIVE_INFINITY;
+  /** When a batch of n may start, given the pace; the next batch starts n paces after it. */
+  reserve(n: number, now: number, paceMs: number): number {
+    const start = Math.max(now, this.free);
+    this.free = start + n * paceMs;
+    return start;
+  }
+}
+
+type UsableLease = { lease: WriterLease; writer: RegionConfig; readAt: number };
+
+/** A strong lease read that allows delivering now, or the whole batch retried (and undefined). */
+async function usableLease(batch: MessageBatch<QueuedWrite>, deps: ConsumerDeps): Promise<UsableLease | undefined> {
   let lease: WriterLease;
-  const leaseReadAt = deps.clock.now();
+  const readAt = deps.clock.now();
   try {
     lease = await deps.lease();
   } catch (err) {
     // Unknown is not "no writer": deliver nothing until the lease is read.
-    return retryAll(batch, PROMOTING_DELAY_S, `writer lease unreadable: ${errorText(err)}`, deps);
+    retryAll(batch, PROMOTING_DELAY_S, `writer lease unreadable: ${errorText(err)}`, deps);
+    return undefined;
   }
-  if (lease.promotion) return retryAll(batch, promotionDelaySeconds(lease.promotion.completesAt, deps.clock.now()), `promotion to ${lease.promotion.to} in progress`, deps);
+  if (lease.promotion) {
+    retryAll(batch, promotionDelaySeconds(lease.promotion.completesAt, deps.clock.now()), `promotion to ${lease.promotion.to} in progress`, deps);
+    return undefined;
+  }
   if (lease.frozen) {
     const attempts = Math.max(...batch.messages.map((m) => m.attempts));
-    return retryAll(batch, Math.min(Math.max(1, attempts), FROZEN_MAX_DELAY_S), "writes frozen", deps);
+    retryAll(batch, Math.min(Math.max(1, attempts), FROZEN_MAX_DELAY_S), "writes frozen", deps);
+    return undefined;
   }
   const writer = deps.origins.find((o) => o.name === lease.region);
-  if (!writer) return retryAll(batch, PROMOTING_DELAY_S, `the lease's writer ${JSON.stringify(lease.region)} is not in ORIGINS`, deps);
+  if (!writer) {
+    retryAll(batch, PROMOTING_DELAY_S, `the lease's writer ${JSON.stringify(lease.region)} is not in ORIGINS`, deps);
+    return undefined;
+  }
+  return { lease, writer, readAt };
+}
 
-  // Every outcome of this batch names the writer and epoch it was judged under (the write points' index and epoch).
-  const tagged: Pick<ConsumerDeps, "report"> = { report: (event) => deps.report?.({ ...event, region: writer.name, epoch: lease.epoch }) };
-  const settled: { message: Message<QueuedWrite>; event: ConsumerEvent }[] = [];
+export async function consumeWrites(batch: MessageBatch<QueuedWrite>, deps: ConsumerDeps): Promise<void> {
+  let usable = await usableLease(batch, deps);
+  if (!usable) return;
   const n = batch.messages.length;
   const pace = 1000 / deps.replayPerSecond;
-  // The batch's messages start one pace apart, so the writer (and, in local drills, the CPUs the
-  // live requests share) sees an even stream rather than a burst of ten; squeezed into half the
-  // lease's trust window when the pace is slower, since a delivery must start within it.
-  const stagger = Math.min(pace, deps.leaseTrustMs / 2 / Math.max(1, n));
   const wait = deps.sleep ?? sleep;
   const until = async (at: number) => {
     const rest = at - deps.clock.now();
     if (rest > 0) await wait(rest);
   };
-  try {
-    await Promise.all(
-      batch.messages.map(async (message, i) => {
-        if (i > 0) await until(leaseReadAt + i * stagger);
-        const event = await consumeOne(message, lease, writer, deps, leaseReadAt);
-        if (event.outcome === "delivered" || event.outcome === "duplicate_dropped") settled.push({ message, event });
-        else report(tagged, event);
-      }),
-    );
-    await settle(settled, tagged, deps);
-  } finally {
-    // The queue hands over the next batch when this one returns: n messages take n paces at least.
-    await until(leaseReadAt + n * pace);
+  const start = deps.pacer.reserve(n, deps.clock.now(), pace);
+  if (start > deps.clock.now()) {
+    await until(start);
+    // The wait may have outlived the read's trust, or a promotion may have begun: read it again.
+    usable = await usableLease(batch, deps);
+    if (!usable) return;
   }
+  const { lease, writer, readAt: leaseReadAt } = usable;
+
+  // Every outcome of this batch names the writer and epoch it was judged under (the write points' index and epoch).
+  const tagged: Pick<ConsumerDeps, "report"> = { report: (event) => deps.report?.({ ...event, region: writer.name, epoch: lease.epoch }) };
+  const settled: { message: Message<QueuedWrite>; event: ConsumerEvent }[] = [];
+  // The batch's messages start one pace apart, so the writer (and, in local drills, the thread the
+  // live requests share) sees an even stream rather than a burst of ten; squeezed into half the
+  // lease's trust window when the pace is slower, since a delivery must start within it (the
+  // pacer still gives the batch n paces before the next one starts).
+  const stagger = Math.min(pace, deps.leaseTrustMs / 2 / Math.max(1, n));
+  await Promise.all(
+    batch.messages.map(async (message, i) => {
+      if (i > 0) await until(leaseReadAt + i * stagger);
+      const event = await consumeOne(message, lease, writer, deps, leaseReadAt);
+      if (event.outcome === "delivered" || event.outcome === "duplicate_dropped") settled.push({ message, event });
+      else report(tagged, event);
+    }),
+  );
+  await settle(settled, tagged, deps);
 }
 
 function sleep(ms: number): Promise<void> {

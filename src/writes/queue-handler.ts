@@ -7,7 +7,7 @@ import { backlogPoint, writePoint } from "../metrics/write-points.ts";
 import { emit, type MetricsSink } from "../metrics/writer.ts";
 import { routingLink } from "../routing/link.ts";
 import { WRITE_BACKLOG_NAME, type BacklogSnapshot, type DeadLetter } from "./backlog.ts";
-import { consumeDeadLetters, consumeWrites, type BacklogStub, type ConsumerDeps, type ConsumerEvent, type LedgerStub } from "./consumer.ts";
+import { consumeDeadLetters, consumeWrites, ReplayPacer, type BacklogStub, type ConsumerDeps, type ConsumerEvent, type LedgerStub } from "./consumer.ts";
 import { keyLedger } from "./ledger.ts";
 import { leaseConfig, leaseSettings } from "./lease-settings.ts";
 import type { WriteSecret } from "./message.ts";
@@ -21,6 +21,8 @@ export const WRITE_DLQ_NAME = "edge-fallback-writes-dlq";
 const BROKEN_CONFIG_DELAY_S = 30;
 
 const configs = new WeakMap<object, ConfigResult>();
+/** One replay schedule per isolate: batches handed over at once take turns. */
+const pacer = new ReplayPacer();
 
 export async function handleQueue(batch: MessageBatch<QueuedWrite>, env: Env, clock: Clock): Promise<void> {
   let resolved = configs.get(env);
@@ -63,6 +65,7 @@ export function consumerDeps(env: Env, config: Config, clock: Clock): ConsumerDe
     originTimeoutMs: config.originTimeoutMs,
     maxStoredResultBytes: config.writes?.maxStoredResultBytes ?? WRITES_DEFAULTS.max_stored_result_bytes,
     replayPerSecond: config.writes?.replayPerSecond ?? WRITES_DEFAULTS.replay_per_second,
+    pacer,
     sensitiveHeaders: config.scrub.sensitiveHeaders,
     leaseTrustMs: leaseSettings(config).leaseTrustMs,
     secret: config.writeSecret as WriteSecret | undefined,
