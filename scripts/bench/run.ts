@@ -528,7 +528,7 @@ async function main(): Promise<void> {
     const notes = [
       `The load generator (one Node process, which also hosts Miniflare), workerd, the fake origin and nginx share ${cpus().length} cores; "busiest" names the process using the most CPU at the first rate a target did not sustain (CPU in % of one core; workerd runs each worker's JavaScript on one thread).`,
       "CPU µs/request: CPU time (utime + stime from /proc/<pid>/stat) of the target's server process(es) from just before its load started until they were idle again after its last answer (deferred store writes included), divided by the requests answered in that step; workerd's own simulators (Cache API, KV, the breaker's Durable Object) run inside the workerd process and count, the fake origin does not. It includes each process's fixed per-second cost, which dominates at low rates; /proc counts 10 ms ticks per process, so a short step's value is coarse.",
-      "ours-healthy writes every fresh answer to Miniflare's local Cache API and KV simulators (SQLite and files on disk), which cost far more per write than the edge; ours-healthy-memory isolates our own code's cost with the store, ours-healthy-nostore our request machinery without it.",
+      "ours-healthy writes every fresh answer to Miniflare's local Cache API and KV simulators (SQLite and files, in /dev/shm where the machine has it), which cost far more per write than the edge; ours-healthy-memory isolates our own code's cost with the store, ours-healthy-nostore our request machinery without it.",
       ...(withNginx
         ? [
             "Each nginx step runs a fresh nginx (own temp dir and port, empty cache): every key is stored from the healthy origin, then the origin is blackholed and the load starts.",
