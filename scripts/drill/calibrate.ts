@@ -98,6 +98,11 @@ export async function measureRung(url: string, rate: number, makeRequest: (seq: 
   };
 }
 
+/** One rung as the terminal shows it, for the ladders and the recheck alike. */
+function rungLine(who: string, rate: string, r: Rung): string {
+  return `${who} ${rate}: p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms, late ${r.late}, failed ${r.failed} -> ${r.sustained ? "sustained" : "NOT sustained"}`;
+}
+
 /**
  * Doubling from MIN_DRILL_RATE until a rung fails or the cap is reached, then bisecting the last
  * octave. A rung that fails ends the climb: past capacity a worker queues, and queueing only grows.
@@ -109,7 +114,7 @@ export async function climb(url: string, cap: number, makeRequest: (seq: number)
   const once = async (rate: number, again: boolean) => {
     const r = await measureRung(url, rate, makeRequest);
     rungs.push(r);
-    log(`calibrate ${label.padEnd(4)} ${String(rate).padStart(5)} req/s${again ? " (again)" : ""}: p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms, late ${r.late}, failed ${r.failed} -> ${r.sustained ? "sustained" : "NOT sustained"}`);
+    log(rungLine(`calibrate ${label.padEnd(4)}`, `${String(rate).padStart(5)} req/s${again ? " (again)" : ""}`, r));
     return r.sustained;
   };
   // While doubling, a rate is given up only when it fails twice: one scheduling hiccup or GC
@@ -148,8 +153,7 @@ export async function recheckOursVsBare(
 ): Promise<Recheck> {
   const rate = Math.min(cap, Math.ceil(MIN_OURS_VS_BARE * bareSustained));
   const attempts: Recheck["attempts"] = [];
-  const logRung = (label: string, r: Rung, n: number) =>
-    log(`recheck ${label.padEnd(4)} ${String(rate).padStart(5)} req/s (${n} of ${RECHECK_ATTEMPTS}): p50 ${r.p50} ms, p95 ${r.p95} ms, p99 ${r.p99} ms, late ${r.late}, failed ${r.failed} -> ${r.sustained ? "sustained" : "NOT sustained"}`);
+  const logRung = (label: string, r: Rung, n: number) => log(rungLine(`recheck ${label.padEnd(4)}`, `${String(rate).padStart(5)} req/s (${n} of ${RECHECK_ATTEMPTS})`, r));
   for (let n = 1; n <= RECHECK_ATTEMPTS; n++) {
     const ours = await measure(urls.ours, rate);
     logRung("ours", ours, n);

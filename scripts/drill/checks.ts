@@ -143,15 +143,17 @@ export function evaluate(all: DrillData): { targets: TargetResult[]; totals: Rec
   // product would pass a 60 s fault and fail a 20 s one. What is judged is how long the edge kept a
   // client waiting once it could know: from the later of the send and the phase's first opening.
   const firstOpenings = faultOpenings(d, phases);
-  const edgeWait = (r: RequestResult) => {
+  /** When the breaker opened after this request was sent, in its phase; undefined when it was sent after (or it never opened). */
+  const openedAfterSend = (r: RequestResult) => {
     const opened = firstOpenings.get(r.phase);
-    const answered = r.intendedAt + r.latencyMs;
-    return opened === undefined || r.intendedAt >= opened || answered <= opened ? r.latencyMs : answered - opened;
+    return opened !== undefined && r.intendedAt < opened ? opened : undefined;
   };
-  const detecting = new Set(edgeFault.filter((r) => {
-    const opened = firstOpenings.get(r.phase);
-    return opened !== undefined && r.intendedAt < opened;
-  }));
+  const edgeWait = (r: RequestResult) => {
+    const opened = openedAfterSend(r);
+    const answered = r.intendedAt + r.latencyMs;
+    return opened === undefined || answered <= opened ? r.latencyMs : answered - opened;
+  };
+  const detecting = new Set(edgeFault.filter((r) => openedAfterSend(r) !== undefined));
   const detectingLatency = [...detecting].map((r) => r.latencyMs);
   const detectionNote = detecting.size
     ? `; ${detecting.size} sent before the breaker opened (the wait judged from the opening; their latency p99 ${fmt(percentile(detectingLatency, 99))}, max ${fmt(Math.max(...detectingLatency))})`

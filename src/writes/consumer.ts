@@ -83,8 +83,8 @@ export interface ConsumerDeps {
   fetch?: typeof fetch;
 }
 
-/** The lease unreadable or naming no known writer: look again soon. */
-const PROMOTING_DELAY_S = 1;
+/** The lease unreadable, naming no known writer, or read too long ago to send under: look again soon. */
+const LEASE_RETRY_DELAY_S = 1;
 /** A promotion's drain ends at a known time; a lease read past it completes it, so never wait longer than this for one. */
 const PROMOTION_MAX_DELAY_S = 60;
 /** An operator freeze can last long: back off with the attempts up to this, so ~40 minutes of freeze fit in max_retries 100 before a write is dead-lettered (replayable). */
@@ -131,7 +131,7 @@ async function usableLease(batch: MessageBatch<QueuedWrite>, deps: ConsumerDeps)
     lease = await deps.lease();
   } catch (err) {
     // Unknown is not "no writer": deliver nothing until the lease is read.
-    retryAll(batch, PROMOTING_DELAY_S, `writer lease unreadable: ${errorText(err)}`, deps);
+    retryAll(batch, LEASE_RETRY_DELAY_S, `writer lease unreadable: ${errorText(err)}`, deps);
     return undefined;
   }
   if (lease.promotion) {
@@ -145,7 +145,7 @@ async function usableLease(batch: MessageBatch<QueuedWrite>, deps: ConsumerDeps)
   }
   const writer = deps.origins.find((o) => o.name === lease.region);
   if (!writer) {
-    retryAll(batch, PROMOTING_DELAY_S, `the lease's writer ${JSON.stringify(lease.region)} is not in ORIGINS`, deps);
+    retryAll(batch, LEASE_RETRY_DELAY_S, `the lease's writer ${JSON.stringify(lease.region)} is not in ORIGINS`, deps);
     return undefined;
   }
   return { lease, writer, readAt };
@@ -262,7 +262,7 @@ async function consumeOne(message: Message<QueuedWrite>, lease: WriterLease, wri
   // The lease was read for the batch; a slow claim may have outlived the trust a promotion's drain allows for.
   if (deps.clock.now() - leaseReadAt > deps.leaseTrustMs) {
     await ledger.unclaim(token, "the batch's lease read is too old to send under").catch(() => undefined);
-    return retry("the batch's lease read is too old to send under", PROMOTING_DELAY_S);
+    return retry("the batch's lease read is too old to send under", LEASE_RETRY_DELAY_S);
   }
   const delivery = await deliver(request, deps.originTimeoutMs, { bytes: deps.maxStoredResultBytes, sensitive: deps.sensitiveHeaders }, deps.fetch);
   if (delivery.kind === "retry") {
