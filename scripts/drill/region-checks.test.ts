@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { evaluate, type CounterSample, type DataPoint, type DrillData } from "./checks.ts";
-import { cutoverDelay, rampWindows, type ActionRecord } from "./region-checks.ts";
+import { cutoverDelay, judgeRegionP95, rampWindows, type ActionRecord, type ControlAnswer } from "./region-checks.ts";
 import { routingChanges } from "./region-points.ts";
 import { drillRouting } from "./regions.ts";
 import type { Plan, RequestResult } from "./types.ts";
@@ -227,6 +227,62 @@ describe("multi-region drill targets", () => {
     const d = regionRun();
     d.results = d.results.map((r) => (r.phase === 3 && r.region === "ap-south" ? { ...r, latencyMs: 7 } : r));
     expect(failing(d)).toEqual(["p95 of served requests vs baseline, per region"]);
+  });
+
+  /** The in-run control at 20 req/s over the whole run: 5 ms, or `slow(at)` ms. */
+  function controlRun(slow: (at: number) => number | undefined = () => undefined): ControlAnswer[] {
+    const out: ControlAnswer[] = [];
+    for (let at = 0; at < 46_000; at += 50) out.push({ intendedAt: at, latencyMs: slow(at) ?? 5, status: 200 });
+    return out;
+  }
+
+  it("a survivor 40 % slower passes when the in-run control was 40 % slower in the same seconds, and fails when the control was steady", () => {
+    const slowed = (control: ControlAnswer[]) => {
+      const d = regionRun();
+      d.results = d.results.map((r) => (r.phase === 3 && r.region === "ap-south" ? { ...r, latencyMs: 7 } : r));
+      d.regionRun!.control = control;
+      return d;
+    };
+    const machineSlow = slowed(controlRun((at) => (at >= 30_000 ? 7 : undefined)));
+    expect(failing(machineSlow)).toEqual([]);
+    expect(target(machineSlow, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 7.0 ms vs 5.0 ms (x1.40) (the run's baseline: none of its own), over 1960 (p95 of all of them 7.0 ms); control 7.0 ms vs 5.0 ms (x1.40)");
+    const steady = slowed(controlRun());
+    expect(failing(steady)).toEqual(["p95 of served requests vs baseline, per region"]);
+    expect(target(steady, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 7.0 ms vs 5.0 ms (x1.40)");
+    expect(target(steady, "p95 of served requests vs baseline, per region").measured).toContain("control 5.0 ms vs 5.0 ms (x1.00): fail");
+  });
+
+  it("a region slower than the control explains fails; on a machine more than twice as slow, within its slowdown, the run is inconclusive", () => {
+    const d = regionRun();
+    d.results = d.results.map((r) => (r.phase === 3 && r.region === "ap-south" ? { ...r, latencyMs: 14 } : r));
+    // The control 1.4x slower explains 1.75x, not 2.8x.
+    d.regionRun!.control = controlRun((at) => (at >= 30_000 ? 7 : undefined));
+    expect(failing(d)).toEqual(["p95 of served requests vs baseline, per region"]);
+    expect(target(d, "p95 of served requests vs baseline, per region").inconclusive).toBeUndefined();
+    // The control 3x slower: the limit stops at 2 x 1.25 = 2.5x, and 2.8x is within 3 x 1.25.
+    d.regionRun!.control = controlRun((at) => (at >= 30_000 ? 15 : undefined));
+    const t = target(d, "p95 of served requests vs baseline, per region");
+    expect(t.pass).toBe(false);
+    expect(t.inconclusive).toBe(true);
+    expect(t.measured).toContain("control 15.0 ms vs 5.0 ms (x3.00): inconclusive");
+    expect(evaluate(d).targets.filter((x) => !x.pass).map((x) => x.name)).toEqual(["p95 of served requests vs baseline, per region"]);
+  });
+
+  it("judgeRegionP95: 1.25 x the baseline with a 1 ms floor, widened by the control factor from 1 up to 2, inconclusive only above that", () => {
+    expect(judgeRegionP95(6.25, 5, undefined)).toBe("pass");
+    expect(judgeRegionP95(6.3, 5, undefined)).toBe("fail");
+    // The 1 ms floor: a 2 ms baseline may reach 3 ms.
+    expect(judgeRegionP95(3, 2, 1)).toBe("pass");
+    expect(judgeRegionP95(3.01, 2, 1)).toBe("fail");
+    // A faster machine later never tightens the limit.
+    expect(judgeRegionP95(6.25, 5, 0.5)).toBe("pass");
+    expect(judgeRegionP95(7.5, 5, 1.2)).toBe("pass");
+    expect(judgeRegionP95(7.6, 5, 1.2)).toBe("fail");
+    expect(judgeRegionP95(12.5, 5, 2)).toBe("pass");
+    expect(judgeRegionP95(12.6, 5, 2)).toBe("fail");
+    expect(judgeRegionP95(12.6, 5, 2.5)).toBe("inconclusive");
+    expect(judgeRegionP95(15.6, 5, 2.5)).toBe("inconclusive");
+    expect(judgeRegionP95(15.7, 5, 2.5)).toBe("fail");
   });
 
   it("three seconds of machine stall (every region slow at once) do not fail the per-region p95 target; the same slowdown in most seconds does", () => {

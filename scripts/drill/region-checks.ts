@@ -17,6 +17,17 @@ export interface RegionRun {
   syncMs: number;
   actions: ActionRecord[];
   faults: FaultRecord[];
+  /** The in-run control's answers (control.ts), on the plan load's clock; absent in older reports and unit runs without one. */
+  control?: ControlAnswer[];
+}
+
+/** One answer of the in-run control (a bare worker on its own origin, same seconds as the plan's load). */
+export interface ControlAnswer {
+  /** ms since the plan's load started. */
+  intendedAt: number;
+  latencyMs: number;
+  /** 0 when no answer came. */
+  status: number;
 }
 
 /** One admin action the drill sent, and its answer. */
@@ -264,14 +275,21 @@ function readFiveXx(ctx: Ctx): TargetResult {
 
 /** Answers of one region in a second, at least, for that second's p95 to count. */
 const MIN_PER_SECOND = 20;
+/** The control runs at a tenth of the load (at least 20 req/s): its seconds count from 10 answers. */
+const CONTROL_MIN_PER_SECOND = 10;
+/**
+ * The most the control may widen a region's limit: beyond a machine twice as slow as in the
+ * baseline, the run cannot judge the product (inconclusive, unless the region fails even so).
+ */
+export const CONTROL_MAX_FACTOR = 2;
 
 /**
  * The typical second's p95: the median over seconds of each second's p95 (seconds with at least
- * MIN_PER_SECOND answers). This machine stalls now and then for a second or three (every region
+ * `minPerSecond` answers). This machine stalls now and then for a second or three (every region
  * and the single-origin drills alike: 40-140 ms p95 seconds), and a plain p95 over a minute lands
  * in those seconds or not by luck; a region that is slower for real is slower in most seconds.
  */
-function typicalP95(results: { intendedAt: number; latencyMs: number }[]): number | undefined {
+function typicalP95(results: { intendedAt: number; latencyMs: number }[], minPerSecond = MIN_PER_SECOND): number | undefined {
   const bySecond = new Map<number, number[]>();
   for (const r of results) {
     const s = Math.floor(r.intendedAt / 1000);
@@ -279,9 +297,33 @@ function typicalP95(results: { intendedAt: number; latencyMs: number }[]): numbe
     if (list) list.push(r.latencyMs);
     else bySecond.set(s, [r.latencyMs]);
   }
-  const p95s = [...bySecond.values()].filter((l) => l.length >= MIN_PER_SECOND).map((l) => percentile(l, 95));
+  const p95s = [...bySecond.values()].filter((l) => l.length >= minPerSecond).map((l) => percentile(l, 95));
   if (p95s.length === 0) return undefined;
   return percentile(p95s, 50);
+}
+
+/**
+ * How much slower the machine was in `seconds` than in the baseline, as the in-run control saw
+ * it: its typical p95 in those seconds over its typical p95 in the baseline's (after the first 2 s,
+ * as the regions' baselines).
+ */
+function controlFactor(control: ControlAnswer[], baseline: { from: number; to: number }, seconds: Set<number>): { factor: number; base: number; during: number } | undefined {
+  const inBase = control.filter((r) => r.intendedAt >= baseline.from && r.intendedAt < baseline.to);
+  const during = control.filter((r) => seconds.has(Math.floor(r.intendedAt / 1000)));
+  const base = typicalP95(inBase, CONTROL_MIN_PER_SECOND);
+  const now = typicalP95(during, CONTROL_MIN_PER_SECOND);
+  if (base === undefined || now === undefined || base <= 0) return undefined;
+  return { factor: now / base, base, during: now };
+}
+
+/** A region's p95 against its limit: 1.25 x its baseline (1 ms floor), widened by the machine's slowdown (the control's factor, at least 1, at most CONTROL_MAX_FACTOR). */
+export function judgeRegionP95(p95: number, base: number, factor: number | undefined): "pass" | "fail" | "inconclusive" {
+  const limit = (f: number) => Math.max(base * 1.25 * f, base + 1);
+  const machine = Math.max(1, factor ?? 1);
+  if (p95 <= limit(Math.min(machine, CONTROL_MAX_FACTOR))) return "pass";
+  // Slower than even the widest limit allows, on a machine slower than that: this run cannot tell.
+  if (machine > CONTROL_MAX_FACTOR && p95 <= limit(machine)) return "inconclusive";
+  return "fail";
 }
 
 /** p95 of what each region served during the drill, against that region's own baseline (or the run's, when it had no baseline traffic), second by second. */
@@ -291,9 +333,10 @@ function p95PerRegion(ctx: Ctx): TargetResult {
   // Reads: writes go to the writer and pay for the ledger; they have their own targets.
   const inBaseline = ctx.sent.filter((r) => r.write === undefined && r.phase === baseIndex && r.intendedAt >= 2000 && r.region !== "");
   const runBase = typicalP95(inBaseline);
+  const baselineWindow = { from: Math.max(2000, d.bounds[baseIndex] ?? 0), to: d.bounds[baseIndex + 1] ?? 0 };
+  const control = ctx.run.control;
   const parts: string[] = [];
-  let ok = true;
-  let judged = 0;
+  const verdicts: string[] = [];
   for (const { name } of ctx.plan.regions) {
     const own = inBaseline.filter((r) => r.region === name);
     const ownBase = own.length >= MIN_BASELINE ? typicalP95(own) : undefined;
@@ -304,17 +347,26 @@ function p95PerRegion(ctx: Ctx): TargetResult {
       parts.push(`${name}: not judged (${served.length} answers outside its faults)`);
       continue;
     }
-    judged++;
-    const limit = Math.max(base * 1.25, base + 1);
+    // The seconds that count toward the region's p95, so the control is read over the same ones.
+    const perSecond = new Map<number, number>();
+    for (const r of served) perSecond.set(Math.floor(r.intendedAt / 1000), (perSecond.get(Math.floor(r.intendedAt / 1000)) ?? 0) + 1);
+    const seconds = new Set([...perSecond].filter(([, n]) => n >= MIN_PER_SECOND).map(([s]) => s));
+    const machine = control ? controlFactor(control, baselineWindow, seconds) : undefined;
+    const verdict = judgeRegionP95(p95, base, machine?.factor);
+    verdicts.push(verdict);
     const plain = percentile(served.map((r) => r.latencyMs), 95);
-    parts.push(`${name}: ${fmtMs(p95)} vs ${fmtMs(base)}${ownBase !== undefined ? "" : " (the run's baseline: none of its own)"}, over ${served.length} (p95 of all of them ${fmtMs(plain)})`);
-    if (p95 > limit) ok = false;
+    const machineText = machine ? `; control ${fmtMs(machine.during)} vs ${fmtMs(machine.base)} (x${machine.factor.toFixed(2)})` : control ? "; control: too few answers" : "";
+    parts.push(
+      `${name}: ${fmtMs(p95)} vs ${fmtMs(base)} (x${(p95 / base).toFixed(2)})${ownBase !== undefined ? "" : " (the run's baseline: none of its own)"}, over ${served.length} (p95 of all of them ${fmtMs(plain)})${machineText}${verdict === "pass" ? "" : `: ${verdict}`}`,
+    );
   }
+  const pass = verdicts.length > 0 && verdicts.every((v) => v === "pass");
   return {
     name: "p95 of served requests vs baseline, per region",
-    target: "<= 1.25 x the region's baseline (1 ms floor), over what it served outside its own faults; each judged as the median over seconds of the second's p95, so a machine stall of a second or three does not decide it",
+    target: `<= 1.25 x the region's baseline (1 ms floor), x the machine's slowdown in the same seconds (the in-run control, a bare worker: at least 1, at most ${CONTROL_MAX_FACTOR}), over what it served outside its own faults; each judged as the median over seconds of the second's p95, so a machine stall of a second or three does not decide it`,
     measured: parts.join("; "),
-    pass: ok && judged > 0,
+    pass,
+    ...(!pass && verdicts.length > 0 && !verdicts.includes("fail") ? { inconclusive: true } : {}),
   };
 }
 

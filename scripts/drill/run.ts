@@ -17,6 +17,7 @@ import { DEFAULTS } from "../../src/config.ts";
 import { CHDB_MISSING } from "../dashboard/engines/local.ts";
 import { overallTotals } from "../dashboard/queries.ts";
 import { drillDashboard } from "../dashboard/run.ts";
+import { alignControl, runControlLoad, startControlWorker } from "./control.ts";
 import { chooseRate, climb, HEADROOM, laddersSettleRatio, measureRung, oursVsBareTarget, recheckOursVsBare, type Calibration } from "./calibrate.ts";
 import { dashboardAgreement, evaluate, fallbackCounts, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
 import { sendAdmin } from "./admin.ts";
@@ -251,6 +252,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once("SIGINT", onSignal);
   let worker: RunningWorker | undefined;
+  let control: { worker: RunningWorker; origin: OriginProcess } | undefined;
   try {
     // Several regions: ORIGINS and ROUTING from the plan, and an admin token of this run's own for the region routes.
     const adminToken = randomBytes(24).toString("base64url");
@@ -283,6 +285,17 @@ export async function main(argv: string[]): Promise<number> {
     const port = await freePort();
     worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port, productBindings: true, vars: workerVars });
     console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);
+    if (multi) {
+      // The in-run control (control.ts): a bare worker on an origin of its own, so no region's log or probe sees its traffic.
+      const origin = await spawnOriginProcess([process.execPath], ["--no-collector", "control"]);
+      try {
+        control = { origin, worker: await startControlWorker(origin.origins["control"]!, await freePort()) };
+      } catch (err) {
+        stopProcess(origin.child);
+        throw err;
+      }
+      console.log(`control ${control.worker.url} (a bare worker in its own workerd, at a tenth of the load)`);
+    }
 
     const phaseSettings = plan.phases.map((p) => p.origins);
     let hostileOn = false;
@@ -307,6 +320,7 @@ export async function main(argv: string[]): Promise<number> {
         .then((s) => (breaker = s.breaker))
         .catch(() => {});
     }, 1000);
+    const controlRun = control ? runControlLoad(control.worker.url, plan) : undefined;
     const run = await runLoad({
       baseUrl: worker.url,
       phases: plan.phases.map((p) => ({ rate: p.rate, durationS: p.durationS })),
@@ -337,6 +351,7 @@ export async function main(argv: string[]): Promise<number> {
       onSecond: (p) => console.log(liveLine(p, plan, breaker)),
     });
     clearInterval(stateTimer);
+    if (controlRun) regionRun.control = alignControl(await controlRun, run.startedAtEpochMs);
     let writeRun: WriteRunData | undefined;
     if (plan.writes) {
       // Every 202 is polled until delivered or failed (or 60 s), and the backlog until empty.
@@ -400,6 +415,8 @@ export async function main(argv: string[]): Promise<number> {
     await writeFile(join(dir, "datapoints.json"), JSON.stringify(collected.points));
     // Every request as the client saw it: the raw results every target is computed from.
     await writeFile(join(dir, "results.json"), JSON.stringify(run.results));
+    // The control's answers on the same clock: what the per-region p95 target weighed the machine with.
+    if (regionRun.control) await writeFile(join(dir, "control.json"), JSON.stringify(regionRun.control));
     if (writeRun) await writeFile(join(dir, "writes.json"), JSON.stringify({ ...writeRun, actions: writeActions, sends: run.results.filter((r) => r.write) }));
     const reportInput: ReportInput = {
       plan,
@@ -451,6 +468,8 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     await worker?.dispose();
+    await control?.worker.dispose();
+    if (control) stopProcess(control.origin.child);
     origins.stop();
     disposeNetns();
   }

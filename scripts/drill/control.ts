@@ -1,0 +1,45 @@
+/**
+ * The in-run control of the multi-region drills: a bare pass-through worker in a workerd of its
+ * own, against a healthy fake origin of its own, loaded at a tenth of the plan's rate in the same
+ * seconds as the plan. Its latency moves only with the machine (CPU steal, the load generator's
+ * stalls, the other processes), so the per-region p95 target can tell "this machine was slower
+ * in those seconds" from "our worker was slower". It shares the machine with our worker, so
+ * whatever CPU our worker burns on the other core shows in it too: the factor it gives is capped
+ * (CONTROL_MAX_FACTOR in region-checks.ts) and reported beside every judgement.
+ */
+import { runLoad, type LoadRun } from "./load.ts";
+import { requestMaker } from "./mix.ts";
+import type { ControlAnswer } from "./region-checks.ts";
+import { startWorker, type RunningWorker } from "./runtime.ts";
+import type { Plan } from "./types.ts";
+
+/** The control's share of each phase's rate. */
+export const CONTROL_SHARE = 0.1;
+/** ... and its least rate, so each second still has enough answers for a p95. */
+export const CONTROL_MIN_RATE = 20;
+
+/** The control's schedule: the plan's phases at a tenth of their rate (at least CONTROL_MIN_RATE req/s). */
+export function controlPhases(phases: { rate: number; durationS: number }[]): { rate: number; durationS: number }[] {
+  return phases.map((p) => ({ rate: Math.max(CONTROL_MIN_RATE, Math.round(p.rate * CONTROL_SHARE)), durationS: p.durationS }));
+}
+
+/** The control worker: bare, untapped (no data points, no collector), on its own origin. */
+export function startControlWorker(originUrl: string, port: number): Promise<RunningWorker> {
+  return startWorker({ entry: "scripts/drill/worker/bare.ts", port, productBindings: false, vars: { ORIGIN_URL: originUrl } });
+}
+
+/**
+ * The control's load, started beside the plan's. Its reads are the plan's read mix (no writes,
+ * no sticky or hostile clients: a bare worker does nothing with them).
+ */
+export function runControlLoad(url: string, plan: Plan): Promise<LoadRun> {
+  const { hostile: _hostile, sticky: _sticky, writes: _writes, ...reads } = plan.mix;
+  const maker = requestMaker({ ...reads, writeShare: 0 });
+  return runLoad({ baseUrl: url, phases: controlPhases(plan.phases), makeRequest: (seq) => maker(seq), connections: 8 });
+}
+
+/** The control's answers on the plan load's clock (ms since the plan's load started). */
+export function alignControl(control: LoadRun, planStartedAtEpochMs: number): ControlAnswer[] {
+  const shift = control.startedAtEpochMs - planStartedAtEpochMs;
+  return control.results.filter((r) => r.error !== "unsent").map((r) => ({ intendedAt: r.intendedAt + shift, latencyMs: r.latencyMs, status: r.status }));
+}
