@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { evaluate, type CounterSample, type DataPoint, type DrillData } from "./checks.ts";
-import { cutoverDelay, judgeRegionP95, rampWindows, type ActionRecord, type ControlAnswer } from "./region-checks.ts";
+import { cutoverDelay, judgeRegionP95, rampWindows, ratioInterval, type ActionRecord, type ControlAnswer } from "./region-checks.ts";
 import { routingChanges } from "./region-points.ts";
 import { drillRouting } from "./regions.ts";
 import type { Plan, RequestResult } from "./types.ts";
@@ -245,10 +245,10 @@ describe("multi-region drill targets", () => {
     };
     const machineSlow = slowed(controlRun((at) => (at >= 30_000 ? 7 : undefined)));
     expect(failing(machineSlow)).toEqual([]);
-    expect(target(machineSlow, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 7.0 ms vs 5.0 ms (x1.40) (the run's baseline: none of its own), over 1960 (p95 of all of them 7.0 ms); control 7.0 ms vs 5.0 ms (x1.40)");
+    expect(target(machineSlow, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 7.0 ms vs 5.0 ms (x1.40, 90 % interval x1.00-1.40) (the run's baseline: none of its own), over 1960 (p95 of all of them 7.0 ms); control 7.0 ms vs 5.0 ms (x1.40)");
     const steady = slowed(controlRun());
     expect(failing(steady)).toEqual(["p95 of served requests vs baseline, per region"]);
-    expect(target(steady, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 7.0 ms vs 5.0 ms (x1.40)");
+    expect(target(steady, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 7.0 ms vs 5.0 ms (x1.40, 90 % interval x1.00-1.40)");
     expect(target(steady, "p95 of served requests vs baseline, per region").measured).toContain("control 5.0 ms vs 5.0 ms (x1.00): fail");
   });
 
@@ -266,6 +266,18 @@ describe("multi-region drill targets", () => {
     expect(t.inconclusive).toBe(true);
     expect(t.measured).toContain("control 15.0 ms vs 5.0 ms (x3.00): inconclusive");
     expect(evaluate(d).targets.filter((x) => !x.pass).map((x) => x.name)).toEqual(["p95 of served requests vs baseline, per region"]);
+  });
+
+  it("ratioInterval: the ratio of the typical seconds as resampling moves it, reproducibly; none without seconds", () => {
+    expect(ratioInterval([7, 7, 7], [5, 5])).toEqual({ low: 1.4, high: 1.4 });
+    const served = [5, 6, 6, 7, 8, 9, 12, 14, 20, 40];
+    const base = [4, 5, 5, 6, 8, 10, 12, 21];
+    const interval = ratioInterval(served, base)!;
+    // Seconds spread over 4x: the interval spans far more than the 25 % the target allows.
+    expect(interval.low).toBeLessThan(1);
+    expect(interval.high).toBeGreaterThan(1.25);
+    expect(ratioInterval(served, base)).toEqual(interval);
+    expect(ratioInterval([], base)).toBeUndefined();
   });
 
   it("judgeRegionP95: 1.25 x the baseline with a 1 ms floor, widened by the control factor from 1 up to 2, inconclusive only above that", () => {

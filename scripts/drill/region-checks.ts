@@ -290,6 +290,13 @@ export const CONTROL_MAX_FACTOR = 2;
  * in those seconds or not by luck; a region that is slower for real is slower in most seconds.
  */
 function typicalP95(results: { intendedAt: number; latencyMs: number }[], minPerSecond = MIN_PER_SECOND): number | undefined {
+  const p95s = secondP95s(results, minPerSecond);
+  if (p95s.length === 0) return undefined;
+  return percentile(p95s, 50);
+}
+
+/** Each second's p95 (seconds with at least `minPerSecond` answers). */
+function secondP95s(results: { intendedAt: number; latencyMs: number }[], minPerSecond = MIN_PER_SECOND): number[] {
   const bySecond = new Map<number, number[]>();
   for (const r of results) {
     const s = Math.floor(r.intendedAt / 1000);
@@ -297,9 +304,34 @@ function typicalP95(results: { intendedAt: number; latencyMs: number }[], minPer
     if (list) list.push(r.latencyMs);
     else bySecond.set(s, [r.latencyMs]);
   }
-  const p95s = [...bySecond.values()].filter((l) => l.length >= minPerSecond).map((l) => percentile(l, 95));
-  if (p95s.length === 0) return undefined;
-  return percentile(p95s, 50);
+  return [...bySecond.values()].filter((l) => l.length >= minPerSecond).map((l) => percentile(l, 95));
+}
+
+const BOOTSTRAP_ROUNDS = 1000;
+
+/**
+ * How far the ratio of two typical seconds could move by chance: a 90 % interval from resampling
+ * the seconds of each side (a fixed seed, so a report's numbers are reproducible from its
+ * results.json). Reported, not judged: on this machine a second's p95 ranges over 3-4x, and
+ * with a 10 s baseline the interval is often wider than the 25 % the target allows.
+ */
+export function ratioInterval(served: number[], base: number[]): { low: number; high: number } | undefined {
+  if (served.length === 0 || base.length === 0) return undefined;
+  let state = 0x9e3779b9;
+  const pick = (list: number[]) => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return list[(state >>> 0) % list.length]!;
+  };
+  const ratios: number[] = [];
+  for (let i = 0; i < BOOTSTRAP_ROUNDS; i++) {
+    const s = percentile(served.map(() => pick(served)), 50);
+    const b = percentile(base.map(() => pick(base)), 50);
+    if (b > 0) ratios.push(s / b);
+  }
+  if (ratios.length === 0) return undefined;
+  return { low: percentile(ratios, 5), high: percentile(ratios, 95) };
 }
 
 /**
@@ -355,9 +387,11 @@ function p95PerRegion(ctx: Ctx): TargetResult {
     const verdict = judgeRegionP95(p95, base, machine?.factor);
     verdicts.push(verdict);
     const plain = percentile(served.map((r) => r.latencyMs), 95);
+    const interval = ratioInterval(secondP95s(served), secondP95s(ownBase !== undefined ? own : inBaseline));
+    const intervalText = interval ? `, 90 % interval x${interval.low.toFixed(2)}-${interval.high.toFixed(2)}` : "";
     const machineText = machine ? `; control ${fmtMs(machine.during)} vs ${fmtMs(machine.base)} (x${machine.factor.toFixed(2)})` : control ? "; control: too few answers" : "";
     parts.push(
-      `${name}: ${fmtMs(p95)} vs ${fmtMs(base)} (x${(p95 / base).toFixed(2)})${ownBase !== undefined ? "" : " (the run's baseline: none of its own)"}, over ${served.length} (p95 of all of them ${fmtMs(plain)})${machineText}${verdict === "pass" ? "" : `: ${verdict}`}`,
+      `${name}: ${fmtMs(p95)} vs ${fmtMs(base)} (x${(p95 / base).toFixed(2)}${intervalText})${ownBase !== undefined ? "" : " (the run's baseline: none of its own)"}, over ${served.length} (p95 of all of them ${fmtMs(plain)})${machineText}${verdict === "pass" ? "" : `: ${verdict}`}`,
     );
   }
   const pass = verdicts.length > 0 && verdicts.every((v) => v === "pass");

@@ -282,6 +282,8 @@ export async function main(argv: string[]): Promise<number> {
     if (plan.writes) await resetWriteLogs(origins.origins);
     for (const phase of plan.phases) phase.rate = forcedRate ?? Math.max(1, Math.round((phase.rate * calibration.rateUsed) / planRate));
 
+    // The replay rate scales with the load, as the phases' rates do.
+    if (plan.writes) workerVars["WRITES"] = writesVar(plan, calibration.rateUsed / planRate)!;
     const port = await freePort();
     worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port, productBindings: true, vars: workerVars });
     console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);

@@ -5,14 +5,25 @@
  * or a deadline), and the origins' write logs read at the end. Fetching is here; judging is in
  * write-checks.ts.
  */
+import { WRITES_DEFAULTS } from "../../src/config/writes.ts";
 import type { WriteEntry } from "../lib/write-log.ts";
 import type { Plan, WriteAdminAction } from "./types.ts";
 import type { BacklogSample, StatusRead } from "./write-checks.ts";
 
-/** The worker's WRITES for a plan: its config as written, auto_promote from how the plan promotes. */
-export function writesVar(plan: Plan): string | undefined {
+/**
+ * The worker's WRITES for a plan: its config as written, auto_promote from how the plan promotes.
+ * `rateScale` (the calibrated rate over the plan's): below 1 the replay rate is scaled with the
+ * load, as the phases' rates are, so the backlog (written at the scaled rate) drains in the same
+ * time and its replay weighs on the machine's reads as the plan meant.
+ */
+export function writesVar(plan: Plan, rateScale = 1): string | undefined {
   if (!plan.writes) return undefined;
-  return JSON.stringify({ ...plan.writes.config, auto_promote: plan.writes.promote === "auto" });
+  const config: Record<string, unknown> = { ...plan.writes.config, auto_promote: plan.writes.promote === "auto" };
+  if (rateScale < 1) {
+    const replay = typeof config["replay_per_second"] === "number" ? (config["replay_per_second"] as number) : WRITES_DEFAULTS.replay_per_second;
+    config["replay_per_second"] = Math.max(1, Math.round(replay * rateScale));
+  }
+  return JSON.stringify(config);
 }
 
 /** GET /__edge/admin/writes as src/admin/writes.ts answers it: `lease` (the object's, read strongly) and `backlog` (WRITE_BACKLOG's snapshot). */
