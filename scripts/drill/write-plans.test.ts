@@ -9,7 +9,6 @@ const WRITES = {
   routes: [{ path: "/api/", methods: ["POST", "PUT", "PATCH", "DELETE"], idempotency: "required" }],
   webhooks: [{ path: "/hooks/payments", dedupe_key: "sha256(event_id+rev)" }],
   writer: "us-east",
-  replay_per_second: 25,
 };
 
 describe("write plans", () => {
@@ -34,13 +33,13 @@ describe("write plans", () => {
 
   it("a calibrated rate below the plan's scales the replay rate with it (never below 1 a second), the plan's or the product default's", async () => {
     const plan = await loadPlan("write-failover");
-    expect(JSON.parse(writesVar(plan, 0.5)!).replay_per_second).toBe(13);
+    // The product default (50 a second) when the plan sets none; unchanged at the plan's own rate.
+    expect(JSON.parse(writesVar(plan)!).replay_per_second).toBeUndefined();
+    expect(JSON.parse(writesVar(plan, 0.5)!).replay_per_second).toBe(25);
     expect(JSON.parse(writesVar(plan, 0.001)!).replay_per_second).toBe(1);
-    expect(JSON.parse(writesVar(plan, 1)!).replay_per_second).toBe(25);
-    const { replay_per_second: _unset, ...config } = plan.writes!.config as Record<string, unknown>;
-    const defaulted = { ...plan, writes: { ...plan.writes!, config } };
-    expect(JSON.parse(writesVar(defaulted)!).replay_per_second).toBeUndefined();
-    expect(JSON.parse(writesVar(defaulted, 0.5)!).replay_per_second).toBe(25);
+    const paced = { ...plan, writes: { ...plan.writes!, config: { ...plan.writes!.config, replay_per_second: 25 } } };
+    expect(JSON.parse(writesVar(paced, 1)!).replay_per_second).toBe(25);
+    expect(JSON.parse(writesVar(paced, 0.5)!).replay_per_second).toBe(13);
   });
 
   it("a plan without writes gives the worker no WRITES", async () => {
