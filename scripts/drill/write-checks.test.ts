@@ -8,6 +8,7 @@
 import { describe, expect, it } from "vitest";
 import type { WriteEntry } from "../lib/write-log.ts";
 import type { DrillData } from "./checks.ts";
+import { drillRouting } from "./regions.ts";
 import type { Plan, RequestResult } from "./types.ts";
 import { writeTargets, type BacklogSample, type WriteRunData } from "./write-checks.ts";
 
@@ -210,6 +211,33 @@ describe("write targets", () => {
     run.w.logs["eu-west"] = run.w.logs["eu-west"]!.filter((x) => x !== moved);
     run.w.logs["us-east"]!.push({ ...moved, region: "us-east" });
     expect(failing(run)).toEqual(["one writer at every instant", "followers take no direct write", "webhooks delivered only from the survivor"]);
+  });
+
+  it("a webhook the failed region took in the ms before its fault reached it is no webhook after it failed; one after is", () => {
+    const run = goodRun();
+    const last = run.w.logs["us-east"]!.filter((x) => x.event !== null).at(-1)!;
+    const withFault = (appliedAt: number): DrillData => ({
+      plan,
+      startedAt: T0,
+      bounds: [0, 10_000, 20_000, 30_000],
+      results: run.results,
+      points: [],
+      counters: [],
+      originPerSecond: {},
+      settings: { maxAgeS: 30, threshold: 5, openMaxMs: 1500, timeoutMs: 5000 },
+      writes: run.w,
+      regionRun: { routing: drillRouting({ mode: "failover" }), syncMs: 1000, actions: [], faults: [{ phase: 1, region: "us-east", setting: { mode: "partition" }, appliedAt }] },
+    });
+    // Logged 4 ms into the phase, the partition in place at 8 ms: the worker sent it to a healthy writer.
+    last.at = T0 + 10_004;
+    const webhookTarget = (d: DrillData) => writeTargets(d).targets.find((t) => t.name === "webhooks delivered only from the survivor")!;
+    expect(webhookTarget(withFault(T0 + 10_008)).pass).toBe(true);
+    // Without the drill's record, the phase's scheduled start: flagged.
+    expect(failing(run)).toEqual(["webhooks delivered only from the survivor"]);
+    // The partition in place at 2 ms: it was taken after.
+    const late = webhookTarget(withFault(T0 + 10_002));
+    expect(late.pass).toBe(false);
+    expect(late.measured).toContain(`${last.event} at us-east 10.0 s, after it failed at 10.0 s`);
   });
 
   it("a webhook policy whose emit_from never held the lease fails the webhook target", () => {

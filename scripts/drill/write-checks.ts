@@ -7,6 +7,7 @@
  */
 import type { WriteEntry } from "../lib/write-log.ts";
 import type { DrillData } from "./checks.ts";
+import type { FaultRecord } from "./region-checks.ts";
 import { hardDown, isMultiRegion, phaseRegions } from "./regions.ts";
 import { fmtMs, percentile } from "./stats.ts";
 import type { Plan, RequestResult, TargetResult } from "./types.ts";
@@ -61,6 +62,8 @@ interface Ctx {
   w: WriteRunData;
   sends: RequestResult[];
   entries: WriteEntry[];
+  /** When each phase's setting reached each region's origin (the drill's records), epoch ms. */
+  faults: FaultRecord[];
 }
 
 /** The entries of one ref: writes by key, webhooks by event. */
@@ -82,7 +85,7 @@ export function writeTargets(d: DrillData): { targets: TargetResult[]; totals: R
   const entries = Object.values(w.logs)
     .flat()
     .sort((a, b) => a.at - b.at);
-  const ctx: Ctx = { plan: d.plan, startedAt: d.startedAt, bounds: d.bounds, w, sends: d.results.filter((r) => r.write !== undefined && r.error !== "unsent"), entries };
+  const ctx: Ctx = { plan: d.plan, startedAt: d.startedAt, bounds: d.bounds, w, sends: d.results.filter((r) => r.write !== undefined && r.error !== "unsent"), entries, faults: d.regionRun?.faults ?? [] };
   const targets = [
     loss(ctx),
     duplicates(ctx),
@@ -279,7 +282,11 @@ function failures(ctx: Ctx): { region: string; at: number }[] {
   const out: { region: string; at: number }[] = [];
   for (const { name } of ctx.plan.regions) {
     const first = phases.find((p) => hardDown(p.regions[name]!.fault) || p.regions[name]!.admin === "evacuated");
-    if (first) out.push({ region: name, at: ctx.startedAt + first.from });
+    if (!first) continue;
+    // From when the fault reached the origin, not the phase's scheduled start: applying it takes a
+    // few ms, and a write the origin took before it was cut off was sent to a healthy writer.
+    const applied = ctx.faults.find((f) => f.region === name && f.phase === first.phase)?.appliedAt;
+    out.push({ region: name, at: Math.max(ctx.startedAt + first.from, applied ?? 0) });
   }
   // A region that holds the lease again later is a writer again: only the ones that never do.
   return out.filter((f) => !ctx.w.samples.some((s) => s.ok && s.at > f.at && s.region === f.region && s.epoch > epochAt(ctx.w.samples, f.at)));
