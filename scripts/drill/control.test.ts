@@ -1,3 +1,4 @@
+/** The in-run control of the multi-region drills (control.ts): its schedule and its clock. */
 import { describe, expect, it } from "vitest";
 import { alignControl, controlPhases } from "./control.ts";
 import type { RequestResult } from "./types.ts";

@@ -1,6 +1,7 @@
 /** A plan's deterministic request mix: hot and cold keys, some credentialed users, a few writes. */
 import type { RequestSpec } from "./load.ts";
 import { randomBytes } from "node:crypto";
+import { xorshift32 } from "./stats.ts";
 import type { StickyJar } from "./sticky.ts";
 import { HOSTILE_USER, type Plan } from "./types.ts";
 import { WriteMaker } from "./write-mix.ts";
@@ -12,14 +13,7 @@ import { WriteMaker } from "./write-mix.ts";
  */
 export function requestMaker(mix: Plan["mix"], hostileOn: () => boolean = () => true, jar?: StickyJar, nonce = randomBytes(4).toString("hex")): (seq: number) => RequestSpec {
   const { hotKeys, coldKeys, hotShare, credentialedShare, users, writeShare } = mix;
-  let state = 0x2545f491;
-  const random = () => {
-    // xorshift32: cheap, and the same sequence every run.
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 0x100000000;
-  };
+  const random = xorshift32(0x2545f491);
   const hostile = mix.hostile ?? [];
   const sticky = mix.sticky;
   let hostileSeq = 0;

@@ -7,7 +7,7 @@
 import { openIntervals, type CounterSample, type DataPoint, type DrillData } from "./checks.ts";
 import { requestRouting, routingChanges, type RoutingChange } from "./region-points.ts";
 import { clean, hardDown, healthy, isMultiRegion, normalShares, phaseRegions, type DrillRouting, type PhaseRegions } from "./regions.ts";
-import { fmtMs, pct, percentile } from "./stats.ts";
+import { fmtMs, pct, percentile, xorshift32 } from "./stats.ts";
 import { HOSTILE_USER, type AdminActionName, type FaultSetting, type Plan, type RegionSpec, type RequestResult, type TargetResult } from "./types.ts";
 
 /** What the drill did in a multi-region run, beside the load. Times are epoch ms. */
@@ -290,21 +290,29 @@ export const CONTROL_MAX_FACTOR = 2;
  * in those seconds or not by luck; a region that is slower for real is slower in most seconds.
  */
 function typicalP95(results: { intendedAt: number; latencyMs: number }[], minPerSecond = MIN_PER_SECOND): number | undefined {
-  const p95s = secondP95s(results, minPerSecond);
-  if (p95s.length === 0) return undefined;
-  return percentile(p95s, 50);
+  return medianOf(secondP95s(bySecond(results), minPerSecond));
+}
+
+/** The median of the seconds' p95s; undefined for none. */
+function medianOf(p95s: number[]): number | undefined {
+  return p95s.length === 0 ? undefined : percentile(p95s, 50);
+}
+
+/** Latencies by second of intended send. */
+function bySecond(results: { intendedAt: number; latencyMs: number }[]): Map<number, number[]> {
+  const out = new Map<number, number[]>();
+  for (const r of results) {
+    const s = Math.floor(r.intendedAt / 1000);
+    const list = out.get(s);
+    if (list) list.push(r.latencyMs);
+    else out.set(s, [r.latencyMs]);
+  }
+  return out;
 }
 
 /** Each second's p95 (seconds with at least `minPerSecond` answers). */
-function secondP95s(results: { intendedAt: number; latencyMs: number }[], minPerSecond = MIN_PER_SECOND): number[] {
-  const bySecond = new Map<number, number[]>();
-  for (const r of results) {
-    const s = Math.floor(r.intendedAt / 1000);
-    const list = bySecond.get(s);
-    if (list) list.push(r.latencyMs);
-    else bySecond.set(s, [r.latencyMs]);
-  }
-  return [...bySecond.values()].filter((l) => l.length >= minPerSecond).map((l) => percentile(l, 95));
+function secondP95s(seconds: Map<number, number[]>, minPerSecond = MIN_PER_SECOND): number[] {
+  return [...seconds.values()].filter((l) => l.length >= minPerSecond).map((l) => percentile(l, 95));
 }
 
 const BOOTSTRAP_ROUNDS = 1000;
@@ -317,13 +325,8 @@ const BOOTSTRAP_ROUNDS = 1000;
  */
 export function ratioInterval(served: number[], base: number[]): { low: number; high: number } | undefined {
   if (served.length === 0 || base.length === 0) return undefined;
-  let state = 0x9e3779b9;
-  const pick = (list: number[]) => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return list[(state >>> 0) % list.length]!;
-  };
+  const random = xorshift32(0x9e3779b9);
+  const pick = (list: number[]) => list[Math.floor(random() * list.length)]!;
   const ratios: number[] = [];
   for (let i = 0; i < BOOTSTRAP_ROUNDS; i++) {
     const s = percentile(served.map(() => pick(served)), 50);
@@ -364,30 +367,32 @@ function p95PerRegion(ctx: Ctx): TargetResult {
   const baseIndex = d.plan.phases.findIndex((p) => p.baseline);
   // Reads: writes go to the writer and pay for the ledger; they have their own targets.
   const inBaseline = ctx.sent.filter((r) => r.write === undefined && r.phase === baseIndex && r.intendedAt >= 2000 && r.region !== "");
-  const runBase = typicalP95(inBaseline);
+  const runBaseSeconds = secondP95s(bySecond(inBaseline));
+  const runBase = medianOf(runBaseSeconds);
   const baselineWindow = { from: Math.max(2000, d.bounds[baseIndex] ?? 0), to: d.bounds[baseIndex + 1] ?? 0 };
   const control = ctx.run.control;
   const parts: string[] = [];
   const verdicts: string[] = [];
   for (const { name } of ctx.plan.regions) {
     const own = inBaseline.filter((r) => r.region === name);
-    const ownBase = own.length >= MIN_BASELINE ? typicalP95(own) : undefined;
+    const ownSeconds = own.length >= MIN_BASELINE ? secondP95s(bySecond(own)) : [];
+    const ownBase = medianOf(ownSeconds);
     const base = ownBase ?? runBase;
     const served = ctx.sent.filter((r) => r.write === undefined && r.region === name && r.phase !== baseIndex && clean(ctx.phases[r.phase]!.regions[name]!.fault));
-    const p95 = served.length >= MIN_JUDGED ? typicalP95(served) : undefined;
+    const servedBySecond = bySecond(served);
+    const servedSeconds = secondP95s(servedBySecond);
+    const p95 = served.length >= MIN_JUDGED ? medianOf(servedSeconds) : undefined;
     if (p95 === undefined || base === undefined) {
       parts.push(`${name}: not judged (${served.length} answers outside its faults)`);
       continue;
     }
     // The seconds that count toward the region's p95, so the control is read over the same ones.
-    const perSecond = new Map<number, number>();
-    for (const r of served) perSecond.set(Math.floor(r.intendedAt / 1000), (perSecond.get(Math.floor(r.intendedAt / 1000)) ?? 0) + 1);
-    const seconds = new Set([...perSecond].filter(([, n]) => n >= MIN_PER_SECOND).map(([s]) => s));
+    const seconds = new Set([...servedBySecond].filter(([, l]) => l.length >= MIN_PER_SECOND).map(([s]) => s));
     const machine = control ? controlFactor(control, baselineWindow, seconds) : undefined;
     const verdict = judgeRegionP95(p95, base, machine?.factor);
     verdicts.push(verdict);
     const plain = percentile(served.map((r) => r.latencyMs), 95);
-    const interval = ratioInterval(secondP95s(served), secondP95s(ownBase !== undefined ? own : inBaseline));
+    const interval = ratioInterval(servedSeconds, ownBase !== undefined ? ownSeconds : runBaseSeconds);
     const intervalText = interval ? `, 90 % interval x${interval.low.toFixed(2)}-${interval.high.toFixed(2)}` : "";
     const machineText = machine ? `; control ${fmtMs(machine.during)} vs ${fmtMs(machine.base)} (x${machine.factor.toFixed(2)})` : control ? "; control: too few answers" : "";
     parts.push(

@@ -10,3 +10,14 @@ export function percentile(values: number[], p: number): number {
 export const fmtMs = (ms: number): string => `${ms.toFixed(1)} ms`;
 
 export const pct = (share: number, digits = 1): string => `${(100 * share).toFixed(digits)} %`;
+
+/** xorshift32 from `seed`: numbers in [0, 1), cheap, and the same sequence every run. */
+export function xorshift32(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 0x100000000;
+  };
+}
