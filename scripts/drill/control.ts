@@ -1,16 +1,19 @@
 /**
- * The in-run control of the multi-region drills: a bare pass-through worker in a workerd of its
- * own, against a healthy fake origin of its own, loaded at a tenth of the plan's rate in the same
- * seconds as the plan. Its latency moves only with the machine (CPU steal, the load generator's
- * stalls, the other processes), so the per-region p95 target can tell "this machine was slower
- * in those seconds" from "our worker was slower". It shares the machine with our worker, so
- * whatever CPU our worker burns on the other core shows in it too: the factor it gives is capped
- * (CONTROL_MAX_FACTOR in region-checks.ts) and reported beside every judgement.
+ * The in-run control of the multi-region drills: a bare pass-through worker in the same workerd as
+ * ours (one process, one JS thread), against a healthy fake origin of its own, loaded at a tenth
+ * of the plan's rate in the same seconds as the plan. Locally that thread also runs what Cloudflare
+ * runs elsewhere: every Durable Object (ledger, backlog, routing, breaker), the Queues broker and
+ * the consumer's replay. A bare worker does none of that work, so its slowdown is the runtime's and
+ * the machine's (CPU steal, the load generator's stalls, the other processes), and the per-region
+ * p95 target can tell "this runtime was slower in those seconds" from "our read path was slower".
+ * Whatever CPU our own read path burns on that thread shows in it too: the factor it gives is
+ * capped (CONTROL_MAX_FACTOR in region-checks.ts) and reported beside every judgement, with the
+ * unadjusted ratio.
  */
 import { runLoad, type LoadRun } from "./load.ts";
 import { requestMaker } from "./mix.ts";
 import type { ControlAnswer } from "./region-checks.ts";
-import { startWorker, type RunningWorker } from "./runtime.ts";
+import type { CompanionWorker } from "./runtime.ts";
 import type { Plan } from "./types.ts";
 
 /** The control's share of each phase's rate. */
@@ -23,9 +26,9 @@ export function controlPhases(phases: { rate: number; durationS: number }[]): { 
   return phases.map((p) => ({ rate: Math.max(CONTROL_MIN_RATE, Math.round(p.rate * CONTROL_SHARE)), durationS: p.durationS }));
 }
 
-/** The control worker: bare, untapped (no data points, no collector), on its own origin. */
-export function startControlWorker(originUrl: string, port: number): Promise<RunningWorker> {
-  return startWorker({ entry: "scripts/drill/worker/bare.ts", port, productBindings: false, vars: { ORIGIN_URL: originUrl } });
+/** The control worker, started beside ours (startWorker's companions): bare, untapped (no data points, no collector), on its own origin. */
+export function controlWorker(originUrl: string, port: number): CompanionWorker {
+  return { entry: "scripts/drill/worker/bare.ts", port, vars: { ORIGIN_URL: originUrl } };
 }
 
 /**

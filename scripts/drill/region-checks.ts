@@ -338,8 +338,8 @@ export function ratioInterval(served: number[], base: number[]): { low: number; 
 }
 
 /**
- * How much slower the machine was in `seconds` than in the baseline, as the in-run control saw
- * it: its typical p95 in those seconds over its typical p95 in the baseline's (after the first 2 s,
+ * How much slower the runtime (the machine, and workerd's one thread) was in `seconds` than in the
+ * baseline, as the in-run control saw it: its typical p95 in those seconds over its typical p95 in the baseline's (after the first 2 s,
  * as the regions' baselines).
  */
 function controlFactor(control: ControlAnswer[], baseline: { from: number; to: number }, seconds: Set<number>): { factor: number; base: number; during: number } | undefined {
@@ -402,7 +402,7 @@ function p95PerRegion(ctx: Ctx): TargetResult {
   const pass = verdicts.length > 0 && verdicts.every((v) => v === "pass");
   return {
     name: "p95 of served requests vs baseline, per region",
-    target: `<= 1.25 x the region's baseline (1 ms floor), x the machine's slowdown in the same seconds (the in-run control, a bare worker: at least 1, at most ${CONTROL_MAX_FACTOR}), over what it served outside its own faults; each judged as the median over seconds of the second's p95, so a machine stall of a second or three does not decide it`,
+    target: `<= 1.25 x the region's baseline (1 ms floor), x the runtime's slowdown in the same seconds (the in-run control: a bare worker in the same workerd, whose one thread locally also runs every Durable Object, the queue and its replay, which Cloudflare runs elsewhere; at least 1, at most ${CONTROL_MAX_FACTOR}), over what it served outside its own faults; each judged as the median over seconds of the second's p95, so a machine stall of a second or three does not decide it`,
     measured: parts.join("; "),
     pass,
     ...(!pass && verdicts.length > 0 && !verdicts.includes("fail") ? { inconclusive: true } : {}),

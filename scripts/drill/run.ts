@@ -17,7 +17,7 @@ import { DEFAULTS } from "../../src/config.ts";
 import { CHDB_MISSING } from "../dashboard/engines/local.ts";
 import { overallTotals } from "../dashboard/queries.ts";
 import { drillDashboard } from "../dashboard/run.ts";
-import { alignControl, runControlLoad, startControlWorker } from "./control.ts";
+import { alignControl, controlWorker, runControlLoad } from "./control.ts";
 import { chooseRate, climb, HEADROOM, laddersSettleRatio, measureRung, oursVsBareTarget, recheckOursVsBare, type Calibration } from "./calibrate.ts";
 import { dashboardAgreement, evaluate, fallbackCounts, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
 import { sendAdmin } from "./admin.ts";
@@ -252,7 +252,7 @@ export async function main(argv: string[]): Promise<number> {
   };
   process.once("SIGINT", onSignal);
   let worker: RunningWorker | undefined;
-  let control: { worker: RunningWorker; origin: OriginProcess } | undefined;
+  let control: { url: string; origin: OriginProcess } | undefined;
   try {
     // Several regions: ORIGINS and ROUTING from the plan, and an admin token of this run's own for the region routes.
     const adminToken = randomBytes(24).toString("base64url");
@@ -285,19 +285,24 @@ export async function main(argv: string[]): Promise<number> {
     // The replay rate scales with the load, as the phases' rates do.
     if (plan.writes) workerVars["WRITES"] = writesVar(plan, calibration.rateUsed / planRate)!;
     const port = await freePort();
-    worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port, productBindings: true, vars: workerVars });
-    console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);
-    if (multi) {
-      // The in-run control (control.ts): a bare worker on an origin of its own, so no region's log or probe sees its traffic.
-      const origin = await spawnOriginProcess([process.execPath], ["--no-collector", "control"]);
-      try {
-        control = { origin, worker: await startControlWorker(origin.origins["control"]!, await freePort()) };
-      } catch (err) {
-        stopProcess(origin.child);
-        throw err;
-      }
-      console.log(`control ${control.worker.url} (a bare worker in its own workerd, at a tenth of the load)`);
+    // The in-run control (control.ts): a bare worker in our workerd, on an origin process of its own, so no region's log or probe sees its traffic.
+    const controlOrigin = multi ? await spawnOriginProcess([process.execPath], ["--no-collector", "control"]) : undefined;
+    const controlPort = controlOrigin ? await freePort() : 0;
+    try {
+      worker = await startWorker({
+        entry: "scripts/drill/worker/entry.ts",
+        port,
+        productBindings: true,
+        vars: workerVars,
+        ...(controlOrigin ? { companions: [controlWorker(controlOrigin.origins["control"]!, controlPort)] } : {}),
+      });
+    } catch (err) {
+      if (controlOrigin) stopProcess(controlOrigin.child);
+      throw err;
     }
+    if (controlOrigin) control = { origin: controlOrigin, url: `http://127.0.0.1:${controlPort}` };
+    console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);
+    if (control) console.log(`control ${control.url} (a bare worker in the same workerd, at a tenth of the load)`);
 
     const phaseSettings = plan.phases.map((p) => p.origins);
     let hostileOn = false;
@@ -322,7 +327,7 @@ export async function main(argv: string[]): Promise<number> {
         .then((s) => (breaker = s.breaker))
         .catch(() => {});
     }, 1000);
-    const controlRun = control ? runControlLoad(control.worker.url, plan) : undefined;
+    const controlRun = control ? runControlLoad(control.url, plan) : undefined;
     const run = await runLoad({
       baseUrl: worker.url,
       phases: plan.phases.map((p) => ({ rate: p.rate, durationS: p.durationS })),
@@ -470,7 +475,6 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     process.off("SIGINT", onSignal);
     await worker?.dispose();
-    await control?.worker.dispose();
     if (control) stopProcess(control.origin.child);
     origins.stop();
     disposeNetns();

@@ -1,9 +1,13 @@
 /** The drill binds the Durable Objects wrangler.toml declares, so a new object (the fleet routing object) needs no edit here. */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { durableObjectBindings, queueBindings, stateRoot } from "./runtime.ts";
+import { freePort } from "./run.ts";
+import { durableObjectBindings, queueBindings, startWorker, stateRoot } from "./runtime.ts";
 
 describe("where a drill worker's state lives", () => {
   it("the first writable candidate (RAM-backed /dev/shm by default), else the temp dir", async () => {
@@ -89,4 +93,50 @@ describe("drill runtime bindings", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+});
+
+/** A loopback origin that names itself in every answer. */
+async function namedOrigin(name: string): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => res.end(`${name} ${req.url}`));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+describe("a drill worker in workerd", () => {
+  it("keeps every binding's storage under its own throwaway dir, and removes it on dispose", async () => {
+    // Miniflare 5 ignored the earlier defaultPersistRoot and kept Durable Objects in the temp dir on disk, where each commit waits on the request thread.
+    const origin = await namedOrigin("origin");
+    const worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port: await freePort(), productBindings: true, vars: { ORIGINS: JSON.stringify([{ name: "primary", url: origin.url, weight: 1 }]), DRILL_COLLECTOR_URL: origin.url } });
+    try {
+      expect(worker.dir.startsWith(stateRoot())).toBe(true);
+      const res = await fetch(`${worker.url}/a`);
+      expect([res.status, await res.text()]).toEqual([200, "origin /a"]);
+      expect((await readdir(join(worker.dir, "state", "do"))).sort()).toEqual(["-BreakerObject", "-RoutingObject", "-WriteBacklog", "-WriteLedger"]);
+    } finally {
+      await worker.dispose();
+      origin.server.close();
+    }
+    expect(existsSync(worker.dir)).toBe(false);
+  }, 60_000);
+
+  it("runs a companion in the same workerd process, on its own port and with its own vars", async () => {
+    const [mainOrigin, companionOrigin] = await Promise.all([namedOrigin("main"), namedOrigin("companion")]);
+    const companionPort = await freePort();
+    const worker = await startWorker({
+      entry: "scripts/drill/worker/bare.ts",
+      port: await freePort(),
+      productBindings: false,
+      vars: { ORIGIN_URL: mainOrigin.url },
+      companions: [{ entry: "scripts/drill/worker/bare.ts", port: companionPort, vars: { ORIGIN_URL: companionOrigin.url } }],
+    });
+    try {
+      expect(worker.pids).toHaveLength(1);
+      expect(await (await fetch(`${worker.url}/x?q=1`)).text()).toBe("main /x?q=1");
+      expect(await (await fetch(`http://127.0.0.1:${companionPort}/y`)).text()).toBe("companion /y");
+    } finally {
+      await worker.dispose();
+      mainOrigin.server.close();
+      companionOrigin.server.close();
+    }
+  }, 60_000);
 });
