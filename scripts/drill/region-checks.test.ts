@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { evaluate, type CounterSample, type DataPoint, type DrillData } from "./checks.ts";
-import { cutoverDelay, judgeRegionP95, rampWindows, ratioInterval, type ActionRecord, type ControlAnswer } from "./region-checks.ts";
+import { cutoverDelay, judgeRegionP95, rampWindows, ratioInterval, relativeInterval, type ActionRecord, type ControlAnswer } from "./region-checks.ts";
 import { routingChanges } from "./region-points.ts";
 import { drillRouting } from "./regions.ts";
 import type { Plan, RequestResult } from "./types.ts";
@@ -245,11 +245,12 @@ describe("multi-region drill targets", () => {
     };
     const machineSlow = slowed(controlRun((at) => (at >= 30_000 ? 7 : undefined)));
     expect(failing(machineSlow)).toEqual([]);
-    expect(target(machineSlow, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 7.0 ms vs 5.0 ms (x1.40, 90 % interval x1.00-1.40) (the run's baseline: none of its own), over 1960 (p95 of all of them 7.0 ms); control 7.0 ms vs 5.0 ms (x1.40)");
+    expect(target(machineSlow, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 7.0 ms vs 5.0 ms (x1.40) (the run's baseline: none of its own), over 1960; control 7.0 ms vs 5.0 ms (x1.40), x1.00 of the control's slowdown (90 % interval x1.00-1.00); besides, typical second 7.0 ms vs 5.0 ms (x1.40)");
     const steady = slowed(controlRun());
     expect(failing(steady)).toEqual(["p95 of served requests vs baseline, per region"]);
-    expect(target(steady, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 7.0 ms vs 5.0 ms (x1.40, 90 % interval x1.00-1.40)");
-    expect(target(steady, "p95 of served requests vs baseline, per region").measured).toContain("control 5.0 ms vs 5.0 ms (x1.00): fail");
+    expect(target(steady, "p95 of served requests vs baseline, per region").measured).toContain(
+      "ap-south: 7.0 ms vs 5.0 ms (x1.40) (the run's baseline: none of its own), over 1960; control 5.0 ms vs 5.0 ms (x1.00), x1.40 of the control's slowdown (90 % interval x1.40-1.40); besides, typical second 7.0 ms vs 5.0 ms (x1.40): fail",
+    );
   });
 
   it("a region slower than the control explains fails; on a machine more than twice as slow, within its slowdown, the run is inconclusive", () => {
@@ -264,8 +265,39 @@ describe("multi-region drill targets", () => {
     const t = target(d, "p95 of served requests vs baseline, per region");
     expect(t.pass).toBe(false);
     expect(t.inconclusive).toBe(true);
-    expect(t.measured).toContain("control 15.0 ms vs 5.0 ms (x3.00): inconclusive");
+    expect(t.measured).toContain("control 15.0 ms vs 5.0 ms (x3.00), x0.93 of the control's slowdown (90 % interval x0.93-0.93); besides, typical second 14.0 ms vs 5.0 ms (x2.80): inconclusive");
     expect(evaluate(d).targets.filter((x) => !x.pass).map((x) => x.name)).toEqual(["p95 of served requests vs baseline, per region"]);
+  });
+
+  it("with the control, a stall of the runtime (the region and the control slow in the same seconds) is divided out; the region alone slow in them fails", () => {
+    const stalledRun = (controlStalls: boolean) => {
+      const d = regionRun();
+      const phase3 = d.results.filter((r) => r.phase === 3).map((r) => r.intendedAt);
+      const from = Math.min(...phase3);
+      const inStall = (at: number) => at >= from && at < from + 3000;
+      d.results = d.results.map((r) => (r.phase === 3 && inStall(r.intendedAt) ? { ...r, latencyMs: 120 } : r));
+      d.regionRun!.control = controlRun((at) => (controlStalls && inStall(at) ? 120 : undefined));
+      return d;
+    };
+    expect(failing(stalledRun(true))).toEqual([]);
+    expect(target(stalledRun(true), "p95 of served requests vs baseline, per region").measured).toContain(
+      "ap-south: 5.0 ms vs 5.0 ms (x1.00) (the run's baseline: none of its own), over 1684; control 5.0 ms vs 5.0 ms (x1.00), x1.00 of the control's slowdown (90 % interval x1.00-1.00); 3 of 26 seconds set aside, the runtime stalled (the control's median > 3 x its baseline's)",
+    );
+    expect(failing(stalledRun(false))).toEqual(["p95 of served requests vs baseline, per region"]);
+  });
+
+  it("relativeInterval: the region's slowdown over the control's, resampled by whole seconds of both, reproducibly", () => {
+    const seconds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const byS = (f: (s: number) => number[]) => new Map(seconds.map((s) => [s, f(s)]));
+    // The region and the control both twice as slow in seconds 5-9 as in 0-4: x1.00 of the control's.
+    const paired = { served: byS((s) => (s >= 5 ? [8, 10, 20 + s] : [])), base: byS((s) => (s < 5 ? [4, 5, 10 + s] : [])), control: byS((s) => (s >= 5 ? [6, 30 + 2 * s] : [3, 15 + s])), seconds: [5, 6, 7, 8, 9], baseSeconds: [0, 1, 2, 3, 4] };
+    const interval = relativeInterval(paired)!;
+    expect(interval.value).toBeCloseTo(29 / 14 / (48 / 19), 6);
+    expect(interval.low).toBeLessThanOrEqual(interval.value);
+    expect(interval.high).toBeGreaterThanOrEqual(interval.value);
+    expect(interval.high).toBeGreaterThan(interval.low);
+    expect(relativeInterval(paired)).toEqual(interval);
+    expect(relativeInterval({ ...paired, control: new Map() })).toBeUndefined();
   });
 
   it("ratioInterval: the ratio of the typical seconds as resampling moves it, reproducibly; none without seconds", () => {

@@ -338,17 +338,74 @@ export function ratioInterval(served: number[], base: number[]): { low: number; 
 }
 
 /**
- * How much slower the runtime (the machine, and workerd's one thread) was in `seconds` than in the
- * baseline, as the in-run control saw it: its typical p95 in those seconds over its typical p95 in the baseline's (after the first 2 s,
- * as the regions' baselines).
+ * A second the runtime itself stalled in: even the bare control's median answer took this many
+ * times its baseline median. Set aside on both sides (and counted), as a machine stall is in
+ * the typical-second judgement without a control; more than half the judged seconds so: inconclusive.
  */
-function controlFactor(control: ControlAnswer[], baseline: { from: number; to: number }, seconds: Set<number>): { factor: number; base: number; during: number } | undefined {
-  const inBase = control.filter((r) => r.intendedAt >= baseline.from && r.intendedAt < baseline.to);
-  const during = control.filter((r) => seconds.has(Math.floor(r.intendedAt / 1000)));
-  const base = typicalP95(inBase, CONTROL_MIN_PER_SECOND);
-  const now = typicalP95(during, CONTROL_MIN_PER_SECOND);
-  if (base === undefined || now === undefined || base <= 0) return undefined;
-  return { factor: now / base, base, during: now };
+const STALL_FACTOR = 3;
+
+/** The judged seconds in which the control's median answer was more than STALL_FACTOR x its baseline median (seconds with fewer than CONTROL_MIN_PER_SECOND answers never count as stalled). */
+export function stalledSeconds(control: Map<number, number[]>, seconds: number[], baseSeconds: number[]): Set<number> {
+  const baseMedian = percentile(pooled(control, baseSeconds), 50);
+  const out = new Set<number>();
+  if (baseMedian <= 0) return out;
+  for (const s of seconds) {
+    const l = control.get(s) ?? [];
+    if (l.length >= CONTROL_MIN_PER_SECOND && percentile(l, 50) > STALL_FACTOR * baseMedian) out.add(s);
+  }
+  return out;
+}
+
+/** The control counts once it has this many answers on each side (its baseline, the judged seconds): a p95 of fewer is one or two answers. */
+const CONTROL_MIN_ANSWERS = 100;
+const PAIRED_BOOTSTRAP_ROUNDS = 400;
+
+/** Latencies of the listed seconds, pooled. */
+function pooled(bySec: Map<number, number[]>, seconds: Iterable<number>): number[] {
+  const out: number[] = [];
+  for (const s of seconds) for (const l of bySec.get(s) ?? []) out.push(l);
+  return out;
+}
+
+/** A region's reads and the control's, by second, over the judged seconds and the baseline's. */
+export interface PairedSeconds {
+  served: Map<number, number[]>;
+  base: Map<number, number[]>;
+  /** The control's answers by second, the whole run: read over the same seconds as the region's. */
+  control: Map<number, number[]>;
+  /** The judged seconds (the region's, with enough answers) and the baseline's. */
+  seconds: number[];
+  baseSeconds: number[];
+}
+
+/** Pooled p95s of both sides over the same seconds: the region's slowdown and the control's. */
+export function pairedP95s(p: PairedSeconds, seconds = p.seconds, baseSeconds = p.baseSeconds): { ours: number; oursBase: number; control: number; controlBase: number } {
+  return {
+    ours: percentile(pooled(p.served, seconds), 95),
+    oursBase: percentile(pooled(p.base, baseSeconds), 95),
+    control: percentile(pooled(p.control, seconds), 95),
+    controlBase: percentile(pooled(p.control, baseSeconds), 95),
+  };
+}
+
+/**
+ * The region's slowdown over the control's (1: slowed exactly as a bare worker in the same
+ * runtime did), with a 90 % interval from resampling whole seconds of both sides together (a
+ * second's answers of the region and of the control stay paired, as they shared that second's
+ * runtime). Fixed seed: reproducible from results.json and control.json. Reported, not judged.
+ */
+export function relativeInterval(p: PairedSeconds): { value: number; low: number; high: number } | undefined {
+  const rel = (q: ReturnType<typeof pairedP95s>) => (q.oursBase > 0 && q.controlBase > 0 && q.control > 0 ? q.ours / q.oursBase / (q.control / q.controlBase) : undefined);
+  const value = rel(pairedP95s(p));
+  if (value === undefined) return undefined;
+  const random = xorshift32(0x9e3779b9);
+  const resample = (list: number[]) => list.map(() => list[Math.floor(random() * list.length)]!);
+  const values: number[] = [];
+  for (let i = 0; i < PAIRED_BOOTSTRAP_ROUNDS; i++) {
+    const v = rel(pairedP95s(p, resample(p.seconds), resample(p.baseSeconds)));
+    if (v !== undefined) values.push(v);
+  }
+  return { value, low: percentile(values, 5), high: percentile(values, 95) };
 }
 
 /** A region's p95 against its limit: 1.25 x its baseline (1 ms floor), widened by the machine's slowdown (the control's factor, at least 1, at most CONTROL_MAX_FACTOR). */
@@ -369,8 +426,9 @@ function p95PerRegion(ctx: Ctx): TargetResult {
   const inBaseline = ctx.sent.filter((r) => r.write === undefined && r.phase === baseIndex && r.intendedAt >= 2000 && r.region !== "");
   const runBaseSeconds = secondP95s(bySecond(inBaseline));
   const runBase = medianOf(runBaseSeconds);
-  const baselineWindow = { from: Math.max(2000, d.bounds[baseIndex] ?? 0), to: d.bounds[baseIndex + 1] ?? 0 };
   const control = ctx.run.control;
+  // Read over the regions' own seconds: the baseline's (after its first 2 s) and each region's judged ones.
+  const controlBySecond = control ? bySecond(control) : undefined;
   const parts: string[] = [];
   const verdicts: string[] = [];
   for (const { name } of ctx.plan.regions) {
@@ -387,16 +445,37 @@ function p95PerRegion(ctx: Ctx): TargetResult {
       continue;
     }
     // The seconds that count toward the region's p95, so the control is read over the same ones.
-    const seconds = new Set([...servedBySecond].filter(([, l]) => l.length >= MIN_PER_SECOND).map(([s]) => s));
-    const machine = control ? controlFactor(control, baselineWindow, seconds) : undefined;
-    const verdict = judgeRegionP95(p95, base, machine?.factor);
-    verdicts.push(verdict);
+    const seconds = [...servedBySecond].filter(([, l]) => l.length >= MIN_PER_SECOND).map(([s]) => s);
+    const baseBySecond = bySecond(ownBase !== undefined ? own : inBaseline);
+    const baseSeconds = [...baseBySecond.keys()];
+    const stalled = controlBySecond ? stalledSeconds(controlBySecond, seconds, baseSeconds) : new Set<number>();
+    const paired: PairedSeconds | undefined = controlBySecond
+      ? { served: servedBySecond, base: baseBySecond, control: controlBySecond, seconds: seconds.filter((s) => !stalled.has(s)), baseSeconds }
+      : undefined;
+    const typical = `typical second ${fmtMs(p95)} vs ${fmtMs(base)} (x${(p95 / base).toFixed(2)})`;
+    const baseNote = ownBase !== undefined ? "" : " (the run's baseline: none of its own)";
+    if (paired && pooled(paired.control, paired.seconds).length >= CONTROL_MIN_ANSWERS && pooled(paired.control, baseSeconds).length >= CONTROL_MIN_ANSWERS) {
+      // With the control: both sides' p95 over the same seconds, pooled, so what slowed the runtime in them (the machine, workerd's one thread) is divided out.
+      const q = pairedP95s(paired);
+      const factor = q.control / q.controlBase;
+      const mostlyStalled = stalled.size > seconds.length / 2;
+      const verdict = mostlyStalled ? "inconclusive" : judgeRegionP95(q.ours, q.oursBase, factor);
+      verdicts.push(verdict);
+      const relative = relativeInterval(paired);
+      const relativeText = relative ? `, x${relative.value.toFixed(2)} of the control's slowdown (90 % interval x${relative.low.toFixed(2)}-${relative.high.toFixed(2)})` : "";
+      const stallText = stalled.size ? `; ${stalled.size} of ${seconds.length} seconds set aside, the runtime stalled (the control's median > ${STALL_FACTOR} x its baseline's)` : "";
+      parts.push(
+        `${name}: ${fmtMs(q.ours)} vs ${fmtMs(q.oursBase)} (x${(q.ours / q.oursBase).toFixed(2)})${baseNote}, over ${pooled(paired.served, paired.seconds).length}; control ${fmtMs(q.control)} vs ${fmtMs(q.controlBase)} (x${factor.toFixed(2)})${relativeText}${stallText}; besides, ${typical}${verdict === "pass" ? "" : `: ${verdict}`}`,
+      );
+      continue;
+    }
     const plain = percentile(served.map((r) => r.latencyMs), 95);
+    const verdict = judgeRegionP95(p95, base, undefined);
+    verdicts.push(verdict);
     const interval = ratioInterval(servedSeconds, ownBase !== undefined ? ownSeconds : runBaseSeconds);
     const intervalText = interval ? `, 90 % interval x${interval.low.toFixed(2)}-${interval.high.toFixed(2)}` : "";
-    const machineText = machine ? `; control ${fmtMs(machine.during)} vs ${fmtMs(machine.base)} (x${machine.factor.toFixed(2)})` : control ? "; control: too few answers" : "";
     parts.push(
-      `${name}: ${fmtMs(p95)} vs ${fmtMs(base)} (x${(p95 / base).toFixed(2)}${intervalText})${ownBase !== undefined ? "" : " (the run's baseline: none of its own)"}, over ${served.length} (p95 of all of them ${fmtMs(plain)})${machineText}${verdict === "pass" ? "" : `: ${verdict}`}`,
+      `${name}: ${fmtMs(p95)} vs ${fmtMs(base)} (x${(p95 / base).toFixed(2)}${intervalText})${baseNote}, over ${served.length} (p95 of all of them ${fmtMs(plain)})${control ? "; control: too few answers" : ""}${verdict === "pass" ? "" : `: ${verdict}`}`,
     );
   }
   const pass = verdicts.length > 0 && verdicts.every((v) => v === "pass");
