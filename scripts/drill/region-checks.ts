@@ -481,7 +481,7 @@ function p95PerRegion(ctx: Ctx): TargetResult {
   const pass = verdicts.length > 0 && verdicts.every((v) => v === "pass");
   return {
     name: "p95 of served requests vs baseline, per region",
-    target: `<= 1.25 x the region's baseline (1 ms floor), x the runtime's slowdown in the same seconds (the in-run control: a bare worker in the same workerd, whose one thread locally also runs every Durable Object, the queue and its replay, which Cloudflare runs elsewhere; at least 1, at most ${CONTROL_MAX_FACTOR}), over what it served outside its own faults; each judged as the median over seconds of the second's p95, so a machine stall of a second or three does not decide it`,
+    target: `<= 1.25 x the region's baseline (1 ms floor), x the runtime's slowdown in the same seconds, over what it served outside its own faults. The runtime's slowdown is the in-run control's: a bare worker in the same workerd, whose one thread locally also runs every Durable Object, the queue and its replay (Cloudflare runs them elsewhere); the factor at least 1, at most ${CONTROL_MAX_FACTOR}. With the control, the region's and the control's p95 over the same seconds, pooled, seconds in which the runtime stalled (the control's median > ${STALL_FACTOR} x its baseline's) set aside for both; without one, each as the median over seconds of the second's p95, so a machine stall of a second or three does not decide it`,
     measured: parts.join("; "),
     pass,
     ...(!pass && verdicts.length > 0 && !verdicts.includes("fail") ? { inconclusive: true } : {}),
