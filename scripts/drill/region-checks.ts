@@ -275,7 +275,7 @@ function readFiveXx(ctx: Ctx): TargetResult {
 
 /** Answers of one region in a second, at least, for that second's p95 to count. */
 const MIN_PER_SECOND = 20;
-/** The control runs at a tenth of the load (at least 20 req/s): its seconds count from 10 answers. */
+/** The control runs at a tenth of the load (at least 20 req/s): a second of it counts (as stalled or not) from 10 answers. */
 const CONTROL_MIN_PER_SECOND = 10;
 /**
  * The most the control may widen a region's limit: beyond a machine twice as slow as in the
@@ -284,16 +284,12 @@ const CONTROL_MIN_PER_SECOND = 10;
 export const CONTROL_MAX_FACTOR = 2;
 
 /**
- * The typical second's p95: the median over seconds of each second's p95 (seconds with at least
- * `minPerSecond` answers). This machine stalls now and then for a second or three (every region
- * and the single-origin drills alike: 40-140 ms p95 seconds), and a plain p95 over a minute lands
- * in those seconds or not by luck; a region that is slower for real is slower in most seconds.
+ * The typical second's p95: the median over seconds of each second's p95 (seconds with enough
+ * answers). This machine stalls now and then for a second or three (every region and the
+ * single-origin drills alike: 40-140 ms p95 seconds), and a plain p95 over a minute lands in those
+ * seconds or not by luck; a region that is slower for real is slower in most seconds. Undefined
+ * for none.
  */
-function typicalP95(results: { intendedAt: number; latencyMs: number }[], minPerSecond = MIN_PER_SECOND): number | undefined {
-  return medianOf(secondP95s(bySecond(results), minPerSecond));
-}
-
-/** The median of the seconds' p95s; undefined for none. */
 function medianOf(p95s: number[]): number | undefined {
   return p95s.length === 0 ? undefined : percentile(p95s, 50);
 }
