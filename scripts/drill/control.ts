@@ -1,6 +1,6 @@
 /**
  * The in-run control of the multi-region drills: a bare pass-through worker in the same workerd as
- * ours (one process, one JS thread), against a healthy fake origin of its own, loaded at a tenth
+ * ours (one process, one JS thread), against a healthy fake origin of its own, loaded at a quarter
  * of the plan's rate in the same seconds as the plan. Locally that thread also runs what Cloudflare
  * runs elsewhere: every Durable Object (ledger, backlog, routing, breaker), the Queues broker and
  * the consumer's replay. A bare worker does none of that work, so its slowdown is the runtime's and
@@ -17,11 +17,11 @@ import type { CompanionWorker } from "./runtime.ts";
 import type { Plan } from "./types.ts";
 
 /** The control's share of each phase's rate. */
-export const CONTROL_SHARE = 0.1;
+export const CONTROL_SHARE = 0.25;
 /** ... and its least rate, so each second still has enough answers for a p95. */
-export const CONTROL_MIN_RATE = 20;
+export const CONTROL_MIN_RATE = 40;
 
-/** The control's schedule: the plan's phases at a tenth of their rate (at least CONTROL_MIN_RATE req/s). */
+/** The control's schedule: the plan's phases at a quarter of their rate (at least CONTROL_MIN_RATE req/s). */
 export function controlPhases(phases: { rate: number; durationS: number }[]): { rate: number; durationS: number }[] {
   return phases.map((p) => ({ rate: Math.max(CONTROL_MIN_RATE, Math.round(p.rate * CONTROL_SHARE)), durationS: p.durationS }));
 }

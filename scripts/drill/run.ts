@@ -302,7 +302,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     if (controlOrigin) control = { origin: controlOrigin, url: `http://127.0.0.1:${controlPort}` };
     console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);
-    if (control) console.log(`control ${control.url} (a bare worker in the same workerd, at a tenth of the load)`);
+    if (control) console.log(`control ${control.url} (a bare worker in the same workerd, at a quarter of the load)`);
 
     const phaseSettings = plan.phases.map((p) => p.origins);
     let hostileOn = false;
