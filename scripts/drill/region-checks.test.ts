@@ -281,9 +281,42 @@ describe("multi-region drill targets", () => {
     };
     expect(failing(stalledRun(true))).toEqual([]);
     expect(target(stalledRun(true), "p95 of served requests vs baseline, per region").measured).toContain(
-      "ap-south: 5.0 ms vs 5.0 ms (x1.00) (the run's baseline: none of its own), over 1684; control 5.0 ms vs 5.0 ms (x1.00), x1.00 of the control's slowdown (90 % interval x1.00-1.00); 3 of 26 seconds set aside, the runtime stalled (the control's median > 3 x its baseline's)",
+      "ap-south: 5.0 ms vs 5.0 ms (x1.00) (the run's baseline: none of its own), over 1684; control 5.0 ms vs 5.0 ms (x1.00), x1.00 of the control's slowdown (90 % interval x1.00-1.00); set aside as the runtime stalled (the control's median > 3 x its baseline's): 3 of 26 seconds, 0 of 8 baseline seconds",
     );
     expect(failing(stalledRun(false))).toEqual(["p95 of served requests vs baseline, per region"]);
+  });
+
+  it("a stall in the baseline is set aside too: it cannot lift the baseline's p95 and hide a region 3x slower", () => {
+    const d = regionRun();
+    const baseline = d.results.filter((r) => r.phase === d.plan.phases.findIndex((p) => p.baseline) && r.intendedAt >= 2000).map((r) => r.intendedAt);
+    const stallAt = Math.floor(Math.min(...baseline) / 1000) * 1000 + 1000;
+    const inStall = (at: number) => at >= stallAt && at < stallAt + 1000;
+    d.results = d.results.map((r) => (inStall(r.intendedAt) ? { ...r, latencyMs: 120 } : r.phase === 3 && r.region === "ap-south" ? { ...r, latencyMs: 15 } : r));
+    d.regionRun!.control = controlRun((at) => (inStall(at) ? 120 : undefined));
+    const t = target(d, "p95 of served requests vs baseline, per region");
+    expect(t.pass).toBe(false);
+    expect(t.inconclusive).toBeUndefined();
+    expect(t.measured).toContain("ap-south: 15.0 ms vs 5.0 ms (x3.00)");
+    expect(t.measured).toContain("0 of 26 seconds, 1 of 8 baseline seconds");
+  });
+
+  it("a region whose seconds mostly stalled is inconclusive when the rest pass, and fails when the rest fail", () => {
+    const run = (regionMs: number) => {
+      const d = regionRun();
+      const phase3 = d.results.filter((r) => r.phase === 3).map((r) => r.intendedAt);
+      const from = Math.min(...phase3);
+      const inStall = (at: number) => at >= from && at < from + 15_000;
+      const baseIndex = d.plan.phases.findIndex((p) => p.baseline);
+      d.results = d.results.map((r) => (r.phase !== baseIndex && r.region === "ap-south" ? { ...r, latencyMs: inStall(r.intendedAt) ? 120 : regionMs } : r));
+      d.regionRun!.control = controlRun((at) => (inStall(at) ? 120 : undefined));
+      return target(d, "p95 of served requests vs baseline, per region");
+    };
+    const steady = run(5);
+    expect([steady.pass, steady.inconclusive]).toEqual([false, true]);
+    expect(steady.measured).toContain("ap-south: 5.0 ms vs 5.0 ms (x1.00)");
+    const slow = run(9);
+    expect([slow.pass, slow.inconclusive]).toEqual([false, undefined]);
+    expect(slow.measured).toContain("ap-south: 9.0 ms vs 5.0 ms (x1.80)");
   });
 
   it("relativeInterval: the region's slowdown over the control's, resampled by whole seconds of both, reproducibly", () => {

@@ -275,7 +275,7 @@ function readFiveXx(ctx: Ctx): TargetResult {
 
 /** Answers of one region in a second, at least, for that second's p95 to count. */
 const MIN_PER_SECOND = 20;
-/** The control runs at a quarter of the load (at least 40 req/s): a second of it counts (as stalled or not) from 10 answers. */
+/** The control runs at 15 % of the load (at least 30 req/s): a second of it counts (as stalled or not) from 10 answers. */
 const CONTROL_MIN_PER_SECOND = 10;
 /**
  * The most the control may widen a region's limit: beyond a machine twice as slow as in the
@@ -401,10 +401,11 @@ export function relativeInterval(p: PairedSeconds): { value: number; low: number
     const v = rel(pairedP95s(p, resample(p.seconds), resample(p.baseSeconds)));
     if (v !== undefined) values.push(v);
   }
+  if (values.length === 0) return undefined;
   return { value, low: percentile(values, 5), high: percentile(values, 95) };
 }
 
-/** A region's p95 against its limit: 1.25 x its baseline (1 ms floor), widened by the machine's slowdown (the control's factor, at least 1, at most CONTROL_MAX_FACTOR). */
+/** A region's p95 against its limit: 1.25 x its baseline (1 ms floor), widened by the runtime's slowdown (the control's factor, at least 1, at most CONTROL_MAX_FACTOR). */
 export function judgeRegionP95(p95: number, base: number, factor: number | undefined): "pass" | "fail" | "inconclusive" {
   const limit = (f: number) => Math.max(base * 1.25 * f, base + 1);
   const machine = Math.max(1, factor ?? 1);
@@ -444,22 +445,39 @@ function p95PerRegion(ctx: Ctx): TargetResult {
     const seconds = [...servedBySecond].filter(([, l]) => l.length >= MIN_PER_SECOND).map(([s]) => s);
     const baseBySecond = bySecond(ownBase !== undefined ? own : inBaseline);
     const baseSeconds = [...baseBySecond.keys()];
-    const stalled = controlBySecond ? stalledSeconds(controlBySecond, seconds, baseSeconds) : new Set<number>();
-    const paired: PairedSeconds | undefined = controlBySecond
-      ? { served: servedBySecond, base: baseBySecond, control: controlBySecond, seconds: seconds.filter((s) => !stalled.has(s)), baseSeconds }
-      : undefined;
     const typical = `typical second ${fmtMs(p95)} vs ${fmtMs(base)} (x${(p95 / base).toFixed(2)})`;
     const baseNote = ownBase !== undefined ? "" : " (the run's baseline: none of its own)";
-    if (paired && pooled(paired.control, paired.seconds).length >= CONTROL_MIN_ANSWERS && pooled(paired.control, baseSeconds).length >= CONTROL_MIN_ANSWERS) {
-      // With the control: both sides' p95 over the same seconds, pooled, so what slowed the runtime in them (the machine, workerd's one thread) is divided out.
+    // Enough of the control's answers over the region's seconds, before any is set aside: then the control judges (a run whose seconds mostly stalled is inconclusive, not judged without it).
+    if (controlBySecond && pooled(controlBySecond, seconds).length >= CONTROL_MIN_ANSWERS && pooled(controlBySecond, baseSeconds).length >= CONTROL_MIN_ANSWERS) {
+      // Stalls in the baseline too: one stalled second of ten would set a pooled baseline p95 and make any later slowdown look small.
+      const stalled = stalledSeconds(controlBySecond, seconds, baseSeconds);
+      const stalledBase = stalledSeconds(controlBySecond, baseSeconds, baseSeconds);
+      const paired: PairedSeconds = {
+        served: servedBySecond,
+        base: baseBySecond,
+        control: controlBySecond,
+        seconds: seconds.filter((s) => !stalled.has(s)),
+        baseSeconds: baseSeconds.filter((s) => !stalledBase.has(s)),
+      };
+      const mostlyStalled = stalled.size > seconds.length / 2 || stalledBase.size > baseSeconds.length / 2;
+      const stallText =
+        stalled.size || stalledBase.size
+          ? `; set aside as the runtime stalled (the control's median > ${STALL_FACTOR} x its baseline's): ${stalled.size} of ${seconds.length} seconds, ${stalledBase.size} of ${baseSeconds.length} baseline seconds`
+          : "";
+      if (paired.seconds.length === 0 || paired.baseSeconds.length === 0) {
+        verdicts.push("inconclusive");
+        parts.push(`${name}: not judged${stallText}: inconclusive`);
+        continue;
+      }
+      // Both sides' p95 over the same seconds, pooled, so what slowed the runtime in them (the machine, workerd's one thread) is divided out.
       const q = pairedP95s(paired);
       const factor = q.control / q.controlBase;
-      const mostlyStalled = stalled.size > seconds.length / 2;
-      const verdict = mostlyStalled ? "inconclusive" : judgeRegionP95(q.ours, q.oursBase, factor);
+      const judged = judgeRegionP95(q.ours, q.oursBase, factor);
+      // Mostly stalled: too little left to pass on, but a failure in what is left stands.
+      const verdict = mostlyStalled && judged === "pass" ? "inconclusive" : judged;
       verdicts.push(verdict);
       const relative = relativeInterval(paired);
       const relativeText = relative ? `, x${relative.value.toFixed(2)} of the control's slowdown (90 % interval x${relative.low.toFixed(2)}-${relative.high.toFixed(2)})` : "";
-      const stallText = stalled.size ? `; ${stalled.size} of ${seconds.length} seconds set aside, the runtime stalled (the control's median > ${STALL_FACTOR} x its baseline's)` : "";
       parts.push(
         `${name}: ${fmtMs(q.ours)} vs ${fmtMs(q.oursBase)} (x${(q.ours / q.oursBase).toFixed(2)})${baseNote}, over ${pooled(paired.served, paired.seconds).length}; control ${fmtMs(q.control)} vs ${fmtMs(q.controlBase)} (x${factor.toFixed(2)})${relativeText}${stallText}; besides, ${typical}${verdict === "pass" ? "" : `: ${verdict}`}`,
       );
@@ -471,7 +489,7 @@ function p95PerRegion(ctx: Ctx): TargetResult {
     const interval = ratioInterval(servedSeconds, ownBase !== undefined ? ownSeconds : runBaseSeconds);
     const intervalText = interval ? `, 90 % interval x${interval.low.toFixed(2)}-${interval.high.toFixed(2)}` : "";
     parts.push(
-      `${name}: ${fmtMs(p95)} vs ${fmtMs(base)} (x${(p95 / base).toFixed(2)}${intervalText})${baseNote}, over ${served.length} (p95 of all of them ${fmtMs(plain)})${control ? "; control: too few answers" : ""}${verdict === "pass" ? "" : `: ${verdict}`}`,
+      `${name}: ${fmtMs(p95)} vs ${fmtMs(base)} (x${(p95 / base).toFixed(2)}${intervalText})${baseNote}, over ${served.length} (p95 of all of them ${fmtMs(plain)})${control ? "; control: too few answers in these seconds" : ""}${verdict === "pass" ? "" : `: ${verdict}`}`,
     );
   }
   const pass = verdicts.length > 0 && verdicts.every((v) => v === "pass");

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { cpus } from "node:os";
@@ -30,7 +31,7 @@ import type { ActionRecord, FaultRecord, RegionRun } from "./region-checks.ts";
 import { drillRouting, isMultiRegion, originsVar, ROUTING_SYNC_DEFAULT_MS } from "./regions.ts";
 import { StickyJar } from "./sticky.ts";
 import { breakerTransitionsFrom, formatTargetsTable, verdictOf, writeReport, type ReportInput } from "./report.ts";
-import { startWorker, type RunningWorker } from "./runtime.ts";
+import { startWorker, type CompanionWorker, type RunningWorker } from "./runtime.ts";
 import { routingChanges } from "./region-points.ts";
 import type { FaultSetting, Plan, RequestResult, SecondStats, TargetResult } from "./types.ts";
 import type { BacklogSample, WriteRunData } from "./write-checks.ts";
@@ -245,14 +246,17 @@ export async function main(argv: string[]): Promise<number> {
   const netns = multi ? undefined : namespaces[0];
   const netnsFor = (origin: string) => (multi ? netnsOf[origin] : netns);
   // Ctrl-C must not leave a namespace behind.
+  let worker: RunningWorker | undefined;
+  let control: { url: string; origin: OriginProcess } | undefined;
   const onSignal = () => {
+    if (control) stopProcess(control.origin.child);
     origins.stop();
     disposeNetns();
+    // workerd took the same Ctrl-C; its state (in RAM under /dev/shm) must not outlive the run.
+    if (worker) rmSync(worker.dir, { recursive: true, force: true });
     process.exit(130);
   };
   process.once("SIGINT", onSignal);
-  let worker: RunningWorker | undefined;
-  let control: { url: string; origin: OriginProcess } | undefined;
   try {
     // Several regions: ORIGINS and ROUTING from the plan, and an admin token of this run's own for the region routes.
     const adminToken = randomBytes(24).toString("base64url");
@@ -286,23 +290,18 @@ export async function main(argv: string[]): Promise<number> {
     if (plan.writes) workerVars["WRITES"] = writesVar(plan, calibration.rateUsed / planRate)!;
     const port = await freePort();
     // The in-run control (control.ts): a bare worker in our workerd, on an origin process of its own, so no region's log or probe sees its traffic.
-    const controlOrigin = multi ? await spawnOriginProcess([process.execPath], ["--no-collector", "control"]) : undefined;
-    const controlPort = controlOrigin ? await freePort() : 0;
-    try {
-      worker = await startWorker({
-        entry: "scripts/drill/worker/entry.ts",
-        port,
-        productBindings: true,
-        vars: workerVars,
-        ...(controlOrigin ? { companions: [controlWorker(controlOrigin.origins["control"]!, controlPort)] } : {}),
-      });
-    } catch (err) {
-      if (controlOrigin) stopProcess(controlOrigin.child);
-      throw err;
+    const companions: CompanionWorker[] = [];
+    if (multi) {
+      const origin = await spawnOriginProcess([process.execPath], ["--no-collector", "control"]);
+      // Stopped in the finally below from here on.
+      control = { origin, url: "" };
+      const controlPort = await freePort();
+      control.url = `http://127.0.0.1:${controlPort}`;
+      companions.push(controlWorker(origin.origins["control"]!, controlPort));
     }
-    if (controlOrigin) control = { origin: controlOrigin, url: `http://127.0.0.1:${controlPort}` };
+    worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port, productBindings: true, vars: workerVars, companions });
     console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);
-    if (control) console.log(`control ${control.url} (a bare worker in the same workerd, at a quarter of the load)`);
+    if (control) console.log(`control ${control.url} (a bare worker in the same workerd, at 15 % of the load)`);
 
     const phaseSettings = plan.phases.map((p) => p.origins);
     let hostileOn = false;
@@ -474,10 +473,13 @@ export async function main(argv: string[]): Promise<number> {
     return verdict === "pass" ? 0 : verdict === "inconclusive" ? EXIT_INCONCLUSIVE : 1;
   } finally {
     process.off("SIGINT", onSignal);
-    await worker?.dispose();
-    if (control) stopProcess(control.origin.child);
-    origins.stop();
-    disposeNetns();
+    try {
+      await worker?.dispose();
+    } finally {
+      if (control) stopProcess(control.origin.child);
+      origins.stop();
+      disposeNetns();
+    }
   }
 }
 

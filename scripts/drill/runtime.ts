@@ -144,8 +144,6 @@ export interface CompanionWorker {
 }
 
 export async function startWorker(options: WorkerOptions): Promise<RunningWorker> {
-  const dir = await mkdtemp(join(stateRoot(), "edge-fallback-drill-"));
-  const script = await bundle(options.entry, dir);
   const queues = options.productBindings ? await queueBindings() : undefined;
   const bindings = options.productBindings
     ? {
@@ -157,44 +155,54 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         cacheAPI: true,
       }
     : {};
-  const main = {
-    modules: true,
-    modulesRoot: dir,
-    scriptPath: script,
-    compatibilityDate: COMPATIBILITY_DATE,
-    compatibilityFlags: ["nodejs_compat"],
-    bindings: options.vars,
-    ...bindings,
-    unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port }],
-  };
-  const companions = [];
-  for (const [i, c] of (options.companions ?? []).entries()) {
-    const companionDir = join(dir, `companion-${i}`);
-    companions.push({
-      name: `companion-${i}`,
+  const dir = await mkdtemp(join(stateRoot(), "edge-fallback-drill-"));
+  const workerdBefore = new Set(pidsMatching("workerd"));
+  let mf: Miniflare | undefined;
+  try {
+    const script = await bundle(options.entry, dir);
+    const main = {
       modules: true,
-      modulesRoot: companionDir,
-      scriptPath: await bundle(c.entry, companionDir),
+      modulesRoot: dir,
+      scriptPath: script,
       compatibilityDate: COMPATIBILITY_DATE,
       compatibilityFlags: ["nodejs_compat"],
-      bindings: c.vars,
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: c.port }],
-    });
+      bindings: options.vars,
+      ...bindings,
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port }],
+    };
+    const companions = [];
+    for (const [i, c] of (options.companions ?? []).entries()) {
+      const companionDir = join(dir, `companion-${i}`);
+      companions.push({
+        name: `companion-${i}`,
+        modules: true,
+        modulesRoot: companionDir,
+        scriptPath: await bundle(c.entry, companionDir),
+        compatibilityDate: COMPATIBILITY_DATE,
+        compatibilityFlags: ["nodejs_compat"],
+        bindings: c.vars,
+        unsafeDirectSockets: [{ host: "127.0.0.1", port: c.port }],
+      });
+    }
+    const shared = {
+      log: new Log(options.logLevel ?? LogLevel.WARN),
+      // No Request.cf download: nothing here may wait on the network.
+      cf: false,
+      // Every object, KV and cache entry under the fresh dir (Miniflare's default is a directory in the
+      // temp dir, on disk here): each drill starts from an empty store and a closed breaker.
+      resourcePersistencePath: join(dir, "state"),
+      ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
+    };
+    const inspected = options.inspectorPort !== undefined ? { name: "worker", unsafeInspectorProxy: true } : {};
+    const workers = companions.length ? { workers: [{ name: "worker", ...main, ...inspected }, ...companions] } : { ...main, ...inspected };
+    mf = new Miniflare(convertV4MiniflareOptions({ ...shared, ...workers } as Parameters<typeof convertV4MiniflareOptions>[0]));
+    await mf.ready;
+  } catch (err) {
+    // Nothing of a worker that never started may stay behind: its workerd, its bundle, its state.
+    await mf?.dispose().catch(() => undefined);
+    await rm(dir, { recursive: true, force: true });
+    throw err;
   }
-  const shared = {
-    log: new Log(options.logLevel ?? LogLevel.WARN),
-    // No Request.cf download: nothing here may wait on the network.
-    cf: false,
-    // Every object, KV and cache entry under the fresh dir (Miniflare's default is a directory in the
-    // temp dir, on disk here): each drill starts from an empty store and a closed breaker.
-    resourcePersistencePath: join(dir, "state"),
-    ...(options.inspectorPort !== undefined ? { inspectorPort: options.inspectorPort } : {}),
-  };
-  const inspected = options.inspectorPort !== undefined ? { name: "worker", unsafeInspectorProxy: true } : {};
-  const workers = companions.length ? { workers: [{ name: "worker", ...main, ...inspected }, ...companions] } : { ...main, ...inspected };
-  const workerdBefore = new Set(pidsMatching("workerd"));
-  const mf = new Miniflare(convertV4MiniflareOptions({ ...shared, ...workers } as Parameters<typeof convertV4MiniflareOptions>[0]));
-  await mf.ready;
   const url = `http://127.0.0.1:${options.port}`;
   return {
     url,
@@ -203,7 +211,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     // Started one at a time, so the new workerd processes are this instance's.
     pids: pidsMatching("workerd").filter((pid) => !workerdBefore.has(pid)),
     async dispose() {
-      await mf.dispose();
+      await mf!.dispose();
       await rm(dir, { recursive: true, force: true });
     },
   };
