@@ -17,7 +17,7 @@ describe("write plans", () => {
     expect(plan.writes).toEqual({ config: WRITES, promote: "auto", freezeFollowers: true });
     expect(JSON.parse(writesVar(plan)!)).toEqual({ ...WRITES, auto_promote: true });
     expect(plan.phases.map((p) => [p.name, p.durationS, p.origins["us-east"]?.mode, p.writeAdmin ?? []])).toEqual([
-      ["baseline", 20, "healthy", []],
+      ["baseline", 12, "healthy", []],
       ["writer-partitioned", 20, "partition", []],
       ["old-writer-back", 16, "healthy", []],
     ]);
