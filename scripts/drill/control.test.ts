@@ -8,11 +8,11 @@ function answer(intendedAt: number, latencyMs: number, status = 200, error?: str
 }
 
 describe("the in-run control", () => {
-  it("runs each phase at 15 % of its rate, never below 30 req/s, for the same durations", () => {
+  it("runs each phase at a tenth of its rate, never below 20 req/s, for the same durations", () => {
     expect(controlPhases([{ rate: 200, durationS: 12 }, { rate: 1000, durationS: 20 }, { rate: 50, durationS: 4 }])).toEqual([
-      { rate: 30, durationS: 12 },
-      { rate: 150, durationS: 20 },
-      { rate: 30, durationS: 4 },
+      { rate: 20, durationS: 12 },
+      { rate: 100, durationS: 20 },
+      { rate: 20, durationS: 4 },
     ]);
   });
 

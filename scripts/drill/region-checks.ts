@@ -275,7 +275,7 @@ function readFiveXx(ctx: Ctx): TargetResult {
 
 /** Answers of one region in a second, at least, for that second's p95 to count. */
 const MIN_PER_SECOND = 20;
-/** The control runs at 15 % of the load (at least 30 req/s): a second of it counts (as stalled or not) from 10 answers. */
+/** The control runs at a tenth of the load (at least 20 req/s): a second of it counts (as stalled or not) from 10 answers. */
 const CONTROL_MIN_PER_SECOND = 10;
 /**
  * The most the control may widen a region's limit: beyond a machine twice as slow as in the

@@ -301,7 +301,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port, productBindings: true, vars: workerVars, companions });
     console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);
-    if (control) console.log(`control ${control.url} (a bare worker in the same workerd, at 15 % of the load)`);
+    if (control) console.log(`control ${control.url} (a bare worker in the same workerd, at a tenth of the load)`);
 
     const phaseSettings = plan.phases.map((p) => p.origins);
     let hostileOn = false;
