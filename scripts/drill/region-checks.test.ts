@@ -269,12 +269,16 @@ describe("multi-region drill targets", () => {
     expect(evaluate(d).targets.filter((x) => !x.pass).map((x) => x.name)).toEqual(["p95 of served requests vs baseline, per region"]);
   });
 
+  /** The first `ms` of phase 3 (the survivor serving alone), as a test on a request's intendedAt. */
+  function phase3Opening(d: ReturnType<typeof regionRun>, ms: number): (at: number) => boolean {
+    const from = Math.min(...d.results.filter((r) => r.phase === 3).map((r) => r.intendedAt));
+    return (at) => at >= from && at < from + ms;
+  }
+
   it("with the control, a stall of the runtime (the region and the control slow in the same seconds) is divided out; the region alone slow in them fails", () => {
     const stalledRun = (controlStalls: boolean) => {
       const d = regionRun();
-      const phase3 = d.results.filter((r) => r.phase === 3).map((r) => r.intendedAt);
-      const from = Math.min(...phase3);
-      const inStall = (at: number) => at >= from && at < from + 3000;
+      const inStall = phase3Opening(d, 3000);
       d.results = d.results.map((r) => (r.phase === 3 && inStall(r.intendedAt) ? { ...r, latencyMs: 120 } : r));
       d.regionRun!.control = controlRun((at) => (controlStalls && inStall(at) ? 120 : undefined));
       return d;
@@ -303,9 +307,7 @@ describe("multi-region drill targets", () => {
   it("a region whose seconds mostly stalled is inconclusive when the rest pass, and fails when the rest fail", () => {
     const run = (regionMs: number) => {
       const d = regionRun();
-      const phase3 = d.results.filter((r) => r.phase === 3).map((r) => r.intendedAt);
-      const from = Math.min(...phase3);
-      const inStall = (at: number) => at >= from && at < from + 15_000;
+      const inStall = phase3Opening(d, 15_000);
       const baseIndex = d.plan.phases.findIndex((p) => p.baseline);
       d.results = d.results.map((r) => (r.phase !== baseIndex && r.region === "ap-south" ? { ...r, latencyMs: inStall(r.intendedAt) ? 120 : regionMs } : r));
       d.regionRun!.control = controlRun((at) => (inStall(at) ? 120 : undefined));

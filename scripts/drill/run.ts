@@ -292,12 +292,10 @@ export async function main(argv: string[]): Promise<number> {
     // The in-run control (control.ts): a bare worker in our workerd, on an origin process of its own, so no region's log or probe sees its traffic.
     const companions: CompanionWorker[] = [];
     if (multi) {
-      const origin = await spawnOriginProcess([process.execPath], ["--no-collector", "control"]);
-      // Stopped in the finally below from here on.
-      control = { origin, url: "" };
       const controlPort = await freePort();
-      control.url = `http://127.0.0.1:${controlPort}`;
-      companions.push(controlWorker(origin.origins["control"]!, controlPort));
+      // Stopped in the finally below from here on.
+      control = { origin: await spawnOriginProcess([process.execPath], ["--no-collector", "control"]), url: `http://127.0.0.1:${controlPort}` };
+      companions.push(controlWorker(control.origin.origins["control"]!, controlPort));
     }
     worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port, productBindings: true, vars: workerVars, companions });
     console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);

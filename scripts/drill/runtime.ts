@@ -136,6 +136,19 @@ export function stateRoot(candidates = ["/dev/shm"]): string {
   return tmpdir();
 }
 
+/** One worker's script and socket in Miniflare's terms: bundled into `dir`, its vars as plain bindings, listening on a direct socket. */
+async function workerOptions(entry: string, dir: string, vars: Record<string, string>, port: number) {
+  return {
+    modules: true,
+    modulesRoot: dir,
+    scriptPath: await bundle(entry, dir),
+    compatibilityDate: COMPATIBILITY_DATE,
+    compatibilityFlags: ["nodejs_compat"],
+    bindings: vars,
+    unsafeDirectSockets: [{ host: "127.0.0.1", port }],
+  };
+}
+
 /** A worker run in the same workerd as the main one (one process, one JS thread), on a direct socket of its own. */
 export interface CompanionWorker {
   entry: string;
@@ -159,31 +172,9 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const workerdBefore = new Set(pidsMatching("workerd"));
   let mf: Miniflare | undefined;
   try {
-    const script = await bundle(options.entry, dir);
-    const main = {
-      modules: true,
-      modulesRoot: dir,
-      scriptPath: script,
-      compatibilityDate: COMPATIBILITY_DATE,
-      compatibilityFlags: ["nodejs_compat"],
-      bindings: options.vars,
-      ...bindings,
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: options.port }],
-    };
+    const main = { ...(await workerOptions(options.entry, dir, options.vars, options.port)), ...bindings };
     const companions = [];
-    for (const [i, c] of (options.companions ?? []).entries()) {
-      const companionDir = join(dir, `companion-${i}`);
-      companions.push({
-        name: `companion-${i}`,
-        modules: true,
-        modulesRoot: companionDir,
-        scriptPath: await bundle(c.entry, companionDir),
-        compatibilityDate: COMPATIBILITY_DATE,
-        compatibilityFlags: ["nodejs_compat"],
-        bindings: c.vars,
-        unsafeDirectSockets: [{ host: "127.0.0.1", port: c.port }],
-      });
-    }
+    for (const [i, c] of (options.companions ?? []).entries()) companions.push({ name: `companion-${i}`, ...(await workerOptions(c.entry, join(dir, `companion-${i}`), c.vars, c.port)) });
     const shared = {
       log: new Log(options.logLevel ?? LogLevel.WARN),
       // No Request.cf download: nothing here may wait on the network.
