@@ -385,6 +385,23 @@ export function pairedP95s(p: PairedSeconds, seconds = p.seconds, baseSeconds = 
 }
 
 /**
+ * How much the runtime slowed over some seconds: the control's pooled p95 in them over its pooled
+ * p95 in the baseline's (the p95, not a tail: at a tenth of the load a p99 is its slowest two or
+ * four answers, and a smaller factor is the stricter). Undefined without a control, or with fewer
+ * than CONTROL_MIN_ANSWERS answers on either side.
+ */
+export function controlSlowdown(control: ControlAnswer[] | undefined, seconds: Iterable<number>, baseSeconds: Iterable<number>): { factor: number; p95: number; baseP95: number } | undefined {
+  if (!control) return undefined;
+  const bySec = bySecond(control);
+  const judged = pooled(bySec, new Set(seconds));
+  const base = pooled(bySec, new Set(baseSeconds));
+  if (judged.length < CONTROL_MIN_ANSWERS || base.length < CONTROL_MIN_ANSWERS) return undefined;
+  const p95 = percentile(judged, 95);
+  const baseP95 = percentile(base, 95);
+  return baseP95 > 0 ? { factor: p95 / baseP95, p95, baseP95 } : undefined;
+}
+
+/**
  * The region's slowdown over the control's (1: slowed exactly as a bare worker in the same
  * runtime did), with a 90 % interval from resampling whole seconds of both sides together (a
  * second's answers of the region and of the control stay paired, as they shared that second's

@@ -10,6 +10,7 @@ import type { WriteEntry } from "../lib/write-log.ts";
 import type { DrillData } from "./checks.ts";
 import { drillRouting } from "./regions.ts";
 import type { Plan, RequestResult } from "./types.ts";
+import type { ControlAnswer } from "./region-checks.ts";
 import { writeTargets, type BacklogSample, type WriteRunData } from "./write-checks.ts";
 
 const T0 = Date.parse("2026-12-01T12:00:00Z");
@@ -103,10 +104,33 @@ function goodRun(): { results: RequestResult[]; w: WriteRunData } {
   return { results, w: { logs, dropped: { "us-east": 0, "eu-west": 0 }, samples, statuses } };
 }
 
-function judge(run: { results: RequestResult[]; w: WriteRunData }, p: Plan = plan) {
-  const d: DrillData = { plan: p, startedAt: T0, bounds: [0, 10_000, 20_000, 30_000], results: run.results, points: [], counters: [], originPerSecond: {}, settings: { maxAgeS: 30, threshold: 5, openMaxMs: 1500, timeoutMs: 5000 }, writes: run.w };
+function judge(run: { results: RequestResult[]; w: WriteRunData }, p: Plan = plan, control?: ControlAnswer[]) {
+  const d: DrillData = {
+    plan: p,
+    startedAt: T0,
+    bounds: [0, 10_000, 20_000, 30_000],
+    results: run.results,
+    points: [],
+    counters: [],
+    originPerSecond: {},
+    settings: { maxAgeS: 30, threshold: 5, openMaxMs: 1500, timeoutMs: 5000 },
+    writes: run.w,
+    ...(control ? { regionRun: { routing: drillRouting({ mode: "failover" }), syncMs: 1000, actions: [], faults: [], control } } : {}),
+  };
   return writeTargets(d);
 }
+
+/** The control at 20 answers a second over the whole run: `baseMs` in the baseline, `laterMs` after it (one in ten answers twice as slow, so a p95 sits there). */
+function controlRun(baseMs: number, laterMs: number): ControlAnswer[] {
+  const out: ControlAnswer[] = [];
+  for (let at = 0; at < 30_000; at += 50) {
+    const ms = at < 10_000 ? baseMs : laterMs;
+    out.push({ intendedAt: at, latencyMs: (at / 50) % 10 === 0 ? ms * 2 : ms, status: 200 });
+  }
+  return out;
+}
+
+const queuedAckOf = (run: { results: RequestResult[]; w: WriteRunData }, control?: ControlAnswer[]) => judge(run, plan, control).targets.find((t) => t.name === "queued write acknowledged (202) fast")!;
 
 function failing(run: { results: RequestResult[]; w: WriteRunData }, p: Plan = plan): string[] {
   return judge(run, p)
@@ -255,6 +279,37 @@ describe("write targets", () => {
     const queued = run.results.filter((r) => r.status === 202);
     for (const r of queued.slice(0, Math.ceil(queued.length * 0.02))) r.latencyMs = 80;
     expect(failing(run)).toEqual(["queued write acknowledged (202) fast"]);
+  });
+
+  it("with the control, the 202 limit widens by the runtime's slowdown in the same seconds, to at most 2x; beyond, a p99 the uncapped factor allows is inconclusive", () => {
+    const slow = (ms: number) => {
+      const run = goodRun();
+      const queued = run.results.filter((r) => r.status === 202);
+      for (const r of queued.slice(0, Math.ceil(queued.length * 0.02))) r.latencyMs = ms;
+      return run;
+    };
+    // The control 1.5x slower after the baseline (p95 30 ms vs 20 ms): 70 ms passes under 75 ms, 80 ms fails.
+    const widened = queuedAckOf(slow(70), controlRun(10, 15));
+    expect(widened).toMatchObject({ pass: true });
+    expect(widened.measured).toMatch(/^p99 70\.0 ms over \d+ 202s \(max 70\.0 ms\); control p95 30\.0 ms in these seconds vs 20\.0 ms in the baseline \(x1\.50\), so the limit is 75\.0 ms$/);
+    expect(queuedAckOf(slow(80), controlRun(10, 15))).toMatchObject({ pass: false });
+    expect(queuedAckOf(slow(80), controlRun(10, 15)).inconclusive).toBeUndefined();
+    // A control no slower than its baseline, or faster: the plain 50 ms.
+    expect(queuedAckOf(slow(60), controlRun(10, 8))).toMatchObject({ pass: false });
+    // The runtime 3x slower: 120 ms is past the 100 ms cap but within 150 ms (inconclusive); 160 ms fails.
+    expect(queuedAckOf(slow(120), controlRun(10, 30))).toMatchObject({ pass: false, inconclusive: true });
+    expect(queuedAckOf(slow(160), controlRun(10, 30))).toMatchObject({ pass: false });
+    expect(queuedAckOf(slow(160), controlRun(10, 30)).inconclusive).toBeUndefined();
+  });
+
+  it("a control with too few answers in the 202s' seconds leaves the plain 50 ms limit, and says so", () => {
+    const run = goodRun();
+    const queued = run.results.filter((r) => r.status === 202);
+    for (const r of queued.slice(0, Math.ceil(queued.length * 0.02))) r.latencyMs = 70;
+    const sparse = controlRun(10, 15).filter((c) => c.intendedAt >= 10_000 && c.intendedAt < 13_000);
+    const t = queuedAckOf(run, sparse);
+    expect(t).toMatchObject({ pass: false });
+    expect(t.measured).toMatch(/; control: too few answers in these seconds, so the limit is 50 ms: fail$/);
   });
 
   it("202s that waited for a failed pass-through attempt are shown apart, not judged", () => {
