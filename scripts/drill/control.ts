@@ -3,12 +3,12 @@
  * ours (one process, one JS thread), against a healthy fake origin of its own, loaded at a tenth
  * of the plan's rate in the same seconds as the plan. Locally that thread also runs what Cloudflare
  * runs elsewhere: every Durable Object (ledger, backlog, routing, breaker), the Queues broker and
- * the consumer's replay. A bare worker does none of that work, so its slowdown is mostly the
+ * the consumer's replay. A bare worker does none of that work, so the wait it gains is mostly the
  * runtime's and the machine's (CPU steal, the load generator's stalls, the other processes), and
- * the per-region p95 target divides it out. Whatever CPU our own read path burns on that thread
- * slows it too, so a read path that got costlier only in a failover is partly explained away: the
- * factor is capped (CONTROL_MAX_FACTOR in region-checks.ts) and reported beside every judgement,
- * with the unadjusted ratio and the ratio over the control's.
+ * the per-region p95 and 202 targets add it to their limits. Whatever CPU our own read path burns
+ * on that thread slows it too, so a read path that got costlier only in a failover is partly
+ * explained away: the wait counted is capped (CONTROL_MAX_SLOWDOWN in region-checks.ts) and
+ * reported beside every judgement, with the region's own gain and its gain over the control's.
  */
 import { runLoad, type LoadRun } from "./load.ts";
 import { requestMaker } from "./mix.ts";

@@ -7,7 +7,7 @@
  */
 import type { WriteEntry } from "../lib/write-log.ts";
 import type { DrillData } from "./checks.ts";
-import { CONTROL_MAX_FACTOR, controlSlowdown, type ControlAnswer, type FaultRecord } from "./region-checks.ts";
+import { allowedWait, CONTROL_MAX_SLOWDOWN, controlWait, judgeWithWait, type ControlAnswer, type FaultRecord, type RuntimeWait } from "./region-checks.ts";
 import { hardDown, isMultiRegion, phaseRegions } from "./regions.ts";
 import { fmtMs, percentile } from "./stats.ts";
 import type { Plan, RequestResult, TargetResult } from "./types.ts";
@@ -318,18 +318,15 @@ function changedRefused(ctx: Ctx): TargetResult {
 const AFTER_ATTEMPT = new Set(["connect-failed", "outcome-unknown"]);
 
 /**
- * The 202's limit against the runtime's slowdown in the same seconds (the control's, at least 1):
- * QUEUED_ACK_P99_MS x the factor, capped at CONTROL_MAX_FACTOR; beyond the cap, a p99 the
- * uncapped factor would allow cannot be judged on this run (inconclusive), and a slower one fails.
+ * The 202's limit plus the wait the runtime added in the same seconds (the control's p95 over its
+ * baseline's, counted up to CONTROL_MAX_SLOWDOWN's worth, see allowedWait); past the cap, a p99
+ * within the whole wait cannot be judged on this run (inconclusive), and a slower one fails.
  */
-export function judgeQueuedAck(p99: number, factor: number | undefined): "pass" | "fail" | "inconclusive" {
-  const machine = Math.max(1, factor ?? 1);
-  if (p99 <= QUEUED_ACK_P99_MS * Math.min(machine, CONTROL_MAX_FACTOR)) return "pass";
-  if (machine > CONTROL_MAX_FACTOR && p99 <= QUEUED_ACK_P99_MS * machine) return "inconclusive";
-  return "fail";
+export function judgeQueuedAck(p99: number, wait: RuntimeWait | undefined): "pass" | "fail" | "inconclusive" {
+  return judgeWithWait(p99, QUEUED_ACK_P99_MS, wait);
 }
 
-/** The baseline phase's seconds after its first 2 s (new connections, the store's first fill): what the control's slowdown is measured against. */
+/** The baseline phase's seconds after its first 2 s (new connections, the store's first fill): what the control's added wait is measured against. */
 function baselineSeconds(ctx: Ctx): number[] {
   const i = ctx.plan.phases.findIndex((p) => p.baseline);
   if (i < 0) return [];
@@ -344,8 +341,8 @@ function baselineSeconds(ctx: Ctx): number[] {
  * webhook); those handed to the queue after a pass-through attempt failed waited for that attempt,
  * and are shown apart. The 202's own work (the ledger's verdict, the queue send) took 4 ms at the
  * median and 18 ms at p99 inside the worker in a drill whose clients saw a 47 ms p99 (timed in a
- * scratch build): the rest of the tail is workerd's one thread and the machine, which the
- * control's slowdown over the same seconds weighs, as it does for the read p95.
+ * scratch build): the rest of the tail is workerd's one thread and the machine, whose added wait
+ * over the same seconds the control measures, as it does for the read p95.
  */
 function queuedAck(ctx: Ctx): TargetResult {
   const all = ctx.sends.filter((r) => r.status === 202);
@@ -353,17 +350,17 @@ function queuedAck(ctx: Ctx): TargetResult {
   const after = all.filter((r) => AFTER_ATTEMPT.has(r.write?.queuedBecause ?? ""));
   const p99 = percentile(queued.map((r) => r.latencyMs), 99);
   const afterText = after.length ? `; besides, ${after.length} queued after a pass-through attempt failed: p99 ${fmtMs(percentile(after.map((r) => r.latencyMs), 99))}` : "";
-  const slowdown = controlSlowdown(ctx.control, new Set(queued.map((r) => Math.floor(r.intendedAt / 1000))), baselineSeconds(ctx));
-  const verdict = queued.length ? judgeQueuedAck(p99, slowdown?.factor) : "fail";
-  const limit = QUEUED_ACK_P99_MS * Math.min(Math.max(1, slowdown?.factor ?? 1), CONTROL_MAX_FACTOR);
-  const controlText = slowdown
-    ? `; control p95 ${fmtMs(slowdown.p95)} in these seconds vs ${fmtMs(slowdown.baseP95)} in the baseline (x${slowdown.factor.toFixed(2)}), so the limit is ${fmtMs(limit)}`
+  const wait = controlWait(ctx.control, new Set(queued.map((r) => Math.floor(r.intendedAt / 1000))), baselineSeconds(ctx));
+  const verdict = queued.length ? judgeQueuedAck(p99, wait) : "fail";
+  const limit = QUEUED_ACK_P99_MS + allowedWait(wait).counted;
+  const controlText = wait
+    ? `; control p95 ${fmtMs(wait.p95)} in these seconds vs ${fmtMs(wait.baseP95)} in the baseline, so the limit is ${fmtMs(limit)}`
     : ctx.control
       ? `; control: too few answers in these seconds, so the limit is ${QUEUED_ACK_P99_MS} ms`
       : "";
   return {
     name: "queued write acknowledged (202) fast",
-    target: `p99 <= ${QUEUED_ACK_P99_MS} ms from intended send to the 202, for writes queued without trying the writer; x the runtime's slowdown in the same seconds (the in-run control's pooled p95 over its baseline's, at least 1, at most ${CONTROL_MAX_FACTOR}; beyond that a p99 within the uncapped limit is inconclusive)`,
+    target: `p99 <= ${QUEUED_ACK_P99_MS} ms from intended send to the 202, for writes queued without trying the writer; plus the wait the runtime added in the same seconds (the in-run control's pooled p95 minus its baseline's, at least 0, counted up to its baseline p95, a runtime ${CONTROL_MAX_SLOWDOWN}x as slow; beyond, a p99 within the whole wait is inconclusive)`,
     measured: queued.length ? `p99 ${fmtMs(p99)} over ${queued.length} 202s (max ${fmtMs(Math.max(...queued.map((r) => r.latencyMs)))})${controlText}${afterText}${verdict === "pass" ? "" : `: ${verdict}`}` : "no write was queued: the drill did not exercise the queue",
     pass: verdict === "pass",
     ...(verdict === "inconclusive" ? { inconclusive: true } : {}),
