@@ -229,6 +229,22 @@ describe("multi-region drill targets", () => {
     expect(failing(d)).toEqual(["p95 of served requests vs baseline, per region"]);
   });
 
+  it("reads a survivor answered in another region's cutover (failed over, up to 1 s) are the blackhole target's, not the survivor's p95; as many slow reads later fail it", () => {
+    // The cutover takes almost the whole second the blackhole target allows: 99 reads, all the survivor's from 20 s, wait 300 ms for the failed region.
+    const slowCutover = regionRun({ ...GOOD, failoverUntil: 20_990 });
+    slowCutover.regionRun!.control = controlRun();
+    expect(target(slowCutover, "blackhole: partition onset to traffic on the survivor").pass).toBe(true);
+    const t = target(slowCutover, "p95 of served requests vs baseline, per region");
+    expect(t.pass).toBe(true);
+    expect(t.measured).toContain("ap-south: 5.0 ms vs 5.0 ms (+0.0 ms, x1.00) (the run's baseline: none of its own), over 1860 (99 sent in another region's cutover left to the blackhole target);");
+    // The same 300 ms answers a second later are the survivor's own: more than 5 % of them, so its p95 is 300 ms.
+    const slowLater = regionRun();
+    slowLater.regionRun!.control = controlRun();
+    slowLater.results = slowLater.results.map((r) => (r.region === "ap-south" && r.intendedAt >= 21_000 && r.intendedAt < 22_100 ? { ...r, latencyMs: 300 } : r));
+    expect(target(slowLater, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 300.0 ms vs 5.0 ms");
+    expect(failing(slowLater)).toEqual(["p95 of served requests vs baseline, per region"]);
+  });
+
   /** The in-run control at 20 req/s over the whole run: 5 ms, or `slow(at)` ms. */
   function controlRun(slow: (at: number) => number | undefined = () => undefined): ControlAnswer[] {
     const out: ControlAnswer[] = [];
@@ -245,11 +261,11 @@ describe("multi-region drill targets", () => {
     };
     const machineSlow = slowed(controlRun((at) => (at >= 30_000 ? 7 : undefined)));
     expect(failing(machineSlow)).toEqual([]);
-    expect(target(machineSlow, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 7.0 ms vs 5.0 ms (+2.0 ms, x1.40) (the run's baseline: none of its own), over 1960; control 7.0 ms vs 5.0 ms (+2.0 ms), +0.0 ms over the control's (90 % interval +0.0 ms to +0.0 ms), so the limit is 8.3 ms; besides, typical second 7.0 ms vs 5.0 ms (x1.40)");
+    expect(target(machineSlow, "p95 of served requests vs baseline, per region").measured).toContain("ap-south: 7.0 ms vs 5.0 ms (+2.0 ms, x1.40) (the run's baseline: none of its own), over 1930 (30 sent in another region's cutover left to the blackhole target); control 7.0 ms vs 5.0 ms (+2.0 ms), +0.0 ms over the control's (90 % interval +0.0 ms to +0.0 ms), so the limit is 8.3 ms; besides, typical second 7.0 ms vs 5.0 ms (x1.40)");
     const steady = slowed(controlRun());
     expect(failing(steady)).toEqual(["p95 of served requests vs baseline, per region"]);
     expect(target(steady, "p95 of served requests vs baseline, per region").measured).toContain(
-      "ap-south: 7.0 ms vs 5.0 ms (+2.0 ms, x1.40) (the run's baseline: none of its own), over 1960; control 5.0 ms vs 5.0 ms (+0.0 ms), +2.0 ms over the control's (90 % interval +2.0 ms to +2.0 ms), so the limit is 6.3 ms; besides, typical second 7.0 ms vs 5.0 ms (x1.40): fail",
+      "ap-south: 7.0 ms vs 5.0 ms (+2.0 ms, x1.40) (the run's baseline: none of its own), over 1930 (30 sent in another region's cutover left to the blackhole target); control 5.0 ms vs 5.0 ms (+0.0 ms), +2.0 ms over the control's (90 % interval +2.0 ms to +2.0 ms), so the limit is 6.3 ms; besides, typical second 7.0 ms vs 5.0 ms (x1.40): fail",
     );
   });
 
@@ -285,7 +301,7 @@ describe("multi-region drill targets", () => {
     };
     expect(failing(stalledRun(true))).toEqual([]);
     expect(target(stalledRun(true), "p95 of served requests vs baseline, per region").measured).toContain(
-      "ap-south: 5.0 ms vs 5.0 ms (+0.0 ms, x1.00) (the run's baseline: none of its own), over 1684; control 5.0 ms vs 5.0 ms (+0.0 ms), +0.0 ms over the control's (90 % interval +0.0 ms to +0.0 ms), so the limit is 6.3 ms; set aside as the runtime stalled (the control's median > 3 x its baseline's): 3 of 26 seconds, 0 of 8 baseline seconds",
+      "ap-south: 5.0 ms vs 5.0 ms (+0.0 ms, x1.00) (the run's baseline: none of its own), over 1654 (30 sent in another region's cutover left to the blackhole target); control 5.0 ms vs 5.0 ms (+0.0 ms), +0.0 ms over the control's (90 % interval +0.0 ms to +0.0 ms), so the limit is 6.3 ms; set aside as the runtime stalled (the control's median > 3 x its baseline's): 3 of 26 seconds, 0 of 8 baseline seconds",
     );
     expect(failing(stalledRun(false))).toEqual(["p95 of served requests vs baseline, per region"]);
   });

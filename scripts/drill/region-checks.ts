@@ -206,14 +206,30 @@ function outages(ctx: Ctx): Outage[] {
   return out;
 }
 
-/** B: from the partition's onset until the worker's own choice puts requests on a survivor (no failover needed). */
-function blackhole(ctx: Ctx): TargetResult[] {
-  const list = outages(ctx);
-  if (list.length === 0) return [];
-  const routed = ctx.d.points.map(requestRouting).filter((r): r is NonNullable<typeof r> => r !== undefined && !r.probe);
-  const parts: string[] = [];
-  let ok = true;
-  for (const o of list) {
+/** The users' requests as the worker routed them (its request points, probes aside). */
+function routedRequests(ctx: Ctx) {
+  return ctx.d.points.map(requestRouting).filter((r): r is NonNullable<typeof r> => r !== undefined && !r.probe);
+}
+
+/**
+ * Each hard outage's cutover, as spans of intended send (ms since the load started): from
+ * STEP_EDGE_MS before its onset (requests then in flight to it) to the cutover's end (its measured
+ * delay, or BLACKHOLE_LIMIT_MS when it was not measured or took longer). A read sent then that a
+ * survivor answered may have waited for the failed region first (failed over, or sent at the
+ * survivor as the breaker opened): its latency is the outage's, which the blackhole target judges,
+ * not the survivor's speed, so the survivor's p95 leaves these spans out.
+ */
+function cutoverSpans(ctx: Ctx): { region: string; from: number; to: number }[] {
+  return cutovers(ctx).map(({ outage, delay }) => ({
+    region: outage.region,
+    from: outage.onset - STEP_EDGE_MS,
+    to: outage.onset + (delay !== undefined && delay <= BLACKHOLE_LIMIT_MS ? delay : BLACKHOLE_LIMIT_MS),
+  }));
+}
+
+/** Each hard outage with its cutover: the delay until the worker's own choice puts requests on a survivor, and how many failed over from it meanwhile. */
+function cutovers(ctx: Ctx, routed = routedRequests(ctx)): { outage: Outage; delay: number | undefined; failedOver: number }[] {
+  return outages(ctx).map((o) => {
     // The survivors of each phase: a region restored during the outage is one from then on.
     const survivorsAt = (t: number) => {
       const p = phaseAt(ctx, t);
@@ -226,6 +242,18 @@ function blackhole(ctx: Ctx): TargetResult[] {
     });
     const delay = cutoverDelay(events, o.onset, o.until);
     const failedOver = routed.filter((r) => r.failedOverFrom === o.region && r.startedAt - ctx.d.startedAt >= o.onset && r.startedAt - ctx.d.startedAt < o.until).length;
+    return { outage: o, delay, failedOver };
+  });
+}
+
+/** B: from the partition's onset until the worker's own choice puts requests on a survivor (no failover needed). */
+function blackhole(ctx: Ctx): TargetResult[] {
+  const routed = routedRequests(ctx);
+  const list = cutovers(ctx, routed);
+  if (list.length === 0) return [];
+  const parts: string[] = [];
+  let ok = true;
+  for (const { outage: o, delay, failedOver } of list) {
     parts.push(`${o.region} at ${seconds(o.onset)} -> ${o.survivors.join(", ")}: ${delayText(delay)} (${failedOver} requests failed over from it)`);
     if (!(delay !== undefined && delay <= BLACKHOLE_LIMIT_MS)) ok = false;
   }
@@ -471,6 +499,7 @@ function p95PerRegion(ctx: Ctx): TargetResult {
   const control = ctx.run.control;
   // Read over the regions' own seconds: the baseline's (after its first 2 s) and each region's judged ones.
   const controlBySecond = control ? bySecond(control) : undefined;
+  const spans = cutoverSpans(ctx);
   const parts: string[] = [];
   const verdicts: string[] = [];
   for (const { name } of ctx.plan.regions) {
@@ -478,7 +507,10 @@ function p95PerRegion(ctx: Ctx): TargetResult {
     const ownSeconds = own.length >= MIN_BASELINE ? secondP95s(bySecond(own)) : [];
     const ownBase = medianOf(ownSeconds);
     const base = ownBase ?? runBase;
-    const served = ctx.sent.filter((r) => r.write === undefined && r.region === name && r.phase !== baseIndex && clean(ctx.phases[r.phase]!.regions[name]!.fault));
+    const outside = ctx.sent.filter((r) => r.write === undefined && r.region === name && r.phase !== baseIndex && clean(ctx.phases[r.phase]!.regions[name]!.fault));
+    const inCutover = (r: RequestResult) => spans.some((c) => c.region !== name && r.intendedAt >= c.from && r.intendedAt < c.to);
+    const served = outside.filter((r) => !inCutover(r));
+    const cutoverText = served.length < outside.length ? ` (${outside.length - served.length} sent in another region's cutover left to the blackhole target)` : "";
     const servedBySecond = bySecond(served);
     const servedSeconds = secondP95s(servedBySecond);
     const p95 = served.length >= MIN_JUDGED ? medianOf(servedSeconds) : undefined;
@@ -525,7 +557,7 @@ function p95PerRegion(ctx: Ctx): TargetResult {
       const excessText = excess ? `, ${signedMs(excess.value)} over the control's (90 % interval ${signedMs(excess.low)} to ${signedMs(excess.high)})` : "";
       const limit = Math.max(q.oursBase * 1.25, q.oursBase + 1) + allowedWait(wait).counted;
       parts.push(
-        `${name}: ${fmtMs(q.ours)} vs ${fmtMs(q.oursBase)} (${signedMs(q.ours - q.oursBase)}, x${(q.ours / q.oursBase).toFixed(2)})${baseNote}, over ${pooled(paired.served, paired.seconds).length}; control ${fmtMs(q.control)} vs ${fmtMs(q.controlBase)} (${signedMs(q.control - q.controlBase)})${excessText}, so the limit is ${fmtMs(limit)}${stallText}; besides, ${typical}${verdict === "pass" ? "" : `: ${verdict}`}`,
+        `${name}: ${fmtMs(q.ours)} vs ${fmtMs(q.oursBase)} (${signedMs(q.ours - q.oursBase)}, x${(q.ours / q.oursBase).toFixed(2)})${baseNote}, over ${pooled(paired.served, paired.seconds).length}${cutoverText}; control ${fmtMs(q.control)} vs ${fmtMs(q.controlBase)} (${signedMs(q.control - q.controlBase)})${excessText}, so the limit is ${fmtMs(limit)}${stallText}; besides, ${typical}${verdict === "pass" ? "" : `: ${verdict}`}`,
       );
       continue;
     }
@@ -535,7 +567,7 @@ function p95PerRegion(ctx: Ctx): TargetResult {
     const interval = ratioInterval(servedSeconds, ownBase !== undefined ? ownSeconds : runBaseSeconds);
     const intervalText = interval ? `, 90 % interval x${interval.low.toFixed(2)}-${interval.high.toFixed(2)}` : "";
     parts.push(
-      `${name}: ${fmtMs(p95)} vs ${fmtMs(base)} (x${(p95 / base).toFixed(2)}${intervalText})${baseNote}, over ${served.length} (p95 of all of them ${fmtMs(plain)})${control ? "; control: too few answers in these seconds" : ""}${verdict === "pass" ? "" : `: ${verdict}`}`,
+      `${name}: ${fmtMs(p95)} vs ${fmtMs(base)} (x${(p95 / base).toFixed(2)}${intervalText})${baseNote}, over ${served.length} (p95 of all of them ${fmtMs(plain)})${cutoverText}${control ? "; control: too few answers in these seconds" : ""}${verdict === "pass" ? "" : `: ${verdict}`}`,
     );
   }
   const pass = verdicts.length > 0 && verdicts.every((v) => v === "pass");
