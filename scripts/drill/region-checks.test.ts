@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { evaluate, type CounterSample, type DataPoint, type DrillData } from "./checks.ts";
-import { cutoverDelay, excessInterval, judgeRegionP95, rampWindows, ratioInterval, type ActionRecord, type ControlAnswer } from "./region-checks.ts";
+import { cutoverDelay, excessInterval, judgeRegionP95, rampWindows, ratioInterval, withinNoise, type ActionRecord, type ControlAnswer } from "./region-checks.ts";
 import { routingChanges } from "./region-points.ts";
 import { drillRouting } from "./regions.ts";
 import type { Plan, RequestResult } from "./types.ts";
@@ -349,6 +349,15 @@ describe("multi-region drill targets", () => {
     expect(interval.high).toBeGreaterThan(interval.low);
     expect(excessInterval(paired)).toEqual(interval);
     expect(excessInterval({ ...paired, control: new Map() })).toBeUndefined();
+  });
+
+  it("withinNoise: a failure whose excess interval reaches within the budget is inconclusive; one the interval confirms stands; a pass stays a pass", () => {
+    expect(withinNoise("fail", { low: 1.5 }, 1.5)).toBe("inconclusive");
+    expect(withinNoise("fail", { low: -4.5 }, 1.5)).toBe("inconclusive");
+    expect(withinNoise("fail", { low: 1.6 }, 1.5)).toBe("fail");
+    expect(withinNoise("fail", undefined, 1.5)).toBe("fail");
+    expect(withinNoise("pass", { low: 9 }, 1.5)).toBe("pass");
+    expect(withinNoise("inconclusive", { low: 9 }, 1.5)).toBe("inconclusive");
   });
 
   it("ratioInterval: the ratio of the typical seconds as resampling moves it, reproducibly; none without seconds", () => {
