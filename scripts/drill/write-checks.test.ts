@@ -104,8 +104,9 @@ function goodRun(): { results: RequestResult[]; w: WriteRunData } {
   return { results, w: { logs, dropped: { "us-east": 0, "eu-west": 0 }, samples, statuses } };
 }
 
-function judge(run: { results: RequestResult[]; w: WriteRunData }, p: Plan = plan, control?: ControlAnswer[]) {
-  const d: DrillData = {
+/** The drill's data for a run, with the region run (its routing, faults and control) when given. */
+function drillData(run: { results: RequestResult[]; w: WriteRunData }, p: Plan, regionRun?: DrillData["regionRun"]): DrillData {
+  return {
     plan: p,
     startedAt: T0,
     bounds: [0, 10_000, 20_000, 30_000],
@@ -115,9 +116,12 @@ function judge(run: { results: RequestResult[]; w: WriteRunData }, p: Plan = pla
     originPerSecond: {},
     settings: { maxAgeS: 30, threshold: 5, openMaxMs: 1500, timeoutMs: 5000 },
     writes: run.w,
-    ...(control ? { regionRun: { routing: drillRouting({ mode: "failover" }), syncMs: 1000, actions: [], faults: [], control } } : {}),
+    ...(regionRun ? { regionRun } : {}),
   };
-  return writeTargets(d);
+}
+
+function judge(run: { results: RequestResult[]; w: WriteRunData }, p: Plan = plan, control?: ControlAnswer[]) {
+  return writeTargets(drillData(run, p, control ? { routing: drillRouting({ mode: "failover" }), syncMs: 1000, actions: [], faults: [], control } : undefined));
 }
 
 /** The control at 20 answers a second over the whole run: `baseMs` in the baseline, `laterMs` after it (one in ten answers twice as slow, so a p95 sits there). */
@@ -240,18 +244,8 @@ describe("write targets", () => {
   it("a webhook the failed region took in the ms before its fault reached it is no webhook after it failed; one after is", () => {
     const run = goodRun();
     const last = run.w.logs["us-east"]!.filter((x) => x.event !== null).at(-1)!;
-    const withFault = (appliedAt: number): DrillData => ({
-      plan,
-      startedAt: T0,
-      bounds: [0, 10_000, 20_000, 30_000],
-      results: run.results,
-      points: [],
-      counters: [],
-      originPerSecond: {},
-      settings: { maxAgeS: 30, threshold: 5, openMaxMs: 1500, timeoutMs: 5000 },
-      writes: run.w,
-      regionRun: { routing: drillRouting({ mode: "failover" }), syncMs: 1000, actions: [], faults: [{ phase: 1, region: "us-east", setting: { mode: "partition" }, appliedAt }] },
-    });
+    const withFault = (appliedAt: number): DrillData =>
+      drillData(run, plan, { routing: drillRouting({ mode: "failover" }), syncMs: 1000, actions: [], faults: [{ phase: 1, region: "us-east", setting: { mode: "partition" }, appliedAt }] });
     // Logged 4 ms into the phase, the partition in place at 8 ms: the worker sent it to a healthy writer.
     last.at = T0 + 10_004;
     const webhookTarget = (d: DrillData) => writeTargets(d).targets.find((t) => t.name === "webhooks delivered only from the survivor")!;
