@@ -4,8 +4,8 @@
  * points (request points' region columns, routing points) and what the drill itself did (admin
  * actions with their answers, the moment each fault was applied).
  */
-import { openIntervals, type CounterSample, type DataPoint, type DrillData } from "./checks.ts";
-import { requestRouting, routingChanges, type RoutingChange } from "./region-points.ts";
+import { openIntervals, WARMUP_MS, type CounterSample, type DataPoint, type DrillData } from "./checks.ts";
+import { requestRouting, routingChanges, type RequestRouting, type RoutingChange } from "./region-points.ts";
 import { clean, hardDown, healthy, isMultiRegion, normalShares, phaseRegions, type DrillRouting, type PhaseRegions } from "./regions.ts";
 import { fmtMs, pct, percentile, xorshift32 } from "./stats.ts";
 import { HOSTILE_USER, type AdminActionName, type FaultSetting, type Plan, type RegionSpec, type RequestResult, type TargetResult } from "./types.ts";
@@ -95,7 +95,10 @@ export function regionTargets(d: DrillData): TargetResult[] {
     sent: d.results.filter((r) => r.user !== HOSTILE_USER && r.error !== "unsent"),
     end: d.bounds[d.bounds.length - 1]!,
   };
-  const targets = [adminAnswered(ctx), ...evacuation(ctx), ...blackhole(ctx), failedReads(ctx), readFiveXx(ctx), p95PerRegion(ctx), flapping(ctx)];
+  // Once per run: the blackhole target judges each cutover, and the per-region p95 leaves its reads out.
+  const routed = routedRequests(ctx);
+  const cuts = cutovers(ctx, routed);
+  const targets = [adminAnswered(ctx), ...evacuation(ctx), ...blackhole(cuts, routed), failedReads(ctx), readFiveXx(ctx), p95PerRegion(ctx, cuts), flapping(ctx)];
   const sticky = stickiness(ctx);
   if (sticky) targets.push(sticky);
   targets.push(...ramps(ctx), ...onlyProbesWhileOpen(ctx), ...routingObject(ctx));
@@ -206,10 +209,6 @@ function outages(ctx: Ctx): Outage[] {
   return out;
 }
 
-/** The users' requests as the worker routed them (its request points, probes aside). */
-function routedRequests(ctx: Ctx) {
-  return ctx.d.points.map(requestRouting).filter((r): r is NonNullable<typeof r> => r !== undefined && !r.probe);
-}
 
 /**
  * Each hard outage's cutover, as spans of intended send (ms since the load started): from
@@ -219,16 +218,28 @@ function routedRequests(ctx: Ctx) {
  * survivor as the breaker opened): its latency is the outage's, which the blackhole target judges,
  * not the survivor's speed, so the survivor's p95 leaves these spans out.
  */
-function cutoverSpans(ctx: Ctx): { region: string; from: number; to: number }[] {
-  return cutovers(ctx).map(({ outage, delay }) => ({
+function cutoverSpans(cuts: Cutover[]): { region: string; from: number; to: number }[] {
+  return cuts.map(({ outage, delay }) => ({
     region: outage.region,
     from: outage.onset - STEP_EDGE_MS,
     to: outage.onset + (delay !== undefined && delay <= BLACKHOLE_LIMIT_MS ? delay : BLACKHOLE_LIMIT_MS),
   }));
 }
 
-/** Each hard outage with its cutover: the delay until the worker's own choice puts requests on a survivor, and how many failed over from it meanwhile. */
-function cutovers(ctx: Ctx, routed = routedRequests(ctx)): { outage: Outage; delay: number | undefined; failedOver: number }[] {
+/** A hard outage with its cutover: the delay until the worker's own choice puts requests on a survivor, and how many failed over from it meanwhile. */
+interface Cutover {
+  outage: Outage;
+  delay: number | undefined;
+  failedOver: number;
+}
+
+/** The users' requests as the worker routed them (its request points, probes aside). */
+function routedRequests(ctx: Ctx): RequestRouting[] {
+  return ctx.d.points.map(requestRouting).filter((r): r is RequestRouting => r !== undefined && !r.probe);
+}
+
+/** Each hard outage's cutover, judged on the routed requests. */
+function cutovers(ctx: Ctx, routed: RequestRouting[]): Cutover[] {
   return outages(ctx).map((o) => {
     // The survivors of each phase: a region restored during the outage is one from then on.
     const survivorsAt = (t: number) => {
@@ -247,9 +258,7 @@ function cutovers(ctx: Ctx, routed = routedRequests(ctx)): { outage: Outage; del
 }
 
 /** B: from the partition's onset until the worker's own choice puts requests on a survivor (no failover needed). */
-function blackhole(ctx: Ctx): TargetResult[] {
-  const routed = routedRequests(ctx);
-  const list = cutovers(ctx, routed);
+function blackhole(list: Cutover[], routed: RequestRouting[]): TargetResult[] {
   if (list.length === 0) return [];
   const parts: string[] = [];
   let ok = true;
@@ -435,11 +444,16 @@ export function allowedWait(wait: RuntimeWait | undefined): { counted: number; w
   return { counted: wait ? Math.min(whole, (CONTROL_MAX_SLOWDOWN - 1) * wait.baseP95) : 0, whole };
 }
 
+/** A limit widened by the wait the runtime added (the part allowedWait counts). */
+export function widenedLimit(limit: number, wait: RuntimeWait | undefined): number {
+  return limit + allowedWait(wait).counted;
+}
+
 /** A value against a limit widened by the runtime's added wait: pass within the counted wait; within the whole of a wait past the cap, inconclusive; else fail. */
 export function judgeWithWait(value: number, limit: number, wait: RuntimeWait | undefined): "pass" | "fail" | "inconclusive" {
-  const { counted, whole } = allowedWait(wait);
-  if (value <= limit + counted) return "pass";
-  if (whole > counted && value <= limit + whole) return "inconclusive";
+  const { whole } = allowedWait(wait);
+  if (value <= widenedLimit(limit, wait)) return "pass";
+  if (value <= limit + whole) return "inconclusive";
   return "fail";
 }
 
@@ -464,14 +478,14 @@ export function controlWait(control: ControlAnswer[] | undefined, seconds: Itera
  * runtime). Fixed seed: reproducible from results.json and control.json. Reported, not judged.
  */
 export function excessInterval(p: PairedSeconds): { value: number; low: number; high: number } | undefined {
-  const rel = (q: ReturnType<typeof pairedP95s>) => (q.oursBase > 0 && q.controlBase > 0 && q.control > 0 ? q.ours - q.oursBase - (q.control - q.controlBase) : undefined);
-  const value = rel(pairedP95s(p));
+  const excessOf = (q: ReturnType<typeof pairedP95s>) => (q.oursBase > 0 && q.controlBase > 0 && q.control > 0 ? q.ours - q.oursBase - (q.control - q.controlBase) : undefined);
+  const value = excessOf(pairedP95s(p));
   if (value === undefined) return undefined;
   const random = xorshift32(0x9e3779b9);
   const resample = (list: number[]) => list.map(() => list[Math.floor(random() * list.length)]!);
   const values: number[] = [];
   for (let i = 0; i < PAIRED_BOOTSTRAP_ROUNDS; i++) {
-    const v = rel(pairedP95s(p, resample(p.seconds), resample(p.baseSeconds)));
+    const v = excessOf(pairedP95s(p, resample(p.seconds), resample(p.baseSeconds)));
     if (v !== undefined) values.push(v);
   }
   if (values.length === 0) return undefined;
@@ -495,23 +509,28 @@ function signedMs(ms: number): string {
   return `${ms < 0 ? "-" : "+"}${fmtMs(Math.abs(ms))}`;
 }
 
+/** What a region's p95 may gain over its baseline before the runtime's wait: 25 %, at least 1 ms. */
+function regionBudget(base: number): number {
+  return Math.max(base * 0.25, 1);
+}
+
 /** A region's p95 against its limit: 1.25 x its baseline (1 ms floor), plus the wait the runtime added in the same seconds (the control's, see allowedWait). */
 export function judgeRegionP95(p95: number, base: number, wait: RuntimeWait | undefined): "pass" | "fail" | "inconclusive" {
-  return judgeWithWait(p95, Math.max(base * 1.25, base + 1), wait);
+  return judgeWithWait(p95, base + regionBudget(base), wait);
 }
 
 /** p95 of what each region served during the drill, against that region's own baseline (or the run's, when it had no baseline traffic), second by second. */
-function p95PerRegion(ctx: Ctx): TargetResult {
+function p95PerRegion(ctx: Ctx, cuts: Cutover[]): TargetResult {
   const { d } = ctx;
   const baseIndex = d.plan.phases.findIndex((p) => p.baseline);
   // Reads: writes go to the writer and pay for the ledger; they have their own targets.
-  const inBaseline = ctx.sent.filter((r) => r.write === undefined && r.phase === baseIndex && r.intendedAt >= 2000 && r.region !== "");
+  const inBaseline = ctx.sent.filter((r) => r.write === undefined && r.phase === baseIndex && r.intendedAt >= WARMUP_MS && r.region !== "");
   const runBaseSeconds = secondP95s(bySecond(inBaseline));
   const runBase = medianOf(runBaseSeconds);
   const control = ctx.run.control;
   // Read over the regions' own seconds: the baseline's (after its first 2 s) and each region's judged ones.
   const controlBySecond = control ? bySecond(control) : undefined;
-  const spans = cutoverSpans(ctx);
+  const spans = cutoverSpans(cuts);
   const parts: string[] = [];
   const verdicts: string[] = [];
   for (const { name } of ctx.plan.regions) {
@@ -562,14 +581,15 @@ function p95PerRegion(ctx: Ctx): TargetResult {
       const q = pairedP95s(paired);
       const wait: RuntimeWait = { p95: q.control, baseP95: q.controlBase };
       const excess = excessInterval(paired);
-      const budget = Math.max(q.oursBase * 0.25, 1);
-      const judged = withinNoise(judgeRegionP95(q.ours, q.oursBase, wait), excess, budget);
+      const budget = regionBudget(q.oursBase);
+      const againstLimit = judgeRegionP95(q.ours, q.oursBase, wait);
+      const judged = withinNoise(againstLimit, excess, budget);
       // Mostly stalled: too little left to pass on, but a failure in what is left stands.
       const verdict = mostlyStalled && judged === "pass" ? "inconclusive" : judged;
       verdicts.push(verdict);
-      const noiseText = judged === "inconclusive" && excess && excess.low <= budget ? ` (over the limit, but the excess's interval reaches ${signedMs(excess.low)}, within the ${fmtMs(budget)} the target allows: this run cannot tell)` : "";
+      const noiseText = againstLimit === "fail" && judged === "inconclusive" && excess ? ` (over the limit, but the excess's interval reaches ${signedMs(excess.low)}, within the ${fmtMs(budget)} the target allows: this run cannot tell)` : "";
       const excessText = excess ? `, ${signedMs(excess.value)} over the control's (90 % interval ${signedMs(excess.low)} to ${signedMs(excess.high)})` : "";
-      const limit = q.oursBase + budget + allowedWait(wait).counted;
+      const limit = widenedLimit(q.oursBase + budget, wait);
       parts.push(
         `${name}: ${fmtMs(q.ours)} vs ${fmtMs(q.oursBase)} (${signedMs(q.ours - q.oursBase)}, x${(q.ours / q.oursBase).toFixed(2)})${baseNote}, over ${pooled(paired.served, paired.seconds).length}${cutoverText}; control ${fmtMs(q.control)} vs ${fmtMs(q.controlBase)} (${signedMs(q.control - q.controlBase)})${excessText}, so the limit is ${fmtMs(limit)}${stallText}; besides, ${typical}${verdict === "pass" ? "" : `: ${verdict}${noiseText}`}`,
       );

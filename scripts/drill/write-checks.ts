@@ -6,8 +6,8 @@
  * the drill had waited for delivery.
  */
 import type { WriteEntry } from "../lib/write-log.ts";
-import type { DrillData } from "./checks.ts";
-import { allowedWait, CONTROL_MAX_SLOWDOWN, controlWait, judgeWithWait, type ControlAnswer, type FaultRecord, type RuntimeWait } from "./region-checks.ts";
+import { WARMUP_MS, type DrillData } from "./checks.ts";
+import { CONTROL_MAX_SLOWDOWN, controlWait, judgeWithWait, widenedLimit, type ControlAnswer, type FaultRecord, type RuntimeWait } from "./region-checks.ts";
 import { hardDown, isMultiRegion, phaseRegions } from "./regions.ts";
 import { fmtMs, percentile } from "./stats.ts";
 import type { Plan, RequestResult, TargetResult } from "./types.ts";
@@ -326,12 +326,12 @@ export function judgeQueuedAck(p99: number, wait: RuntimeWait | undefined): "pas
   return judgeWithWait(p99, QUEUED_ACK_P99_MS, wait);
 }
 
-/** The baseline phase's seconds after its first 2 s (new connections, the store's first fill): what the control's added wait is measured against. */
+/** The baseline phase's seconds after its first WARMUP_MS (new connections, the store's first fill): what the control's added wait is measured against. */
 function baselineSeconds(ctx: Ctx): number[] {
   const i = ctx.plan.phases.findIndex((p) => p.baseline);
   if (i < 0) return [];
   const out: number[] = [];
-  for (let s = Math.floor(ctx.bounds[i]! / 1000) + 2; s < Math.floor(ctx.bounds[i + 1]! / 1000); s++) out.push(s);
+  for (let s = Math.floor((ctx.bounds[i]! + WARMUP_MS) / 1000); s < Math.floor(ctx.bounds[i + 1]! / 1000); s++) out.push(s);
   return out;
 }
 
@@ -352,7 +352,7 @@ function queuedAck(ctx: Ctx): TargetResult {
   const afterText = after.length ? `; besides, ${after.length} queued after a pass-through attempt failed: p99 ${fmtMs(percentile(after.map((r) => r.latencyMs), 99))}` : "";
   const wait = controlWait(ctx.control, new Set(queued.map((r) => Math.floor(r.intendedAt / 1000))), baselineSeconds(ctx));
   const verdict = queued.length ? judgeQueuedAck(p99, wait) : "fail";
-  const limit = QUEUED_ACK_P99_MS + allowedWait(wait).counted;
+  const limit = widenedLimit(QUEUED_ACK_P99_MS, wait);
   const controlText = wait
     ? `; control p95 ${fmtMs(wait.p95)} in these seconds vs ${fmtMs(wait.baseP95)} in the baseline, so the limit is ${fmtMs(limit)}`
     : ctx.control
