@@ -141,7 +141,7 @@ export class Runtimes {
     };
     const policy = breakerPolicy(config);
     for (const origin of config.origins) {
-      const gate = new TripGate();
+      const gate = new TripGate(policy.failureThreshold);
       const view = new BreakerView(origin.name, policy, {
         syncIntervalMs: config.breaker.syncIntervalMs,
         clock,

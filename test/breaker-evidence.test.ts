@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { HEALTH_CHECK_MIN_INTERVAL_MS } from "../src/breaker/trip-gate.ts";
+import { HEALTH_CHECK_MIN_INTERVAL_MS, MAX_CHECKS_PER_SECOND } from "../src/breaker/trip-gate.ts";
 import { harness, requestPoints, scenario } from "./helpers.ts";
 
 // wrangler.toml: threshold 5, open 5000 ms; vitest.config.ts: origin timeout 1000 ms.
@@ -29,10 +29,12 @@ describe("a run of failures opens the breaker only when the health check says th
       h.clock.advance(100);
     }
     expect(await breakerState(h)).toBe("closed");
-    // 30 failures over 3 s of fake time: one check per second at most.
+    // 30 failures over 3 s of fake time: the learning check, the first failure's check and one
+    // early check per run of 5 (the threshold) held after a result, within the per-second cap.
     const checks = (await health.log()).count;
     expect(checks).toBeGreaterThanOrEqual(1);
-    expect(checks).toBeLessThanOrEqual(Math.ceil(3000 / HEALTH_CHECK_MIN_INTERVAL_MS) + 1);
+    expect(checks).toBeLessThanOrEqual(1 + 1 + 30 / 5);
+    expect(checks).toBeLessThanOrEqual(3 * MAX_CHECKS_PER_SECOND);
     // The checks carry nothing of the client's request.
     for (const r of (await health.log()).requests) {
       expect(r.method).toBe("GET");
@@ -119,6 +121,40 @@ describe("a run of failures opens the breaker only when the health check says th
     ]);
     expect(checks[0]!.blobs?.[3]).toBe("health path answered 503");
     expect(checks[0]!.indexes).toEqual([h.originName]);
+  });
+
+  it("after a passing check, a partition's threshold failures open the breaker at once, without waiting out HEALTH_CHECK_MIN_INTERVAL_MS", async () => {
+    const { h, health } = withHealthPath();
+    await h.object();
+    const s = scenario("partition");
+    const broken = scenario("route500");
+    // A copy of /p; the first request also sends the learning check.
+    expect((await h.fetch(s.url("/p"))).status).toBe(200);
+    // One route's failure on a healthy origin: the confirming check passes and dismisses it.
+    await broken.set({ mode: "status", status: 500 });
+    expect((await h.fetch(broken.url("/err"))).status).toBe(500);
+    expect((await health.log()).count).toBe(2);
+    expect(await breakerState(h)).toBe("closed");
+    // A partition begins right after it: the origin and its health path fail.
+    await s.set({ mode: "status", status: 502 });
+    await health.set({ mode: "status", status: 503 });
+    for (let i = 0; i < 5; i++) {
+      h.clock.advance(10);
+      const res = await h.fetch(s.url("/p"));
+      expect(res.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-5xx");
+    }
+    // 50 ms after the passing check, well inside its interval: the 5th failure's early check failed
+    // and passed the whole run on.
+    expect(50).toBeLessThan(HEALTH_CHECK_MIN_INTERVAL_MS);
+    expect(await breakerState(h)).toBe("open");
+    expect((await health.log()).count).toBe(3);
+    const points = requestPoints(h.metrics).filter((p) => p.blobs?.[2] === "http_5xx");
+    expect(points.map((p) => p.blobs?.[12])).toEqual(["held", "held", "held", "held", "held", "held"]);
+    const checks = h.metrics.points.filter((p) => p.blobs?.[0] === "health_check");
+    expect(checks.map((p) => [p.blobs?.[1], p.blobs?.[2], p.doubles?.[2], p.doubles?.[3]])).toEqual([
+      ["confirm", "ok", 1, 0],
+      ["confirm", "failed", 0, 5],
+    ]);
   });
 
   it("at the end of the open period a client with no copy waits for the probe and, when the origin is back, gets its fresh answer, not a 503", async () => {
