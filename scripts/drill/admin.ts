@@ -1,5 +1,5 @@
 /** A plan's routing decisions, sent to the worker's admin region routes with the bearer, each recorded with its answer. */
-import type { ActionRecord } from "./region-checks.ts";
+import type { ActionRecord } from "./judge/data.ts";
 import type { AdminAction } from "./types.ts";
 
 export async function sendAdmin(workerUrl: string, token: string, phase: number, a: AdminAction): Promise<ActionRecord> {

@@ -1,9 +1,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { chooseRate, laddersSettleRatio, measureRung, oursVsBareTarget, recheckOursVsBare, type Calibration, type Rung } from "./calibrate.ts";
-import { verdictOf } from "./report.ts";
-import type { TargetResult } from "./types.ts";
+import { chooseRate, laddersSettleRatio, machineTarget, measureRung, oursVsBareTarget, recheckOursVsBare, type Calibration, type Rung } from "./calibrate.ts";
+import { verdictOf } from "./judge/verdict.ts";
 
 const ladder = (sustained: number) => ({ sustained, rungs: [] });
 
@@ -20,11 +19,33 @@ describe("calibration: the rate a drill runs at", () => {
     expect(chooseRate(400, 89).rateUsed).toBe(50);
   });
 
-  it("calls a machine where ours did not sustain 50 req/s too slow to drill, in one sentence", () => {
+  it("runs a machine where ours did not sustain 50 req/s at 50 req/s, so correctness is still judged", () => {
     const c = chooseRate(400, 0);
     expect(c.mode).toBe("too-slow");
-    expect(c.rateUsed).toBe(0);
-    expect(c.reason).toMatch(/^this machine is too slow to drill: our worker did not sustain even 50 req\/s/);
+    expect(c.rateUsed).toBe(50);
+    expect(c.reason).toMatch(/^our worker did not sustain even 50 req\/s .* the plan runs at 50 req\/s so its correctness targets are judged/);
+  });
+});
+
+describe("a machine where ours missed the lowest rate", () => {
+  const tooSlow: Calibration = { planRate: 400, rateUsed: 50, reason: "", mode: "too-slow", cap: 667, durationS: 40 };
+
+  it("fails the run when the bare worker sustained that rate in the same run: ours is what is slow", () => {
+    const t = machineTarget({ ...tooSlow, ours: ladder(0), bare: ladder(100) })!;
+    expect(t).toMatchObject({ pass: false, measured: "ours 0 req/s while the bare worker sustained 100 req/s in the same run: our worker is too slow" });
+    expect(t.disturbs).toBeUndefined();
+    expect(verdictOf([t]).verdict).toBe("fail");
+  });
+
+  it("leaves latency unverified when the bare worker missed it too, and still fails a correctness target", () => {
+    const t = machineTarget({ ...tooSlow, ours: ladder(0), bare: ladder(0) })!;
+    expect(t.disturbs).toBe(true);
+    expect(verdictOf([t, { name: "p99 from send", target: "", measured: "", pass: false, latency: true }]).verdict).toBe("inconclusive");
+    expect(verdictOf([t, { name: "zero write loss", target: "", measured: "", pass: false }]).verdict).toBe("fail");
+  });
+
+  it("says nothing on a machine that carried the rate", () => {
+    expect(machineTarget({ ...tooSlow, mode: "calibrated" })).toBeUndefined();
   });
 });
 
@@ -52,6 +73,7 @@ describe("calibration's own target: ours >= 0.8 x bare", () => {
       target: ">= 0.8 x, same run, both with the drill's instrumentation",
       measured: "ladders: ours 113 req/s, bare 400 req/s (0.28 x); recheck at 320 req/s (ours missed, bare missed; ours held): ours held 320 req/s on the recheck",
       pass: true,
+      latency: true,
     });
     const fail = oursVsBareTarget({ ...ladders, recheck: { rate: 320, attempts: [{ ours: missed, bare: held }, { ours: missed, bare: missed }, { ours: missed, bare: held }], outcome: "fail" } })!;
     expect(fail.pass).toBe(false);
@@ -59,8 +81,9 @@ describe("calibration's own target: ours >= 0.8 x bare", () => {
     expect(fail.measured).toMatch(/: ours missed 320 req\/s 3 times while bare, right after, held it$/);
     const notJudged = oursVsBareTarget({ ...ladders, recheck: { rate: 320, attempts: [{ ours: missed, bare: missed }], outcome: "inconclusive" } })!;
     expect(notJudged).toMatchObject({ pass: false, inconclusive: true });
+    expect(notJudged.latency).toBe(true);
     expect(verdictOf([notJudged]).verdict).toBe("inconclusive");
-    expect(verdictOf([notJudged, { name: "p99 during fault phases", target: "", measured: "", pass: false }])).toEqual({ verdict: "fail", reason: "p99 during fault phases" });
+    expect(verdictOf([notJudged, { name: "no user's answer seen by another user", target: "", measured: "", pass: false }])).toEqual({ verdict: "fail", reason: "no user's answer seen by another user" });
   });
 
   it("needs no recheck when the ladders already settle it", () => {
@@ -71,21 +94,6 @@ describe("calibration's own target: ours >= 0.8 x bare", () => {
 
   it("is absent when the rate was forced and nothing was measured", () => {
     expect(oursVsBareTarget({ ...base, mode: "forced" })).toBeUndefined();
-  });
-});
-
-describe("a drill's verdict", () => {
-  const target = (name: string, pass: boolean): TargetResult => ({ name, target: "", measured: name === "load delivered on schedule" ? "0 unsent, 40 late of 1000 (4.00 %)" : "", pass });
-
-  it("is inconclusive when the load generator missed its schedule, naming what else failed", () => {
-    const v = verdictOf([target("load delivered on schedule", false), target("p99 during fault phases", false), target("no answer older than 30 s", true)]);
-    expect(v.verdict).toBe("inconclusive");
-    expect(v.reason).toBe("the load generator missed its schedule (0 unsent, 40 late of 1000 (4.00 %)), so this run cannot judge the product; also failed: p99 during fault phases");
-  });
-
-  it("fails on a product target when the schedule was kept, and passes when all are met", () => {
-    expect(verdictOf([target("load delivered on schedule", true), target("p99 during fault phases", false)])).toEqual({ verdict: "fail", reason: "p99 during fault phases" });
-    expect(verdictOf([target("load delivered on schedule", true)]).verdict).toBe("pass");
   });
 });
 

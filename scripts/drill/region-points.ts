@@ -3,7 +3,7 @@
  * contract (issue 10) fixes them: request points append blob14-16 and double7-8; routing points
  * are their own event. (When src/metrics/schema.ts gains them, decode through it instead.)
  */
-import type { DataPoint } from "./checks.ts";
+import type { DataPoint } from "./judge/data.ts";
 
 const ROUTING_EVENT = "routing";
 

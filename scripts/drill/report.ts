@@ -7,8 +7,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { BREAKER_COLORS, DRILL_TIME_LABEL, QUANTILE_COLORS, TARGET_LINE_COLOR, UNKNOWN_STATE_COLOR } from "../lib/palette.ts";
 import type { Calibration } from "./calibrate.ts";
-import type { ActionRecord } from "./region-checks.ts";
+import type { ActionRecord } from "./judge/data.ts";
 import type { RoutingChange } from "./region-points.ts";
+import { disturbedBy, rowMark, verdictOf, type Verdict } from "./judge/verdict.ts";
 import type { Plan, SecondStats, TargetResult } from "./types.ts";
 import { STATUS_COLORS, formatNumber, lineChart, segmentsFromChanges, stackedBars, stateTimeline, type Band, type TimelineSegment } from "./svg.ts";
 
@@ -94,31 +95,6 @@ export interface ReportInput {
   };
 }
 
-export type Verdict = "pass" | "fail" | "inconclusive";
-
-/** The name of the target that says whether the load generator kept its schedule. */
-export const SCHEDULE_TARGET = "load delivered on schedule";
-
-/**
- * A run whose load generator missed its schedule proves nothing either way: inconclusive, not a
- * product failure, whatever else failed beside it (the late sends are in every other number).
- */
-export function verdictOf(targets: TargetResult[]): { verdict: Verdict; reason: string } {
-  const schedule = targets.find((t) => t.name === SCHEDULE_TARGET);
-  const failed = targets.filter((t) => !t.pass);
-  if (schedule && !schedule.pass) {
-    const others = failed.filter((t) => t !== schedule).map((t) => t.name);
-    return {
-      verdict: "inconclusive",
-      reason: `the load generator missed its schedule (${schedule.measured}), so this run cannot judge the product${others.length ? `; also failed: ${others.join("; ")}` : ""}`,
-    };
-  }
-  const product = failed.filter((t) => !t.inconclusive);
-  if (product.length > 0) return { verdict: "fail", reason: product.map((t) => t.name).join("; ") };
-  if (failed.length > 0) return { verdict: "inconclusive", reason: failed.map((t) => `${t.name}: ${t.measured}`).join("; ") };
-  return { verdict: "pass", reason: "every target met" };
-}
-
 const VERDICT_TITLE: Record<Verdict, string> = { pass: "PASS ✅", fail: "FAIL ❌", inconclusive: "INCONCLUSIVE ⚠️" };
 
 function calibrationSection(c: Calibration): string[] {
@@ -165,7 +141,8 @@ function fmtValue(v: number | string): string {
 /** The targets as a markdown table (also printed on the console after a drill). */
 export function formatTargetsTable(targets: TargetResult[]): string {
   const lines = ["| target | required | measured | result |", "|---|---|---|---|"];
-  for (const t of targets) lines.push(`| ${cell(t.name)} | ${cell(t.target)} | ${cell(t.measured)} | ${t.pass ? "✅ pass" : t.inconclusive ? "⚠️ not judged" : "❌ fail"} |`);
+  const disturbed = disturbedBy(targets).length > 0;
+  for (const t of targets) lines.push(`| ${cell(t.name)} | ${cell(t.target)} | ${cell(t.measured)} | ${rowMark(t, disturbed)} |`);
   if (targets.length === 0) lines.push("| (no targets) | | | |");
   return lines.join("\n");
 }

@@ -18,23 +18,23 @@ import { DEFAULTS } from "../../src/config.ts";
 import { CHDB_MISSING } from "../dashboard/engines/local.ts";
 import { overallTotals } from "../dashboard/queries.ts";
 import { drillDashboard } from "../dashboard/run.ts";
-import { alignControl, controlWorker, runControlLoad } from "./control.ts";
-import { chooseRate, climb, HEADROOM, laddersSettleRatio, measureRung, oursVsBareTarget, recheckOursVsBare, type Calibration } from "./calibrate.ts";
-import { dashboardAgreement, evaluate, fallbackCounts, openIntervals, type CounterSample, type DataPoint } from "./checks.ts";
+import { chooseRate, climb, HEADROOM, laddersSettleRatio, machineTarget, measureRung, oursVsBareTarget, recheckOursVsBare, type Calibration } from "./calibrate.ts";
+import { dashboardAgreement, fallbackCounts } from "./judge/dashboard.ts";
+import { openIntervals, type ActionRecord, type BacklogSample, type CounterSample, type DataPoint, type FaultRecord, type RegionRun, type WriteRunData } from "./judge/data.ts";
+import { evaluate } from "./judge/index.ts";
 import { sendAdmin } from "./admin.ts";
 import { runLoad, summarizeSeconds, type LivePoint } from "./load.ts";
-import { requestMaker } from "./mix.ts";
+import { baselinePins, requestMaker } from "./mix.ts";
 import { createNetns, type Netns } from "./netns.ts";
 import { DEFAULT_PLAN, listPlans, loadPlan, MAX_RATE } from "./plan.ts";
 import { runChecks } from "./probes.ts";
-import type { ActionRecord, FaultRecord, RegionRun } from "./region-checks.ts";
 import { drillRouting, isMultiRegion, originsVar, ROUTING_SYNC_DEFAULT_MS } from "./regions.ts";
 import { StickyJar } from "./sticky.ts";
-import { breakerTransitionsFrom, formatTargetsTable, verdictOf, writeReport, type ReportInput } from "./report.ts";
-import { startWorker, type CompanionWorker, type RunningWorker } from "./runtime.ts";
+import { verdictOf } from "./judge/verdict.ts";
+import { breakerTransitionsFrom, formatTargetsTable, writeReport, type ReportInput } from "./report.ts";
+import { startWorker, type RunningWorker } from "./runtime.ts";
 import { routingChanges } from "./region-points.ts";
 import type { FaultSetting, Plan, RequestResult, SecondStats, TargetResult } from "./types.ts";
-import type { BacklogSample, WriteRunData } from "./write-checks.ts";
 import { readWriteLogs, resetWriteLogs, sampleWrites, sendWriteAdmin, waitForDelivery, writesVar, type WriteActionRecord } from "./write-run.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
@@ -61,7 +61,7 @@ const ORIGIN_DEFAULTS = { stableBody: true };
 /** After the load, how long a write drill waits for every 202 to be delivered and the backlog to empty. */
 const DELIVERY_DEADLINE_MS = 60_000;
 
-/** Exit codes: 0 pass, 1 a target failed, 2 bad arguments or a broken run, 3 inconclusive. */
+/** Exit codes: 0 pass, 1 a target failed, 2 bad arguments or a broken run, 3 every correctness target passed but latency is unverified. */
 export const EXIT_INCONCLUSIVE = 3;
 
 /** A numeric setting as the worker will see it: the plan's var, else the product default. */
@@ -247,9 +247,7 @@ export async function main(argv: string[]): Promise<number> {
   const netnsFor = (origin: string) => (multi ? netnsOf[origin] : netns);
   // Ctrl-C must not leave a namespace behind.
   let worker: RunningWorker | undefined;
-  let control: { url: string; origin: OriginProcess } | undefined;
   const onSignal = () => {
-    if (control) stopProcess(control.origin.child);
     origins.stop();
     disposeNetns();
     // workerd took the same Ctrl-C; its state (in RAM under /dev/shm) must not outlive the run.
@@ -278,10 +276,6 @@ export async function main(argv: string[]): Promise<number> {
         ? { planRate, rateUsed: forcedRate, mode: "forced", reason: "forced with --rate (no calibration)", cap: 0, durationS: 0 }
         : await calibrateMachine(plan, planRate, workerVars, origins);
     console.log(`rate: plan ${planRate} req/s, using ${calibration.rateUsed} req/s: ${calibration.reason}`);
-    if (calibration.mode === "too-slow") {
-      console.log(`drill ${plan.name}: INCONCLUSIVE (${calibration.reason})`);
-      return EXIT_INCONCLUSIVE;
-    }
     // The calibration's workers sent writes of their own: the origins forget them (and their keys).
     if (plan.writes) await resetWriteLogs(origins.origins);
     for (const phase of plan.phases) phase.rate = forcedRate ?? Math.max(1, Math.round((phase.rate * calibration.rateUsed) / planRate));
@@ -289,22 +283,14 @@ export async function main(argv: string[]): Promise<number> {
     // The replay rate scales with the load, as the phases' rates do.
     if (plan.writes) workerVars["WRITES"] = writesVar(plan, calibration.rateUsed / planRate)!;
     const port = await freePort();
-    // The in-run control (control.ts): a bare worker in our workerd, on an origin process of its own, so no region's log or probe sees its traffic.
-    const companions: CompanionWorker[] = [];
-    if (multi) {
-      const controlPort = await freePort();
-      // Stopped in the finally below from here on.
-      control = { origin: await spawnOriginProcess([process.execPath], ["--no-collector", "control"]), url: `http://127.0.0.1:${controlPort}` };
-      companions.push(controlWorker(control.origin.origins["control"]!, controlPort));
-    }
-    worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port, productBindings: true, vars: workerVars, companions });
+    worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port, productBindings: true, vars: workerVars });
     console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);
-    if (control) console.log(`control ${control.url} (a bare worker in the same workerd, at a tenth of the load)`);
 
     const phaseSettings = plan.phases.map((p) => p.origins);
     let hostileOn = false;
     const jar = plan.mix.sticky ? new StickyJar(routing.stickyHeader) : undefined;
-    const maker = requestMaker(plan.mix, () => hostileOn, jar);
+    let pinsOn = false;
+    const maker = requestMaker(plan.mix, () => hostileOn, jar, undefined, baselinePins(plan, routing, adminToken, () => pinsOn));
     const checkTargets = { workerUrl: worker.url, adminToken, origins: origins.origins, hotKeys: plan.mix.hotKeys };
     // pre checks gate the incident: run in the baseline's last 1.5 s, on a warm store.
     let preChecks: Promise<TargetResult[]> = Promise.resolve([]);
@@ -324,7 +310,6 @@ export async function main(argv: string[]): Promise<number> {
         .then((s) => (breaker = s.breaker))
         .catch(() => {});
     }, 1000);
-    const controlRun = control ? runControlLoad(control.url, plan) : undefined;
     const run = await runLoad({
       baseUrl: worker.url,
       phases: plan.phases.map((p) => ({ rate: p.rate, durationS: p.durationS })),
@@ -332,13 +317,14 @@ export async function main(argv: string[]): Promise<number> {
       ...(jar ? { onAnswer: (r) => jar.update(r) } : {}),
       onPhaseStart: async (i) => {
         hostileOn = plan.phases[i]?.hostile === true;
+        pinsOn = plan.phases[i]?.baseline === true;
         if (i === baselineIndex && plan.checks?.pre?.length) {
           const pre = plan.checks.pre;
           preChecks = new Promise((resolve) => setTimeout(resolve, Math.max(0, plan.phases[i]!.durationS * 1000 - 1500))).then(() => runChecks("pre", pre, checkTargets));
         }
         for (const [originName, setting] of Object.entries(phaseSettings[i] ?? {})) {
           await applyFault(origins.origins[originName]!, setting, netnsFor(originName));
-          if (multi) regionRun.faults.push({ phase: i, region: originName, setting, appliedAt: Date.now() });
+          regionRun.faults.push({ phase: i, region: originName, setting, appliedAt: Date.now() });
         }
         // After the phase's faults: a repaired region is healthy before it is restored.
         for (const a of plan.phases[i]?.admin ?? []) {
@@ -355,7 +341,6 @@ export async function main(argv: string[]): Promise<number> {
       onSecond: (p) => console.log(liveLine(p, plan, breaker)),
     });
     clearInterval(stateTimer);
-    if (controlRun) regionRun.control = alignControl(await controlRun, run.startedAtEpochMs);
     let writeRun: WriteRunData | undefined;
     if (plan.writes) {
       // Every 202 is polled until delivered or failed (or 60 s), and the backlog until empty.
@@ -402,14 +387,14 @@ export async function main(argv: string[]): Promise<number> {
         rateScale: calibration.rateUsed / planRate,
         sharedWritesPerSecond: setting(vars, "LKG_SHARED_WRITES_PER_SECOND"),
       },
+      faults: regionRun.faults,
       ...(multi ? { regionRun } : {}),
       ...(writeRun ? { writes: writeRun } : {}),
     };
     const { targets, totals } = evaluate(data);
     if (writeActions.length) targets.push(writeAdminAnswered(writeActions, data.startedAt));
     targets.push(...checkResults);
-    const machine = oursVsBareTarget(calibration);
-    if (machine) targets.push(machine);
+    for (const t of [machineTarget(calibration), oursVsBareTarget(calibration)]) if (t) targets.push(t);
     const seconds = annotateSeconds(summarizeSeconds(run.results, bounds.slice(0, -1)), data.startedAt, collected.points, originPerSecond, bounds);
     if (multi) addRegionCounts(seconds, run.results);
 
@@ -419,8 +404,6 @@ export async function main(argv: string[]): Promise<number> {
     await writeFile(join(dir, "datapoints.json"), JSON.stringify(collected.points));
     // Every request as the client saw it: the raw results every target is computed from.
     await writeFile(join(dir, "results.json"), JSON.stringify(run.results));
-    // The control's answers on the same clock: what the per-region p95 target weighed the machine with.
-    if (regionRun.control) await writeFile(join(dir, "control.json"), JSON.stringify(regionRun.control));
     if (writeRun) await writeFile(join(dir, "writes.json"), JSON.stringify({ ...writeRun, actions: writeActions, sends: run.results.filter((r) => r.write) }));
     const reportInput: ReportInput = {
       plan,
@@ -474,7 +457,6 @@ export async function main(argv: string[]): Promise<number> {
     try {
       await worker?.dispose();
     } finally {
-      if (control) stopProcess(control.origin.child);
       origins.stop();
       disposeNetns();
     }

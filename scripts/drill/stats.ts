@@ -21,3 +21,10 @@ export function xorshift32(seed: number): () => number {
     return (state >>> 0) / 0x100000000;
   };
 }
+
+/** The largest of `values`, 0 for none (a loop: spreading a run's 40,000 answers into Math.max risks the stack). */
+export function maxOf(values: Iterable<number>): number {
+  let max = 0;
+  for (const v of values) if (v > max) max = v;
+  return max;
+}

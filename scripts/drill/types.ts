@@ -246,6 +246,13 @@ export interface TargetResult {
   target: string;
   measured: string;
   pass: boolean;
-  /** Not met because this run could not measure it (the machine, not the product): the verdict is inconclusive unless a product target failed. */
+  /**
+   * A timing target (latency, detection, dwell, drain time): a run that could not measure time
+   * (see `disturbs`) leaves it unverified. Every other target is correctness, judged in every run.
+   */
+  latency?: boolean;
+  /** A timing target this run could not judge for a reason of its own (the calibration's recheck): unverified, never passed. */
   inconclusive?: boolean;
+  /** This target failing means the run could not measure time (schedule missed, machine too slow): latency targets go unverified. */
+  disturbs?: boolean;
 }

@@ -8,7 +8,7 @@
 import { WRITES_DEFAULTS } from "../../src/config/writes.ts";
 import type { WriteEntry } from "../lib/write-log.ts";
 import type { Plan, WriteAdminAction } from "./types.ts";
-import type { BacklogSample, StatusRead } from "./write-checks.ts";
+import type { BacklogSample, StatusRead } from "./judge/data.ts";
 
 /**
  * The worker's WRITES for a plan: its config as written, auto_promote from how the plan promotes.
