@@ -17,6 +17,28 @@ describe("drill plans", () => {
     }
   });
 
+  it("every shipped plan gives each of its origins a real distance: near the edge for one origin, tens of ms apart for regions", async () => {
+    for (const name of await listPlans()) {
+      const plan = await loadPlan(name);
+      const origins = isMultiRegion(plan) ? plan.regions.map((r) => r.name) : [...new Set(plan.phases.flatMap((p) => Object.keys(p.origins)))];
+      expect(Object.keys(plan.latency ?? {}).sort(), name).toEqual([...origins].sort());
+      const medians = origins.map((o) => plan.latency![o]!.medianMs);
+      if (!isMultiRegion(plan)) expect(medians[0], name).toBeGreaterThanOrEqual(5);
+      else expect(Math.max(...medians) - Math.min(...medians), name).toBeGreaterThanOrEqual(20);
+    }
+  });
+
+  it("names every problem of a plan's latency profiles at once", () => {
+    const problems = validatePlan({
+      name: "x",
+      description: "",
+      latency: { primary: { medianMs: 10, p99Ms: 5 }, mars: { medianMs: 3, p99Ms: 9 } },
+      mix: { hotKeys: 1, coldKeys: 1, hotShare: 0.5, credentialedShare: 0, users: 1, writeShare: 0 },
+      phases: [{ name: "a", durationS: 5, rate: 10, fault: false, baseline: true, origins: { primary: { mode: "healthy" } } }],
+    });
+    expect(problems).toEqual(["latency.primary.p99Ms must be from medianMs to 5000 ms, got 5", "latency.mars is not an origin of this plan (primary)"]);
+  });
+
   it("broken-route: hostile clients send only in their phases, each to a new URL of its own route", async () => {
     const plan = await loadPlan("broken-route");
     let on = false;

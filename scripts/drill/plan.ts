@@ -2,6 +2,7 @@
 import { readFile, readdir } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { profileProblems } from "../lib/latency-profile.ts";
 import { routingProblems } from "./regions.ts";
 import { isSeedPlan, translateSeed } from "./seed.ts";
 import { ADMIN_ACTIONS, DRILL_CHECKS, WRITE_ADMIN_ACTIONS, type FaultSetting, type Phase, type Plan } from "./types.ts";
@@ -118,7 +119,19 @@ export function validatePlan(raw: unknown): string[] {
     if (phase.writeAdmin !== undefined) problems.push(...validateWriteAdmin(`${at}.writeAdmin`, phase.writeAdmin, regions, plan["writes"] !== undefined));
   });
   if (total > MAX_TOTAL_S) problems.push(`phases last ${total} s in all; at most ${MAX_TOTAL_S} s`);
+  if (plan["latency"] !== undefined) problems.push(...validateLatency(plan["latency"], regions ?? phases.flatMap((p: { origins?: unknown }) => (typeof p?.origins === "object" && p.origins !== null ? Object.keys(p.origins) : []))));
   if (baselines !== 1) problems.push(`exactly one phase must be the baseline ("baseline": true), found ${baselines}`);
+  return problems;
+}
+
+/** `latency`: a profile per origin the plan names (a region's name in a multi-region plan). */
+function validateLatency(raw: unknown, origins: string[]): string[] {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return [`latency must map origin names to {medianMs, p99Ms}, got ${JSON.stringify(raw)}`];
+  const problems: string[] = [];
+  for (const [name, profile] of Object.entries(raw)) {
+    if (!origins.includes(name)) problems.push(`latency.${name} is not an origin of this plan (${[...new Set(origins)].join(", ")})`);
+    problems.push(...profileProblems(`latency.${name}`, profile));
+  }
   return problems;
 }
 

@@ -16,6 +16,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULTS } from "../../src/config.ts";
 import { CHDB_MISSING } from "../dashboard/engines/local.ts";
+import type { LatencyProfile } from "../lib/latency-profile.ts";
 import { overallTotals } from "../dashboard/queries.ts";
 import { drillDashboard } from "../dashboard/run.ts";
 import { chooseRate, climb, HEADROOM, laddersSettleRatio, machineTarget, measureRung, oursVsBareTarget, recheckOursVsBare, type Calibration } from "./calibrate.ts";
@@ -168,16 +169,24 @@ async function setFault(originUrl: string, setting: object, scenario = "default"
  * control requests cross the same link, so a partition is healed before the origin is told
  * anything and installed after.
  */
-async function applyFault(originUrl: string, setting: FaultSetting, netns: Netns | undefined): Promise<void> {
+async function applyFault(originUrl: string, setting: FaultSetting, netns: Netns | undefined, profile: LatencyProfile | undefined): Promise<void> {
+  const distance = profile ? { profile } : {};
   if (setting.mode === "partition") {
     if (!netns) return setFault(originUrl, { mode: "blackhole" });
     netns.partition(false);
-    await setFault(originUrl, { mode: "healthy" });
+    await setFault(originUrl, { mode: "healthy", ...distance });
     netns.partition(true);
     return;
   }
   netns?.partition(false);
-  await setFault(originUrl, setting);
+  await setFault(originUrl, { ...setting, ...distance });
+}
+
+/** The plan's origin latency profiles in one line, for the terminal and the report. */
+function latencyText(plan: Plan): string {
+  const entries = Object.entries(plan.latency ?? {});
+  if (entries.length === 0) return "loopback-fast (no profile: what the bench measures, our own overhead)";
+  return entries.map(([name, p]) => `${name} median ${p.medianMs} ms, p99 ${p.p99Ms} ms`).join("; ");
 }
 
 function liveLine(p: LivePoint, plan: Plan, breaker: string): string {
@@ -195,23 +204,24 @@ function liveLine(p: LivePoint, plan: Plan, breaker: string): string {
   return `t=${String(p.second).padStart(3)}s ${phase.padEnd(12)} sent=${p.sent} answered=${p.answered} ${mix} p99=${p.p99.toFixed(1)}ms breaker=${breaker} fallback=${p.fallback} late=${p.late} unsent=${p.unsent} in-flight=${p.inFlight}${regions}`;
 }
 
-const USAGE = "usage: npm run drill [-- <plan | path/to/plan.json>] [--rate <req/s>] [--netns]";
+const USAGE = "usage: npm run drill [-- <plan | path/to/plan.json>] [--rate <req/s>] [--netns] [--loopback]";
 
 export async function main(argv: string[]): Promise<number> {
-  let args: { values: { rate?: string; netns?: boolean; help?: boolean }; positionals: string[] };
+  let args: { values: { rate?: string; netns?: boolean; loopback?: boolean; help?: boolean }; positionals: string[] };
   try {
-    args = parseArgs({ args: argv, options: { rate: { type: "string" }, netns: { type: "boolean" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
+    args = parseArgs({ args: argv, options: { rate: { type: "string" }, netns: { type: "boolean" }, loopback: { type: "boolean" }, help: { type: "boolean", short: "h" } }, allowPositionals: true });
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${USAGE}`, { cause: err });
   }
   if (args.values.help) {
     console.log(
-      `${USAGE}\n  plans: ${(await listPlans()).join(", ")} (default ${DEFAULT_PLAN})\n  --rate   run every phase at this many requests per second instead of the plan's rates\n  --netns  run the origins in a network namespace, where "partition" phases really drop their replies (root, iproute2)`,
+      `${USAGE}\n  plans: ${(await listPlans()).join(", ")} (default ${DEFAULT_PLAN})\n  --rate   run every phase at this many requests per second instead of the plan's rates\n  --netns  run the origins in a network namespace, where "partition" phases really drop their replies (root, iproute2)\n  --loopback  drop the plan's origin latency profiles: loopback-fast origins, to see our own overhead`,
     );
     return 0;
   }
   if (args.positionals.length > 1) throw new Error(`one plan at a time, got ${args.positionals.join(", ")}\n${USAGE}`);
   const plan = await loadPlan(args.positionals[0] ?? DEFAULT_PLAN);
+  if (args.values.loopback) delete plan.latency;
   let forcedRate: number | undefined;
   if (args.values.rate !== undefined) {
     forcedRate = Number(args.values.rate);
@@ -222,8 +232,9 @@ export async function main(argv: string[]): Promise<number> {
   const originNames = multi ? plan.regions.map((r) => r.name) : [...new Set(plan.phases.flatMap((p) => Object.keys(p.origins)))];
   const vars = { ...BASE_VARS, ...plan.vars };
   const started = new Date();
-  const command = `npm run drill -- ${args.positionals[0] ?? plan.name}${args.values.rate !== undefined ? ` --rate ${args.values.rate}` : ""}${args.values.netns ? " --netns" : ""}`;
+  const command = `npm run drill -- ${args.positionals[0] ?? plan.name}${args.values.rate !== undefined ? ` --rate ${args.values.rate}` : ""}${args.values.netns ? " --netns" : ""}${args.values.loopback ? " --loopback" : ""}`;
   console.log(`drill ${plan.name}: ${plan.description}`);
+  console.log(`origin latency: ${latencyText(plan)}`);
   for (const u of plan.unsupported ?? []) console.log(`not supported yet: ${u.field}: ${u.reason}`);
 
   // One namespace per region in a multi-region plan, so partitioning one leaves the others reachable.
@@ -323,7 +334,7 @@ export async function main(argv: string[]): Promise<number> {
           preChecks = new Promise((resolve) => setTimeout(resolve, Math.max(0, plan.phases[i]!.durationS * 1000 - 1500))).then(() => runChecks("pre", pre, checkTargets));
         }
         for (const [originName, setting] of Object.entries(phaseSettings[i] ?? {})) {
-          await applyFault(origins.origins[originName]!, setting, netnsFor(originName));
+          await applyFault(origins.origins[originName]!, setting, netnsFor(originName), plan.latency?.[originName]);
           regionRun.faults.push({ phase: i, region: originName, setting, appliedAt: Date.now() });
         }
         // After the phase's faults: a repaired region is healthy before it is restored.
@@ -356,7 +367,7 @@ export async function main(argv: string[]): Promise<number> {
     const checkResults = [...(await preChecks)];
     if (multi && plan.checks?.post?.length) {
       // post checks compare content, not faults: every region healed first (its version stamp kept).
-      for (const name of originNames) await applyFault(origins.origins[name]!, { mode: "healthy", ...lastVersion(plan, name) }, netnsFor(name));
+      for (const name of originNames) await applyFault(origins.origins[name]!, { mode: "healthy", ...lastVersion(plan, name) }, netnsFor(name), plan.latency?.[name]);
       checkResults.push(...(await runChecks("post", plan.checks.post, checkTargets)));
     }
 
@@ -421,7 +432,7 @@ export async function main(argv: string[]): Promise<number> {
         "load generator": "open loop, constant arrival rate, latency from intended send time (undici, HdrHistogram)",
         vars: JSON.stringify(vars),
       },
-      notes: [] as string[],
+      notes: [`Origin latency: ${latencyText(plan)}.`],
       dataPointsFile: "datapoints.json",
       loadStartedAtEpochMs: run.startedAtEpochMs,
       breakerTransitions: breakerTransitionsFrom(collected.points, run.startedAtEpochMs),

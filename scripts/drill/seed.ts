@@ -145,6 +145,7 @@ export function translateSeed(seed: Record<string, unknown>, name: string): { pl
     `evacuate ${evacuate}: POST /__edge/admin/regions/${evacuate}/evacuate at ${evacAt} s, after a ${SEED_TIMING.baselineS} s baseline`,
     `return_to_home: ${evacuate} repaired and POST .../restore at ${restoreAt} s; the ramp ${JSON.stringify(weights)} dwells ${dwellS} s a step (step_dwell_s: the seed has none, the drill's choice so it fits in CI), then ${SEED_TIMING.fullWeightS} s at full weight and ${SEED_TIMING.postS} s of post phase`,
     `routing ${JSON.stringify(routingIn)} -> ROUTING ${JSON.stringify(routing)}`,
+    `regions' distances (the seed has none): ${regions.map((r, i) => `${r} median ${seedDistance(i).medianMs} ms, p99 ${seedDistance(i).p99Ms} ms`).join("; ")}`,
   );
   const plan: Plan = {
     name,
@@ -160,6 +161,7 @@ export function translateSeed(seed: Record<string, unknown>, name: string): { pl
       writes: { share: 0.1, webhookShare: seed["webhook_policy"] !== undefined ? 0.05 : 0 },
     },
     regions: regions.map((r, i) => (i === 0 ? { name: r, home: true } : { name: r })),
+    latency: Object.fromEntries(regions.map((r, i) => [r, seedDistance(i)])),
     routing,
     phases,
     checks: { pre, post },
@@ -168,6 +170,11 @@ export function translateSeed(seed: Record<string, unknown>, name: string): { pl
     translation,
   };
   return { plan, problems };
+}
+
+/** The i-th listed region's distance: home near the edge, each further one 20 ms farther (the shipped region plans' spacing). */
+function seedDistance(i: number): { medianMs: number; p99Ms: number } {
+  return { medianMs: 10 + 20 * i, p99Ms: 25 + 30 * i };
 }
 
 /**

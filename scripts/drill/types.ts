@@ -1,4 +1,5 @@
 /** Shapes shared by the drill's parts: plans, raw request results, per-second series, targets. */
+import type { LatencyProfile } from "../lib/latency-profile.ts";
 
 /** What one fake origin does during a phase (see scripts/lib/fake-origin.ts for the modes). */
 export type FaultSetting = (
@@ -153,6 +154,11 @@ export interface Plan {
   regions?: RegionSpec[];
   /** The worker's ROUTING setting (the contract's fields, passed as written). */
   routing?: Record<string, unknown>;
+  /**
+   * Each origin's network distance (by origin or region name): a log-normal delay on every answer
+   * of every phase, under the phase's own added latency. Absent (or `--loopback`): loopback-fast.
+   */
+  latency?: Record<string, LatencyProfile>;
   checks?: { pre?: DrillCheckName[]; post?: DrillCheckName[] };
   /** The write path (issue 11): WRITES, how the survivor is promoted, the webhook policy. */
   writes?: PlanWrites;

@@ -10,6 +10,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { brotliCompressSync, deflateSync, gzipSync, zstdCompressSync } from "node:zlib";
+import { profileProblems, sampleDelay, type LatencyProfile } from "./latency-profile.ts";
 import { WRITE_METHODS, WriteLog } from "./write-log.ts";
 
 export type Mode =
@@ -22,6 +23,8 @@ export type Mode =
   | { mode: "flaky"; failRate: number; status?: number };
 
 export interface Behaviour {
+  /** The origin's network distance: a delay drawn per answer, before any added latency. */
+  profile?: LatencyProfile;
   /** Added before answering, in ms (plus up to `jitterMs`). */
   latencyMs?: number;
   jitterMs?: number;
@@ -145,7 +148,7 @@ export async function startFakeOrigin(port = 0, host = "127.0.0.1", options: Fak
     const body = await readBody(req);
     const setting = s.served;
 
-    const delay = (setting.latencyMs ?? 0) + Math.random() * (setting.jitterMs ?? 0);
+    const delay = (setting.profile ? sampleDelay(setting.profile) : 0) + (setting.latencyMs ?? 0) + Math.random() * (setting.jitterMs ?? 0);
     if (delay > 0) await sleep(delay);
 
     switch (setting.mode) {
@@ -240,6 +243,7 @@ function validate(setting: Setting): string | undefined {
   if (setting.mode === "flaky" && !(setting.failRate >= 0 && setting.failRate <= 1)) {
     return `failRate must be 0..1, got ${JSON.stringify(setting.failRate)}`;
   }
+  if (setting.profile !== undefined) return profileProblems("profile", setting.profile)[0];
   return undefined;
 }
 
