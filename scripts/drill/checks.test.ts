@@ -163,8 +163,8 @@ describe("drill targets", () => {
   it("a request with a copy answered 60 ms after its send fails the copy p99: it is timed from the send, whatever the breaker did", () => {
     const d = cleanRun();
     const p99 = () => evaluate(d).targets.find((t) => t.name === "p99 from send in fault phases, requests with a copy")!;
-    // The copy is 1 s old from 10.9 s on: 90 requests hold one; the ones before are the no-copy target's.
-    expect(p99()).toMatchObject({ pass: true, measured: "1.0 ms over 90 answers (90 from the copy, the rest from the origin); max 1.0 ms", latency: true });
+    // The copy was stored at 9.905 s: every fault request from 10.1 s on holds one (100 ms later), the one at 10.0 s is the no-copy target's.
+    expect(p99()).toMatchObject({ pass: true, measured: "1.0 ms over 99 answers (99 from the copy, the rest from the origin); max 1.0 ms", latency: true });
     for (const i of [120, 121]) d.results[i] = result(i * 100, { latencyMs: 60 });
     expect(failing(d)).toEqual(["p99 from send in fault phases, requests with a copy"]);
   });
@@ -174,11 +174,11 @@ describe("drill targets", () => {
     const open = d.points.find((p) => p.blobs?.[0] === "breaker")!;
     open.timestamp = T0 + 10_200;
     const noCopy = { status: 503, cacheStatus: "edge-fallback; fwd=uri-miss; detail=breaker-open-no-lkg" };
-    // Sent at 10.1-10.9 s before any copy was a second old; answered as the breaker opened, or 900 ms later.
-    for (let i = 101; i < 110; i++) d.results[i] = result(i * 100, { ...noCopy, latencyMs: 250 });
+    // Cold keys never stored, sent at 10.1-10.9 s; answered as the breaker opened, or 900 ms later.
+    for (let i = 101; i < 110; i++) d.results[i] = result(i * 100, { ...noCopy, key: `/cold/${i}`, latencyMs: 250 });
     const bare = () => evaluate(d).targets.find((t) => t.name === "p99 from send in fault phases, requests without a copy")!;
     expect(bare()).toMatchObject({ pass: true, measured: "250.0 ms over 10 answers: 1 answered below 500, 9 clean 5xx, 0 without an answer" });
-    for (let i = 101; i < 110; i++) d.results[i] = result(i * 100, { ...noCopy, latencyMs: 900 });
+    for (let i = 101; i < 110; i++) d.results[i] = result(i * 100, { ...noCopy, key: `/cold/${i}`, latencyMs: 900 });
     expect(failing(d)).toEqual(["p99 from send in fault phases, requests without a copy"]);
   });
 
