@@ -311,7 +311,7 @@ function describe(
     `  digest      ${digest}`,
     ...config.origins.map((o, i) => `  ${i === 0 ? "origins    " : "           "} ${o.name} ${o.url.href} (weight ${o.weight}, priority ${o.priority}${o.home ? ", home" : ""})`),
     `  routing     ${describeRouting(config)}`,
-    `  timeout     ${config.originTimeoutMs} ms per origin request`,
+    `  timeout     ${config.originTimeoutMs} ms per origin request; copy budget ${config.originCopyBudgetMs === undefined ? "off" : `${config.originCopyBudgetMs} ms`}`,
     `  breaker     opens after ${breaker.failureThreshold} failures; open ${breaker.openMs}-${breaker.openMaxMs} ms (x${breaker.backoffMultiplier}); sync ${breaker.syncIntervalMs} ms; object budget ${breaker.objectTimeoutMs} ms`,
     `  lkg         tiers ${list(lkg.tiers)}; max age ${lkg.maxAgeSeconds} s; methods ${list(lkg.methods)}; routes ${list(lkg.routes)}; public ${list(lkg.publicRoutes)}`,
     `  scrub       sensitive headers: ${BUILTIN_SENSITIVE_HEADERS.length} built in + ${list(scrub.sensitiveHeaders.slice(BUILTIN_SENSITIVE_HEADERS.length))}; secret query params: ${builtinSecretParams} built in + ${Math.max(0, configuredSecret)} configured; session cookies ${list(scrub.sessionCookies)}`,

@@ -38,6 +38,12 @@ export interface Config {
    */
   originSlow: { kind: "auto" } | { kind: "off" } | { kind: "fixed"; ms: number };
   /**
+   * How long a request whose isolate memory holds a copy it could be served waits for the origin
+   * before it is answered from that copy (at least the origin's recent p99); undefined: "off".
+   * Not a failure: the origin is judged in the background as if the client had waited.
+   */
+  originCopyBudgetMs: number | undefined;
+  /**
    * The active check that confirms a run of failures is about the origin before the breaker
    * opens, and that is the half-open probe. `path` undefined ("off"): any run of failures opens
    * the breaker and a client's request is the probe, as before the check existed.
@@ -95,6 +101,9 @@ export const LKG_MAX_AGE_CAP_SECONDS = 30;
 export const DEFAULTS = {
   ORIGIN_TIMEOUT_MS: 5000,
   ORIGIN_SLOW_MS: "auto",
+  // Inside the 50 ms promise with room for the worker's own overhead; an origin whose p99 is
+  // longer waits its p99 instead (src/origin/latency.ts: copyBudgetAfter).
+  ORIGIN_COPY_BUDGET_MS: 35,
   ORIGIN_HEALTH_PATH: "/",
   ORIGIN_HEALTH_TIMEOUT_MS: 1000,
   ORIGIN_STREAMING_ROUTES: [] as string[],
@@ -239,6 +248,7 @@ const KNOWN_VARS = new Set([
   "ORIGINS",
   "ORIGIN_TIMEOUT_MS",
   "ORIGIN_SLOW_MS",
+  "ORIGIN_COPY_BUDGET_MS",
   "ORIGIN_HEALTH_PATH",
   "ORIGIN_HEALTH_TIMEOUT_MS",
   "ORIGIN_STREAMING_ROUTES",
@@ -293,6 +303,7 @@ export function resolveConfig(
   checkRegionsAgainstPolicy(origins, routing, problems);
   const originTimeoutMs = reader.int("ORIGIN_TIMEOUT_MS", DEFAULTS.ORIGIN_TIMEOUT_MS, 1, 120_000);
   const originSlow = readOriginSlow(vars["ORIGIN_SLOW_MS"], originTimeoutMs, problems);
+  const originCopyBudgetMs = readCopyBudget(vars["ORIGIN_COPY_BUDGET_MS"], originTimeoutMs, problems);
   const health = {
     path: readHealthPath(vars["ORIGIN_HEALTH_PATH"], problems),
     // At most 10 s: the check runs in waitUntil, which the runtime may cut off at about 30 s.
@@ -388,6 +399,7 @@ export function resolveConfig(
     writeSecret,
     originTimeoutMs,
     originSlow,
+    originCopyBudgetMs,
     health,
     streamingRoutes,
     breaker: { failureThreshold, openMs, openMaxMs, backoffMultiplier, syncIntervalMs, objectTimeoutMs },
@@ -451,6 +463,21 @@ function readOriginSlow(raw: unknown, timeoutMs: number, problems: string[]): Co
     return { kind: "auto" };
   }
   return { kind: "fixed", ms };
+}
+
+/**
+ * "off", or whole ms below the timeout: a budget at the timeout would never be reached. The
+ * default steps aside for a timeout at or below it (the timeout then answers first anyway).
+ */
+function readCopyBudget(raw: unknown, timeoutMs: number, problems: string[]): number | undefined {
+  if (raw === undefined || raw === "") return DEFAULTS.ORIGIN_COPY_BUDGET_MS < timeoutMs ? DEFAULTS.ORIGIN_COPY_BUDGET_MS : undefined;
+  if (raw === "off") return undefined;
+  const ms = typeof raw === "number" ? raw : typeof raw === "string" && /^\d+$/.test(raw.trim()) ? Number(raw) : NaN;
+  if (!Number.isInteger(ms) || ms < 1 || ms >= timeoutMs) {
+    problems.push(`ORIGIN_COPY_BUDGET_MS must be "off" or whole ms from 1 to below ORIGIN_TIMEOUT_MS (${timeoutMs}), got ${JSON.stringify(raw)}`);
+    return undefined;
+  }
+  return ms;
 }
 
 /** Wrangler hands non-string [vars] over as parsed JSON; bindings are class instances and are not vars. */

@@ -63,14 +63,20 @@ describe("origin faults", () => {
     expect(took).toBeLessThan(3000);
   });
 
-  it("an origin that never answers is covered by the stored copy after the timeout", async () => {
+  it("an origin that never answers is covered by the stored copy: at the copy budget, or after the timeout without one", async () => {
+    // ORIGIN_COPY_BUDGET_MS: the copy in memory answers at 35 ms, no longer after the timeout.
     const h = harness();
+    const off = harness({ ORIGIN_COPY_BUDGET_MS: "off" });
     const s = scenario("hang-lkg");
     await h.fetch(s.url("/slow"));
+    await off.fetch(s.url("/slow"));
     await s.set({ mode: "blackhole" });
     const res = await h.fetch(s.url("/slow"));
     expect(res.status).toBe(200);
-    expect(res.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-timeout");
+    expect(res.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-over-budget");
+    const timedOut = await off.fetch(s.url("/slow"));
+    expect(timedOut.status).toBe(200);
+    expect(timedOut.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-timeout");
   });
 
   it("a connection reset is answered from the copy, or with 503 when there is none", async () => {

@@ -63,8 +63,10 @@ export function twoRegions(options: { routing?: Record<string, unknown>; vars?: 
       STICKY_SECRET,
       // After 32 answers the auto slow deadline is 25 ms of wall time: on a machine busy with the
       // whole suite a healthy home answer can take that long, fail over, and move a share. Tests
-      // of slowness set their own.
+      // of slowness set their own. The copy budget (35 ms) likewise: a healthy answer past it
+      // would be served from the copy; test/copy-budget.test.ts tests it with two regions.
       ORIGIN_SLOW_MS: "off",
+      ORIGIN_COPY_BUDGET_MS: "off",
       ...options.vars,
     },
     options.clock ? { clock: options.clock } : {},

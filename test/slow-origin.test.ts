@@ -144,13 +144,14 @@ describe("slow origin", () => {
   });
 
   it("ORIGIN_SLOW_MS=off never answers early; a fixed value needs no baseline", async () => {
-    const off = harness({ ORIGIN_SLOW_MS: "off" });
+    // The copy budget (test/copy-budget.test.ts) would answer these copies at 35 ms: this is about the slow deadline alone.
+    const off = harness({ ORIGIN_SLOW_MS: "off", ORIGIN_COPY_BUDGET_MS: "off" });
     const s = scenario("slow-off");
     await warm(off, s, "/o");
     await s.set({ mode: "healthy", latencyMs: 300 });
     expect((await timed(off, s.url("/o"))).res.headers.get("cache-status")).toBe("edge-fallback; fwd=bypass; fwd-status=200; stored");
 
-    const fixed = harness({ ORIGIN_SLOW_MS: "100" });
+    const fixed = harness({ ORIGIN_SLOW_MS: "100", ORIGIN_COPY_BUDGET_MS: "off" });
     const f = scenario("slow-fixed");
     expect((await fixed.fetch(f.url("/f"))).status).toBe(200);
     await f.set({ mode: "healthy", latencyMs: 400 });

@@ -21,6 +21,11 @@ export class MemoryTier {
     return entry;
   }
 
+  /** The copy of `key`, without touching its place in the eviction order. */
+  peek(key: string): LkgEntry | undefined {
+    return this.entries.get(key);
+  }
+
   /** Whether a copy of `key` is held, without touching its place in the eviction order. */
   has(key: string): boolean {
     return this.entries.has(key);

@@ -7,7 +7,8 @@ export const CACHE_NAME = "edge-fallback";
 /** Names the region whose answer this is; a stored copy or a worker-made error carries none. */
 export const REGION_HEADER = "x-edge-region";
 
-export type StaleCause = "origin-5xx" | "origin-timeout" | "origin-unreachable" | "origin-slow" | "breaker-open";
+/** `origin-over-budget`: the client held a copy and the origin took longer than ORIGIN_COPY_BUDGET_MS (no failure). */
+export type StaleCause = "origin-5xx" | "origin-timeout" | "origin-unreachable" | "origin-slow" | "origin-over-budget" | "breaker-open";
 
 export function fromEntry(entry: LkgEntry, ageMs: number, cause: StaleCause, method: string): Response {
   // A native copy of the runtime's Headers keeps bytes a string could not (scrub/headers.ts).

@@ -176,6 +176,24 @@ export class LkgStore {
     this.counters.storeSkipped[reason] = (this.counters.storeSkipped[reason] ?? 0) + 1;
   }
 
+  /**
+   * The memory tier's copy of `key` if it could answer this client now (no older than `maxAgeMs`,
+   * an encoding it accepts), synchronously: the shared tiers are not asked, that would be I/O
+   * before the origin. `take`: it is served, so it is counted and kept as recently used.
+   */
+  memoryCopy(key: string, now: number, maxAgeMs: number, acceptEncoding: string | null, take: boolean): { entry: LkgEntry; ageMs: number } | undefined {
+    const memory = this.tiers.memory;
+    const entry = take ? memory?.get(key) : memory?.peek(key);
+    if (!entry) return undefined;
+    const ageMs = Math.max(0, now - entry.storedAt);
+    if (ageMs > maxAgeMs || !servable(entry, acceptEncoding)) return undefined;
+    if (take) {
+      this.counters.lookups++;
+      this.counters.hits.memory++;
+    }
+    return { entry, ageMs };
+  }
+
   /** Whether the memory tier holds a copy of `key` (the shared tiers are not asked: that would be I/O). */
   holds(key: string): boolean {
     return this.tiers.memory?.has(key) === true;

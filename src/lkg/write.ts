@@ -58,14 +58,19 @@ export function healthyAnswer(x: RequestContext, region: Region, result: OriginR
   return response;
 }
 
-/** An answer that arrived after the client was served otherwise: it may still refresh the copy. */
+/** An answer that arrived after the client was served otherwise: it joins the baseline and may still refresh the copy. */
 export async function lateAnswer(x: RequestContext, region: Region, result: OriginResult): Promise<void> {
+  if (result.kind === "response" && !result.failure && !x.streaming) region.baselines.record(region.baselines.for(x.url.pathname), result.ms);
+  return refreshCopy(x, region, result);
+}
+
+/** A late answer that the baseline has already (see attempt.ts: settle) may still refresh the copy. */
+export async function refreshCopy(x: RequestContext, region: Region, result: OriginResult): Promise<void> {
   if (result.kind !== "response") return;
   if (result.failure) {
     await result.response.body?.cancel();
     return;
   }
-  if (!x.streaming) region.baselines.record(region.baselines.for(x.url.pathname), result.ms);
   const now = x.clock.now();
   const { policy } = x;
   const verdict = policy.lkg ? responseVerdict(x.request.method, result.response, x.runtime.config, policy) : undefined;

@@ -28,12 +28,18 @@ export type Outcome =
 export type WriteOutcome = "passed" | "queued" | "replayed" | "in-flight" | "mismatch" | "missing-key" | "too-large" | "";
 
 export type FailureClass = "http_5xx" | "timeout" | "connection" | "slow" | "breaker_open";
+/**
+ * blob3: the failure class, or `over_budget`, which is no failure: the client held a copy and was
+ * answered from it when the origin passed ORIGIN_COPY_BUDGET_MS; the origin's own outcome was
+ * judged in the background (the breaker and the routing layer heard that, not this).
+ */
+export type RecordedFailure = FailureClass | "over_budget";
 export type LookupOutcome = "none" | "hit" | "miss" | "expired";
 
 export interface RequestRecord {
   origin: string;
   outcome: Outcome;
-  failure: FailureClass | undefined;
+  failure: RecordedFailure | undefined;
   breaker: BreakerState["kind"];
   tier: TierName | undefined;
   lookup: LookupOutcome;

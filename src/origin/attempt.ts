@@ -7,6 +7,7 @@ import { clientProbeTurn, healthCheckDeadline, probeWithHealthCheck, tellBreaker
 import type { BreakerView } from "../breaker/view.ts";
 import type { FailureClass } from "../metrics/schema.ts";
 import type { RequestContext } from "../request/context.ts";
+import { copyInHand } from "../request/fallback.ts";
 import type { AttemptTrace } from "../request/record.ts";
 import type { Region } from "../runtime.ts";
 import { fetchOrigin, type OriginResult } from "./client.ts";
@@ -32,8 +33,19 @@ export type Attempt =
    */
   | { kind: "rejected"; retryAfterMs: number; probing?: Promise<boolean> };
 
+/**
+ * The client holds a copy and the origin passed the copy budget (ORIGIN_COPY_BUDGET_MS): no
+ * failure. The try goes on; `judging` is its outcome exactly as if the client had waited (the
+ * breaker hears it, slow counts as slow), for the handler to pass on or judge in the background.
+ */
+export interface OverBudget {
+  kind: "over-budget";
+  judging: Promise<Attempt>;
+}
+
 const SLOW = Symbol("slow");
 const OPENED = Symbol("opened");
+const OVER_BUDGET = Symbol("over-budget");
 
 /** The shortest origin timeout of a client's request that is the probe. */
 const CLIENT_PROBE_MIN_TIMEOUT_MS = 1000;
@@ -42,7 +54,7 @@ const CLIENT_PROBE_MIN_TIMEOUT_MS = 1000;
  * `afterProbe`: the health check that was this request's probe passed; go straight to the origin
  * as an ordinary request.
  */
-export async function attempt(x: RequestContext, region: Region, trace: AttemptTrace, afterProbe = false): Promise<Attempt> {
+export async function attempt(x: RequestContext, region: Region, trace: AttemptTrace, afterProbe = false): Promise<Attempt | OverBudget> {
   const { view } = region;
   const { config } = x.runtime;
   let probe = false;
@@ -76,13 +88,45 @@ export async function attempt(x: RequestContext, region: Region, trace: AttemptT
   // on the origin the moment the breaker opens (rule 7: a fast answer, never the full timeout).
   let signal!: (why: typeof SLOW | typeof OPENED) => void;
   const signalled = new Promise<typeof SLOW | typeof OPENED>((resolve) => (signal = resolve));
-  // The origin client's own timer says when the request is slow: one timer per request.
   // A client's request as the probe (clientProbeTurn) is judged like the check it stands in for:
   // a short deadline, so a probe into a blackhole does not hold its client for the full timeout.
   const timeoutMs = probe && config.health.path !== undefined ? Math.min(config.originTimeoutMs, Math.max(CLIENT_PROBE_MIN_TIMEOUT_MS, healthCheckDeadline(x, region))) : config.originTimeoutMs;
   const slowBefore = slowAfter !== undefined && slowAfter < timeoutMs ? slowAfter : undefined;
-  const fetching = fetchOrigin(x.request, x.url, region.origin, timeoutMs, slowBefore, slowBefore === undefined ? undefined : () => signal(SLOW));
+  const budget = config.originCopyBudgetMs === undefined || !copyInHand(x) ? undefined : region.baselines.copyBudgetAfter(latency, config.originCopyBudgetMs, slowBefore, timeoutMs);
+  const overBudget = budget === undefined ? undefined : budgetSignal(budget);
+  // The origin client's own timer says when the request is over budget or slow: one timer per request.
+  const fetching = fetchOrigin(x.request, x.url, region.origin, timeoutMs, {
+    budget: overBudget,
+    slow: slowBefore === undefined ? undefined : { afterMs: slowBefore, signal: () => signal(SLOW) },
+  });
   const unsubscribe = probe ? undefined : view.onOpen(() => signal(OPENED));
+  const judging = judge(x, region, trace, probe, sequence, latency, fetching, signalled, unsubscribe);
+  if (overBudget === undefined) return judging;
+  const first = await Promise.race([judging, overBudget.reached]);
+  return first === OVER_BUDGET ? { kind: "over-budget", judging } : first;
+}
+
+function budgetSignal(afterMs: number): { afterMs: number; signal: () => void; reached: Promise<typeof OVER_BUDGET> } {
+  let signal!: () => void;
+  const reached = new Promise<typeof OVER_BUDGET>((resolve) => (signal = () => resolve(OVER_BUDGET)));
+  return { afterMs, signal, reached };
+}
+
+/**
+ * The try's outcome as the client would see it if it waited: the origin's result, or slow, or the
+ * breaker opening first. The same whether or not the client was answered from its copy meanwhile.
+ */
+async function judge(
+  x: RequestContext,
+  region: Region,
+  trace: AttemptTrace,
+  probe: boolean,
+  sequence: number,
+  latency: ReturnType<Region["baselines"]["for"]>,
+  fetching: Promise<OriginResult>,
+  signalled: Promise<typeof SLOW | typeof OPENED>,
+  unsubscribe: (() => void) | undefined,
+): Promise<Attempt> {
   const first = await Promise.race([fetching, signalled]);
   unsubscribe?.();
   if (first === OPENED) return released(trace, fetching);

@@ -1,6 +1,7 @@
 /** Fetches the origin with a deadline and classifies what went wrong (RFC 5861's "error": 500, 502, 503, 504). */
 import type { OriginRegion } from "../config.ts";
 import { HOP_BY_HOP } from "../scrub/headers.ts";
+import { OriginWatch, type WatchDeadlines } from "./watch.ts";
 
 export type OriginResult =
   | {
@@ -71,93 +72,15 @@ export function forwardHeaders(request: Request, incoming: URL): Headers {
 }
 
 /**
- * Every deadline of one origin request on one timer: when it counts as slow (optional), the
- * time to the headers, and the stall of a body passed on untouched. Setting and clearing a timer
- * costs tens of microseconds in workerd, and three per request were a tenth of a pass-through
- * request's CPU. The timer fires at the earliest deadline; if the request has moved on, it
- * re-arms for what is left of the next one, or ends.
+ * Fetches the origin. Each of `deadlines` signals once if no headers arrived by then (judged on
+ * the time the origin had: see OriginWatch); the request still runs to its own timeout.
  */
-class OriginWatch {
-  private timer: ReturnType<typeof setTimeout> | undefined;
-  /** "body-pending": headers in, body not (yet) piped under this watch. */
-  private phase: "headers" | "body-pending" | "body" | "done" = "headers";
-  private bodyDeadline = 0;
-  private slowSignalled = false;
-  private readonly started: number;
-  private readonly timeoutMs: number;
-  private readonly controller: AbortController;
-  private readonly slowAfterMs: number | undefined;
-  private readonly onSlow: (() => void) | undefined;
-
-  constructor(started: number, timeoutMs: number, controller: AbortController, slowAfterMs: number | undefined, onSlow: (() => void) | undefined) {
-    this.started = started;
-    this.timeoutMs = timeoutMs;
-    this.controller = controller;
-    this.slowAfterMs = onSlow ? slowAfterMs : undefined;
-    this.onSlow = onSlow;
-    this.arm(this.slowAfterMs ?? timeoutMs);
-  }
-
-  headersArrived(): void {
-    if (this.phase === "headers") this.phase = "body-pending";
-  }
-
-  /** A body passed on untouched from now on: it must end within `idleMs`, or the fetch is aborted. */
-  bodyUnder(idleMs: number): void {
-    this.phase = "body";
-    this.bodyDeadline = Date.now() + idleMs;
-    if (this.timer === undefined) this.arm(idleMs);
-  }
-
-  done(): void {
-    this.phase = "done";
-    if (this.timer !== undefined) clearTimeout(this.timer);
-    this.timer = undefined;
-  }
-
-  private arm(ms: number): void {
-    this.timer = setTimeout(this.fire, ms);
-  }
-
-  private readonly fire = (): void => {
-    this.timer = undefined;
-    const now = Date.now();
-    if (this.phase === "headers") {
-      const elapsed = now - this.started;
-      if (this.slowAfterMs !== undefined && !this.slowSignalled && elapsed >= this.slowAfterMs) {
-        this.slowSignalled = true;
-        this.onSlow!();
-      }
-      // No timeout option on fetch, and AbortSignal.timeout would keep the request context alive.
-      if (elapsed >= this.timeoutMs) this.controller.abort(new DOMException("origin timeout", "TimeoutError"));
-      else this.arm(this.timeoutMs - elapsed);
-    } else if (this.phase === "body") {
-      const left = this.bodyDeadline - now;
-      // Aborting the fetch errors the body, which errors the client's stream.
-      if (left <= 0) this.controller.abort(new DOMException(`origin body stalled for ${this.timeoutMs} ms`, "TimeoutError"));
-      else this.arm(left);
-    }
-    // "body-pending" or "done": nothing left to watch; the timer ends here.
-  };
-}
-
-/**
- * Fetches the origin. `onSlow` is called once if no headers arrived within `slowAfterMs`; the
- * request still runs to its own timeout.
- */
-export async function fetchOrigin(
-  request: Request,
-  incoming: URL,
-  origin: OriginRegion,
-  timeoutMs: number,
-  slowAfterMs?: number,
-  onSlow?: () => void,
-): Promise<OriginResult> {
+export async function fetchOrigin(request: Request, incoming: URL, origin: OriginRegion, timeoutMs: number, deadlines?: WatchDeadlines): Promise<OriginResult> {
   // Wall time: this measures latency, which an injected test clock would hide.
   const now = Date.now;
   const started = now();
   const controller = new AbortController();
-  const watch = new OriginWatch(started, timeoutMs, controller, slowAfterMs, onSlow);
+  const watch = new OriginWatch(started, timeoutMs, controller, deadlines);
   const hasBody = request.method !== "GET" && request.method !== "HEAD";
   try {
     const response = await fetch(upstreamUrl(origin, incoming), {

@@ -128,6 +128,19 @@ export class LatencyBaselines {
     return tracker.recent() !== undefined ? tracker.slowAfter(setting, timeoutMs) : this.origin.slowAfter(setting, timeoutMs);
   }
 
+  /**
+   * When a request of `tracker`'s class that holds a copy stops waiting (undefined: it never
+   * does before `slowAfterMs` or the timeout, which answer from the copy anyway). At least the
+   * recent p99 (the class's, else the origin's): an origin whose normal latency exceeds the budget
+   * (a far region) would otherwise have every request with a copy served stale while it is
+   * healthy; with the p99, about one in a hundred is. No baseline yet: the budget alone.
+   */
+  copyBudgetAfter(tracker: LatencyTracker, budgetMs: number, slowAfterMs: number | undefined, timeoutMs: number): number | undefined {
+    const recent = tracker.recent() ?? this.origin.recent();
+    const ms = recent === undefined ? budgetMs : Math.max(budgetMs, Math.ceil(recent.p99));
+    return ms < Math.min(slowAfterMs ?? timeoutMs, timeoutMs) ? ms : undefined;
+  }
+
   record(tracker: LatencyTracker, ms: number): void {
     tracker.record(ms);
     this.origin.record(ms);

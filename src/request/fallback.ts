@@ -38,6 +38,32 @@ export async function fromStore(x: RequestContext, cause: StaleCause): Promise<R
   return fromEntry(found.entry, found.ageMs, cause, x.request.method);
 }
 
+/**
+ * Whether this request holds a copy in hand: one the isolate's memory could serve it now, by the
+ * rules the fallback serves by (the request's policy, the age cap, the client's encodings). Memory
+ * only, synchronously: a healthy request awaits nothing but the origin. Not for writes or
+ * streaming routes, which always wait for the origin.
+ */
+export function copyInHand(x: RequestContext): boolean {
+  if (!x.policy.lkg || x.streaming || (x.request.method !== "GET" && x.request.method !== "HEAD")) return false;
+  const maxAgeMs = x.runtime.config.lkg.maxAgeSeconds * 1000;
+  return x.runtime.store.memoryCopy(x.policy.key, x.clock.now(), maxAgeMs, clientAcceptEncoding(x.request), false) !== undefined;
+}
+
+/** The memory tier's copy served at once (no I/O), or undefined when it no longer qualifies (evicted, aged out). */
+export function fromMemory(x: RequestContext, cause: StaleCause): Response | undefined {
+  if (!x.policy.lkg) return undefined;
+  const maxAgeMs = x.runtime.config.lkg.maxAgeSeconds * 1000;
+  const found = x.runtime.store.memoryCopy(x.policy.key, x.clock.now(), maxAgeMs, clientAcceptEncoding(x.request), true);
+  if (found === undefined) return undefined;
+  const { trace } = x;
+  trace.lookup = "hit";
+  trace.outcome = "lkg_served";
+  trace.tier = "memory";
+  trace.staleAgeSeconds = found.ageMs / 1000;
+  return fromEntry(found.entry, found.ageMs, cause, x.request.method);
+}
+
 /** No copy stood in: the origin's own 5xx when it sent one (the most honest answer), else a 503 that says why and when to retry. */
 export function noCopy(x: RequestContext, cause: StaleCause, region: string, retryAfterMs: number, origin: OriginResponse | undefined): Response {
   x.trace.outcome = x.policy.lkg || cause === "breaker-open" ? "no_lkg" : "origin_error";

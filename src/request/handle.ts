@@ -21,6 +21,7 @@ import { matchWrite } from "../writes/match.ts";
 import { WRITE_EPOCH_HEADER } from "../writes/types.ts";
 import type { RequestContext } from "./context.ts";
 import { fromStore, noCopy, staleCause } from "./fallback.ts";
+import { answerOverBudget, type Tried } from "./over-budget.ts";
 import { newAttempt, newTrace, requestRecord } from "./record.ts";
 
 export async function handle(original: Request, url: URL, env: Env, ctx: ExecutionContext, runtime: Runtime, clock: Clock): Promise<Response> {
@@ -101,8 +102,9 @@ async function routed(x: RequestContext, router: Router, original: Request): Pro
 
   let region = first;
   let response: Response;
-  const tried = await attemptOn(x, first);
-  if (tried.kind === "ok") {
+  const tried = await attemptOn(x, first, router);
+  if (tried.kind === "served") response = tried.response;
+  else if (tried.kind === "ok") {
     router.succeeded(x, first, x.clock.now());
     response = healthyAnswer(x, first, tried.result, tried.answeredAt);
   } else {
@@ -123,8 +125,9 @@ async function routed(x: RequestContext, router: Router, original: Request): Pro
     } else {
       letGo(x, first, tried);
       region = next;
-      const again = await attemptOn(x, next);
-      if (again.kind === "ok") {
+      const again = await attemptOn(x, next, router);
+      if (again.kind === "served") response = again.response;
+      else if (again.kind === "ok") {
         router.succeeded(x, next, x.clock.now());
         response = healthyAnswer(x, next, again.result, again.answeredAt);
       } else {
@@ -175,7 +178,8 @@ function retryTarget(x: RequestContext, router: Router, next: Region, opened = f
  */
 async function rerouteAfterOpen(x: RequestContext, router: Router, next: Region): Promise<Response | undefined> {
   if (retryTarget(x, router, next, true) === undefined) return undefined;
-  const again = await attemptOn(x, next);
+  const again = await attemptOn(x, next, router);
+  if (again.kind === "served") return again.response;
   if (again.kind === "ok") {
     router.succeeded(x, next, x.clock.now());
     return healthyAnswer(x, next, again.result, again.answeredAt);
@@ -191,10 +195,17 @@ function stillUsable(router: Router, sticky: string | undefined): boolean {
   return input !== undefined && input.usable && input.control.admin !== "evacuated";
 }
 
-async function attemptOn(x: RequestContext, region: Region): Promise<Attempt> {
+/**
+ * One try on `region`, the copy served if the origin passed the copy budget. `router`: with several
+ * regions, told the outcome of a try whose client was served from the copy once it is known.
+ */
+async function attemptOn(x: RequestContext, region: Region, router?: Router, afterProbe = false): Promise<Tried> {
   const trace = newAttempt(region.origin.name);
   x.trace.attempts.push(trace);
-  return attempt(x, region, trace);
+  const tried = await attempt(x, region, trace, afterProbe);
+  if (tried.kind !== "over-budget") return tried;
+  const heard = router === undefined ? undefined : (final: Attempt) => (final.kind === "ok" ? router.succeeded(x, region, x.clock.now()) : router.failed(x, region, x.clock.now()));
+  return answerOverBudget(x, region, trace, tried, heard);
 }
 
 /** The first region failed and the next one is tried: what the first still holds is released (its late answer may refresh the copy). */
@@ -209,9 +220,8 @@ async function cancelBody(response: Response): Promise<void> {
 }
 
 async function tryRegion(x: RequestContext, region: Region): Promise<Response> {
-  const trace = newAttempt(region.origin.name);
-  x.trace.attempts.push(trace);
-  const tried = await attempt(x, region, trace);
+  const tried = await attemptOn(x, region);
+  if (tried.kind === "served") return tried.response;
   if (tried.kind === "ok") return healthyAnswer(x, region, tried.result, tried.answeredAt);
   return fallBack(x, region, tried);
 }
@@ -230,9 +240,8 @@ async function fallBack(x: RequestContext, region: Region, tried: Exclude<Attemp
   if (tried.kind === "rejected") {
     if (tried.probing && (await tried.probing)) {
       // The health check that was this request's probe passed: the origin is back, go to it.
-      const trace = newAttempt(region.origin.name);
-      x.trace.attempts.push(trace);
-      const again = await attempt(x, region, trace, true);
+      const again = await attemptOn(x, region, undefined, true);
+      if (again.kind === "served") return again.response;
       if (again.kind === "ok") return healthyAnswer(x, region, again.result, again.answeredAt);
       return fallBack(x, region, again);
     }

@@ -6,7 +6,7 @@
 import type { BreakerState } from "../breaker/state.ts";
 import type { Env } from "../env.ts";
 import type { TierName } from "../lkg/entry.ts";
-import type { FailureClass, LookupOutcome, Outcome, RequestRecord, WriteOutcome } from "../metrics/schema.ts";
+import type { LookupOutcome, Outcome, RecordedFailure, RequestRecord, WriteOutcome } from "../metrics/schema.ts";
 import { requestPoint } from "../metrics/schema.ts";
 import { emit } from "../metrics/writer.ts";
 import type { Runtime } from "../runtime.ts";
@@ -18,7 +18,7 @@ import { VERSION } from "../version.ts";
 export interface AttemptTrace {
   region: string;
   probe: boolean;
-  failure: FailureClass | undefined;
+  failure: RecordedFailure | undefined;
   /** See RequestRecord.breakerHeard. */
   breakerHeard: RequestRecord["breakerHeard"];
   breakerHeardMs: number;

@@ -59,7 +59,9 @@ export async function passThrough(x: RequestContext, writer: Region, epoch: numb
   const wx: RequestContext = { ...x, request: forwarded };
   const trace = newAttempt(writer.origin.name);
   x.trace.attempts.push(trace);
-  let tried: Attempt = await attempt(wx, writer, trace);
+  const first = await attempt(wx, writer, trace);
+  // A write holds no copy, so it is never over the copy budget; if it were, it would wait all the same.
+  let tried: Attempt = first.kind === "over-budget" ? await first.judging : first;
   // A slow write is still a write: wait for it (the breaker opening still ends the wait).
   if (tried.kind === "failed" && tried.inFlight?.wait) tried = await tried.inFlight.wait();
 
