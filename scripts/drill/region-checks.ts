@@ -132,6 +132,7 @@ function evacuation(ctx: Ctx): TargetResult[] {
       target: `<= ${EVACUATION_LIMIT_MS} ms (sliding 1 s windows of new requests, clients stuck to other regions aside; the seed allows 30 s)`,
       measured: parts.join("; "),
       pass: ok,
+      latency: true,
     },
   ];
 }
@@ -226,6 +227,7 @@ function blackhole(list: Cutover[], routed: RequestRouting[]): TargetResult[] {
       target: `<= ${DETECTION_LIMIT_MS} ms until >= 99 % of requests (sliding 1 s windows, request points) go to a survivor first, without a failover`,
       measured: routed.length ? parts.join("; ") : "no request point carries the region columns (blob14-16): the worker wrote none",
       pass: ok && routed.length > 0,
+      latency: true,
     },
   ];
 }
@@ -519,6 +521,7 @@ function ramps(ctx: Ctx): TargetResult[] {
       target: `step_dwell_s (${ctx.run.routing.stepDwellMs / 1000} s) ±${RAMP_DWELL_TOLERANCE * 100} %, and the ramp reaches 100 % within the run`,
       measured: dwellParts.join("; ") || "no step",
       pass: dwellOk && windows.length > 0,
+      latency: true,
     },
   ];
 }

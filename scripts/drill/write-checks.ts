@@ -367,6 +367,8 @@ function backlogDrains(ctx: Ctx): TargetResult {
       ? `peak ${peak}; caught up at most ${seconds(slowest)} after the writer became usable; at the end ${last!.length} at ${seconds(last!.at - ctx.startedAt)}${late ? `; behind at ${seconds(late.at - ctx.startedAt)}: ${late.length} queued, the oldest ${seconds(late.oldestAgeMs)}` : ""}${failedReads ? `; ${failedReads} unreadable samples (${samples.find((s) => !s.ok)!.error})` : ""}`
       : `no readable sample of GET /__edge/admin/writes${samples[0]?.error ? ` (${samples[0].error})` : ""}`,
     pass: okSamples.length > 0 && late === undefined && last!.length === 0,
+    // A timing target: the backlog's end is also judged by post: backlog_zero, its writes by zero write loss.
+    latency: true,
   };
 }
 
