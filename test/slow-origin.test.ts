@@ -132,6 +132,31 @@ describe("slow origin", () => {
     expect(health.origins[0]!.breaker.object).toMatchObject({ kind: "closed", failures: 0 });
   });
 
+  it("once a failed health check confirms the origin failing, every slow request counts, not one per stall: five in flight open the breaker", async () => {
+    const health = scenario("slow-confirm-health");
+    const h = harness({ ORIGIN_HEALTH_PATH: `/s/${health.id}/healthz` });
+    const s = scenario("slow-confirm");
+    await warm(h, s, "/c");
+    await s.set({ mode: "healthy", latencyMs: 600 });
+    await health.set({ mode: "status", status: 503 });
+    // The first slow request is held and starts the confirming check, which fails.
+    const first = await h.send(s.url("/c"));
+    expect(first.response.headers.get("cache-status")).toBe("edge-fallback; hit; detail=stale-origin-slow");
+    await waitOnExecutionContext(first.ctx);
+    const state = async () => (await (await h.object()).snapshot(h.originName)).state.kind;
+    expect(await state()).toBe("closed");
+    // Five requests in flight at once: by the stall rule alone one failure, but the check has ruled out a stall of the isolate.
+    const sent = await Promise.all(Array.from({ length: 5 }, () => h.send(s.url("/c"))));
+    // Four count and, with the held one the check passed on, reach the threshold: the fifth is released by the opening.
+    const statuses = sent.map(({ response }) => response.headers.get("cache-status"));
+    expect(statuses.filter((c) => c === "edge-fallback; hit; detail=stale-origin-slow")).toHaveLength(4);
+    expect(statuses.filter((c) => c === "edge-fallback; hit; detail=stale-breaker-open")).toHaveLength(1);
+    await Promise.all(sent.map(({ ctx }) => waitOnExecutionContext(ctx)));
+    expect(await state()).toBe("open");
+    const slow = requestPoints(h.metrics).filter((p) => p.blobs?.[2] === "slow");
+    expect(slow.map((p) => p.blobs?.[12])).toEqual(["held", "failure", "failure", "failure", "failure"]);
+  });
+
   it("a slow request with no copy still waits for the origin's answer", async () => {
     const h = harness();
     const s = scenario("slow-nocopy");

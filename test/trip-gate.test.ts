@@ -35,6 +35,23 @@ describe("TripGate", () => {
     expect(gate.dismissedFailures).toBe(0);
   });
 
+  it("confirmed() says whether a failed check vouches for the origin failing: from its result for CONFIRMATION_TTL_MS, never after a passing one or a reset", () => {
+    const gate = new TripGate(THRESHOLD);
+    gate.failure(T0);
+    expect(gate.confirmed(T0 + 50)).toBe(false);
+    gate.checked(true, T0 + 100);
+    expect(gate.confirmed(T0 + 100)).toBe(true);
+    expect(gate.confirmed(T0 + 100 + CONFIRMATION_TTL_MS - 1)).toBe(true);
+    expect(gate.confirmed(T0 + 100 + CONFIRMATION_TTL_MS)).toBe(false);
+    gate.checked(true, T0 + 200);
+    gate.reset();
+    expect(gate.confirmed(T0 + 300)).toBe(false);
+    const passed = new TripGate(THRESHOLD);
+    passed.failure(T0);
+    passed.checked(false, T0 + 100);
+    expect(passed.confirmed(T0 + 100)).toBe(false);
+  });
+
   it("once the confirmation has lapsed a failure is held again and starts a new check", () => {
     const gate = new TripGate(THRESHOLD);
     gate.failure(T0);

@@ -218,6 +218,36 @@ describe("drill targets", () => {
   });
 });
 
+describe("hostile clients beside the users (broken-route)", () => {
+  const hostilePlan: Plan = {
+    ...plan,
+    mix: { ...plan.mix, hostile: [{ name: "broken", share: 0.3, setting: { mode: "status", status: 500 } }] },
+    phases: [
+      { name: "baseline", durationS: 10, rate: 10, fault: false, baseline: true, origins: { primary: { mode: "healthy" } } },
+      { name: "hostile", durationS: 20, rate: 10, fault: false, hostile: true, origins: { primary: { mode: "healthy" } } },
+    ],
+  };
+  function hostileRun(): DrillData {
+    const results: RequestResult[] = [];
+    for (let at = 0; at < 30_000; at += 100) {
+      const phase = at < 10_000 ? 0 : 1;
+      results.push({ ...result(at), phase, latencyMs: 5, cacheStatus: "edge-fallback; fwd=bypass; fwd-status=200; stored", age: -1, originServedAt: T0 + at });
+      if (phase === 1) results.push({ ...result(at + 50), phase, key: `/s/hostile-broken/${at}`, user: HOSTILE_USER, status: 500, cacheStatus: "edge-fallback; fwd=uri-miss; fwd-status=500; detail=no-lkg", originUser: "" });
+    }
+    return { ...cleanRun(), plan: hostilePlan, bounds: [0, 10_000, 30_000], results, points: [], counters: [counters(0, 0, 0), counters(30_000, 500, 0)] };
+  }
+  const usersTarget = (d: DrillData) => evaluate(d).targets.find((t) => t.name === "every user's request answered by the origin beside them")!;
+
+  it("a user's copy served because the origin was over the copy budget is counted, not failed; one from the open breaker fails", () => {
+    const d = hostileRun();
+    const i = d.results.findIndex((r) => r.phase === 1 && r.user === "anonymous");
+    d.results[i] = { ...d.results[i]!, cacheStatus: "edge-fallback; hit; detail=stale-origin-over-budget", age: 1 };
+    expect(usersTarget(d)).toMatchObject({ pass: true, measured: "200 of 200 (1 from a copy over budget)" });
+    d.results[i] = { ...d.results[i]!, cacheStatus: "edge-fallback; hit; detail=stale-breaker-open", age: 1 };
+    expect(usersTarget(d)).toMatchObject({ pass: false, measured: '199 of 200 (0 from a copy over budget); first other: 200 "edge-fallback; hit; detail=stale-breaker-open"' });
+  });
+});
+
 describe("the dashboard agreement counts", () => {
   it("counts a hostile client's anonymous GETs with no copy as lookups, as the SQL over the worker's points does", () => {
     const miss = (user: string) => result(0, { user, status: 500, cacheStatus: "edge-fallback; fwd=uri-miss; fwd-status=500; detail=no-lkg" });

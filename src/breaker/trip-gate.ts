@@ -119,6 +119,16 @@ export class TripGate {
     return 0;
   }
 
+  /**
+   * Whether a failed check vouches, at `now`, that the origin itself is failing. While it does, a
+   * slow request is the origin's slowness, not an isolate's stall: each one counts (see
+   * LatencyTracker.claimSlow), so a partition reaches the threshold in one slow deadline, not one
+   * slow deadline per failure.
+   */
+  confirmed(now: number): boolean {
+    return now < this.confirmedUntil;
+  }
+
   /** What the last check's result dismissed (nothing when it failed): for its data point. */
   lastDismissed: { failures: number; routes: string[] } = { failures: 0, routes: [] };
 

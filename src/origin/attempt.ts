@@ -147,11 +147,15 @@ function released(trace: AttemptTrace, fetching: Promise<OriginResult>): Attempt
 
 /**
  * The origin is far slower than it has recently been: count a failure now (once per stall, see
- * LatencyTracker.claimSlow; a probe always counts). The handler may answer otherwise; if it
- * waits, the breaker hears nothing more of this stall.
+ * LatencyTracker.claimSlow; a probe always counts). Once a failed health check vouches that the
+ * origin itself is failing (TripGate.confirmed), every slow request counts: the stall rule guards
+ * against one hiccup of the isolate counting fifty times, and the check has ruled that out. Without
+ * that, a partition needed one slow deadline per failure to reach the threshold (5 x 68 ms past the
+ * check for a 10 ms origin: a 460 ms detection in a region drill). The handler may answer
+ * otherwise; if it waits, the breaker hears nothing more of this stall.
  */
 function slow(x: RequestContext, region: Region, trace: AttemptTrace, probe: boolean, sequence: number, latency: ReturnType<Region["baselines"]["for"]>, fetching: Promise<OriginResult>): Attempt {
-  const counted = probe || region.baselines.origin.claimSlow(sequence);
+  const counted = probe || region.gate.confirmed(x.clock.now()) || region.baselines.origin.claimSlow(sequence);
   if (counted) tellBreaker(x, region, trace, "failure", probe, x.clock.now());
   trace.failure = "slow";
   const wait = async (): Promise<Attempt> => {

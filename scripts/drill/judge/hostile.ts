@@ -3,6 +3,9 @@ import { fmtMs, percentile } from "../stats.ts";
 import { HOSTILE_USER, type RequestResult, type TargetResult } from "../types.ts";
 import type { DrillData } from "./data.ts";
 
+/** Cache-Status detail of a copy served because the origin had not answered within ORIGIN_COPY_BUDGET_MS. */
+const OVER_BUDGET_DETAIL = "detail=stale-origin-over-budget";
+
 /**
  * Drill `broken-route`: hostile clients hammer a route that always answers 500 and one slow by
  * design, inside the users' mix, on a healthy origin. Nothing they send may cost the users:
@@ -17,7 +20,10 @@ export function hostileTargets(d: DrillData, p95Limit: number, baseP95: string):
   const opened = d.points.filter((p) => p.blobs?.[0] === "breaker" && p.blobs?.[2] === "open");
   const held = d.points.filter((p) => p.blobs?.[0] === "request" && p.blobs?.[12] === "held").length;
   const checks = d.points.filter((p) => p.blobs?.[0] === "health_check" && p.blobs?.[1] === "confirm");
-  const notFromOrigin = users.filter((r) => !(r.status >= 200 && r.status < 300 && r.cacheStatus.includes("fwd=bypass")));
+  // A copy served because the origin took longer than the copy budget is the product's answer to
+  // any slow origin answer, not something hostile clients caused: counted, allowed.
+  const overBudget = users.filter((r) => r.status === 200 && r.cacheStatus.includes(OVER_BUDGET_DETAIL));
+  const notFromOrigin = users.filter((r) => !(r.status >= 200 && r.status < 300 && r.cacheStatus.includes("fwd=bypass")) && !overBudget.includes(r));
   const userP95 = percentile(users.map((r) => r.latencyMs), 95);
   return [
     {
@@ -28,8 +34,8 @@ export function hostileTargets(d: DrillData, p95Limit: number, baseP95: string):
     },
     {
       name: "every user's request answered by the origin beside them",
-      target: "2xx passed on from the origin (Cache-Status fwd=bypass), none from a copy or an error",
-      measured: `${users.length - notFromOrigin.length} of ${users.length}${notFromOrigin.length ? `; first other: ${notFromOrigin[0]!.status} ${JSON.stringify(notFromOrigin[0]!.cacheStatus)}` : ""}`,
+      target: "2xx passed on from the origin (Cache-Status fwd=bypass), or a copy because the origin was over the copy budget; none from the breaker or an error",
+      measured: `${users.length - notFromOrigin.length} of ${users.length} (${overBudget.length} from a copy over budget)${notFromOrigin.length ? `; first other: ${notFromOrigin[0]!.status} ${JSON.stringify(notFromOrigin[0]!.cacheStatus)}` : ""}`,
       pass: users.length > 0 && notFromOrigin.length === 0,
     },
     {
