@@ -279,6 +279,21 @@ describe("multi-region drill targets", () => {
     expect(target(d, "p99 from send of reads in the faults").measured).toMatch(/^400\.0 ms over \d+ reads/);
   });
 
+  it("the open budget is each open region's own object's: another object still syncing after its trouble is not counted against it", () => {
+    const d = regionRun();
+    const transition = (at: number, from: string, to: string): DataPoint => ({ timestamp: T0 + at, indexes: ["eu-west"], blobs: ["breaker", from, to, "failure", "object"], doubles: [] });
+    d.points.push(transition(20_200, "closed", "open"), transition(29_000, "half-open", "closed"));
+    // 100 requests a second; eu-west's object 0.8 calls a second while open, us-east's 2 (its own trouble window).
+    d.counters = d.counters.map((c) => {
+      const s = (c.at - T0) / 1000;
+      return { ...c, counters: { ...c.counters, "doCalls:eu-west": Math.round(Math.max(0, s - 20) * 0.8), "doCalls:us-east": 2 * s } };
+    });
+    const open = () => evaluate(d).targets.find((t) => t.name === "breaker object calls per 1,000 requests, open")!;
+    expect(open()).toMatchObject({ pass: true, measured: "eu-west: 7.50 over 800 requests" });
+    d.counters = d.counters.map((c) => ({ ...c, counters: { ...c.counters, "doCalls:eu-west": 2 * Math.max(0, (c.at - T0) / 1000 - 20) } }));
+    expect(open()).toMatchObject({ pass: false, measured: "eu-west: 20.00 over 800 requests" });
+  });
+
   it("a region that leaves, returns and leaves again within hysteresis_s fails the flapping target alone", () => {
     const d = regionRun();
     d.points.push(routingPoint(22_000, "eu-west", "returned", "isolate", 0, 0, "2 successes"), routingPoint(23_000, "eu-west", "left", "isolate", 0, 0, "3 failures in a row"));
@@ -297,6 +312,16 @@ describe("multi-region drill targets", () => {
     // During the ramp, clients stuck to ap-south are sent home with new sessions.
     d.results = d.results.map((r, i) => (r.client && r.stuckTo === "ap-south" && r.phase === 3 && i % 3 === 0 ? { ...r, region: "us-east" } : r));
     expect(failing(d)).toEqual(["sticky clients stay on their region"]);
+  });
+
+  it("a sticky client's copy served at the copy budget is left out of stickiness and counted; a copy for any other cause counts as moved", () => {
+    const d = regionRun();
+    const copy = (detail: string) => (r: RequestResult, i: number) => (r.client?.startsWith("sticky") && r.stuckTo === "ap-south" && r.phase === 3 && i % 3 === 0 ? { ...r, region: "", cacheStatus: `edge-fallback; hit; ${detail}`, age: 1 } : r);
+    const budget = { ...d, results: d.results.map(copy("detail=stale-origin-over-budget")) };
+    expect(failing(budget)).toEqual([]);
+    expect(target(budget, "sticky clients stay on their region").measured).toMatch(/^100\.00 % \(\d+ of \d+; [1-9]\d* answered from a copy at the budget\)$/);
+    const open = { ...d, results: d.results.map(copy("detail=stale-breaker-open")) };
+    expect(failing(open)).toEqual(["sticky clients stay on their region"]);
   });
 
   it("a sticky client failed over from a region that fails a share of requests has not lost its affinity", () => {

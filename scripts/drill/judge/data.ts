@@ -130,9 +130,11 @@ export interface Interval {
   to: number;
 }
 
-/** Epoch-ms intervals during which the breaker object held the origin open (or half-open). */
-export function openIntervals(points: DataPoint[], end: number): Interval[] {
-  const transitions = points.filter((p) => p.blobs?.[0] === "breaker" && p.blobs?.[4] === "object").sort((a, b) => a.timestamp - b.timestamp);
+/** Epoch-ms intervals during which the breaker object held the origin open (or half-open); with `origin`, that origin's object only. */
+export function openIntervals(points: DataPoint[], end: number, origin?: string): Interval[] {
+  const transitions = points
+    .filter((p) => p.blobs?.[0] === "breaker" && p.blobs?.[4] === "object" && (origin === undefined || p.indexes?.[0] === origin))
+    .sort((a, b) => a.timestamp - b.timestamp);
   const out: Interval[] = [];
   let openedAt: number | undefined;
   for (const t of transitions) {
@@ -165,16 +167,19 @@ export function countersOver(samples: CounterSample[], windows: Interval[], coun
 export const PRE_CHECKS_LEAD_MS = 2000;
 
 /** Counter deltas between two times, per 1,000 requests the worker handled in between. */
-export function callsPer1000(samples: CounterSample[], from: number, to: number) {
+export function callsPer1000(samples: CounterSample[], from: number, to: number, objectCalls = "doCalls") {
   const before = [...samples].reverse().find((s) => s.at <= from) ?? samples[0];
   const after = [...samples].reverse().find((s) => s.at <= to);
   if (!before || !after || after === before) return undefined;
   const requests = (after.counters["requests"] ?? 0) - (before.counters["requests"] ?? 0);
   if (requests <= 0) return undefined;
   const per = (k: string) => ((after.counters[k] ?? 0) - (before.counters[k] ?? 0)) * (1000 / requests);
-  return { requests, doCalls: per("doCalls"), kvReads: per("kvReads"), kvWrites: per("kvWrites") };
+  return { requests, doCalls: per(objectCalls), kvReads: per("kvReads"), kvWrites: per("kvWrites") };
 }
 
+
+/** Cache-Status detail of a copy served because the origin had not answered within ORIGIN_COPY_BUDGET_MS. */
+export const OVER_BUDGET_DETAIL = "detail=stale-origin-over-budget";
 
 /**
  * The detection bound: from a fault's onset (as the origin applied it) to the breaker opening, or

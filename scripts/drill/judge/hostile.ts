@@ -1,10 +1,7 @@
 /** Hostile clients beside the users (drill broken-route): nothing they send may cost the users. */
 import { fmtMs, percentile } from "../stats.ts";
 import { HOSTILE_USER, type RequestResult, type TargetResult } from "../types.ts";
-import type { DrillData } from "./data.ts";
-
-/** Cache-Status detail of a copy served because the origin had not answered within ORIGIN_COPY_BUDGET_MS. */
-const OVER_BUDGET_DETAIL = "detail=stale-origin-over-budget";
+import { OVER_BUDGET_DETAIL, type DrillData } from "./data.ts";
 
 /**
  * Drill `broken-route`: hostile clients hammer a route that always answers 500 and one slow by

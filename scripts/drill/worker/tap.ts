@@ -21,6 +21,8 @@ export interface Counters {
   cacheReads: number;
   cacheWrites: number;
   requests: number;
+  /** Breaker object calls by origin (`doCalls:<origin>`): with several regions, each open breaker has its own budget. */
+  [byObject: `doCalls:${string}`]: number;
 }
 
 type Point = AnalyticsEngineDataPoint & { timestamp: number };
@@ -112,6 +114,7 @@ export class Tap {
               return (...args: unknown[]) => {
                 if (calls === "routingCalls" && method === "lease") counters.routingLeaseReads++;
                 else counters[calls]++;
+                if (calls === "doCalls" && id.name !== undefined) counters[`doCalls:${id.name}`] = (counters[`doCalls:${id.name}`] ?? 0) + 1;
                 // Reflect.apply, not fn.apply: on an RPC stub every property, `apply` included,
                 // is a remote method, so fn.apply(...) would call a method named "apply" on the object.
                 const result = Reflect.apply(fn as (...a: unknown[]) => unknown, s, args) as Promise<unknown>;
