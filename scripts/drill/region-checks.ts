@@ -457,76 +457,68 @@ function ramps(ctx: Ctx): TargetResult[] {
   const { windows, aborts } = rampWindows(routingChanges(ctx.d.points), ctx.d.startedAt, ctx.end, ctx.run.routing.gradualWeights, ctx.run.routing.stepDwellMs);
   const restores = ctx.run.actions.filter((a) => a.action === "restore" && a.status === 200);
   if (windows.length === 0 && restores.length === 0) return [];
-  // Reads only: a write goes to the writer region, not by the choice whose shares this judges.
-  const fresh = ctx.sent.filter((r) => r.client === undefined && r.region !== "" && r.write === undefined);
-  // Judged within the phase the window began in: a later phase changes the others' states (another
-  // region restored), and with them the region's full share.
-  const shareIn = (w: RampWindow) => {
-    const to = Math.min(w.to, phaseAt(ctx, w.from).to);
-    const inside = fresh.filter((r) => r.intendedAt >= w.from + STEP_EDGE_MS && r.intendedAt < to - STEP_EDGE_MS);
-    return { n: inside.length, share: inside.length ? inside.filter((r) => r.region === w.region).length / inside.length : 0 };
-  };
-  // The leader's timeline (latency mode): the home region (the Router's first leader), then each `leader` point.
-  const leaders = routingChanges(ctx.d.points).filter((c) => c.action === "leader");
-  const firstLeader = (ctx.plan.regions.find((r) => r.home === true) ?? ctx.plan.regions[0])?.name;
-  const leaderAt = (t: number) => leaders.filter((c) => c.at - ctx.d.startedAt <= t).at(-1)?.region ?? firstLeader;
-  const shareParts: string[] = [];
-  const dwellParts: string[] = [];
-  let sharesOk = aborts.length === 0;
-  let dwellOk = true;
-  for (const a of restores) {
-    if (!windows.some((w) => w.region === a.region && w.from >= a.sentAt - ctx.d.startedAt - 1000)) {
-      shareParts.push(`${a.region}: restored at ${seconds(a.sentAt - ctx.d.startedAt)} but no ramp step followed`);
-      sharesOk = false;
-    }
-  }
-  for (const w of windows) {
-    const { n, share } = shareIn(w);
-    const normal = normalShares(ctx.plan.regions, phaseAt(ctx, w.from).regions, ctx.run.routing.mode);
-    // latency mode: the leader decides the region's full share, measured once the ramp is done.
-    // latency mode: the leader takes every new session, so a region's full share is 1 while it leads and 0 otherwise.
-    const full = normal?.[w.region] ?? (leaderAt(w.from) === w.region ? 1 : 0);
-    const label = `${w.region} ${w.percent} %${w.done ? " (done)" : ""} at ${seconds(w.from)}`;
-    if (full === undefined) {
-      shareParts.push(`${label}: not judged (latency mode, no full-weight window to learn the leader's share)`);
-    } else if (n < MIN_STEP_REQUESTS) {
-      // A whole step must carry enough requests to show its share; a window cut short by another change need not.
-      shareParts.push(`${label}: ${n} requests, too few to judge`);
-      if (w.endedBy === "step") sharesOk = false;
-    } else {
-      const expected = (w.percent / 100) * full;
-      shareParts.push(`${label}: ${pct(share)} vs ${pct(expected)} over ${n}`);
-      if (Math.abs(share - expected) * 100 > RAMP_SHARE_POINTS) sharesOk = false;
-    }
-    if (!w.done) {
-      const lasted = w.to - w.from;
-      if (w.delayed) {
-        dwellParts.push(`${w.region} ${w.percent} %: not judged (its start waited for hysteresis_s)`);
-      } else if (w.endedBy === "step") {
-        dwellParts.push(`${w.region} ${w.percent} %: ${seconds(lasted)}`);
-        if (Math.abs(lasted - ctx.run.routing.stepDwellMs) > RAMP_DWELL_TOLERANCE * ctx.run.routing.stepDwellMs) dwellOk = false;
-      } else {
-        dwellParts.push(`${w.region} ${w.percent} %: ended by ${w.endedBy === "end" ? "the run's end" : w.endedBy === "abort" ? "an abort" : "another change"} after ${seconds(lasted)}`);
-        if (w.endedBy === "end") dwellOk = false;
-      }
-    }
-  }
-  for (const a of aborts) shareParts.push(`${a.region} aborted at ${seconds(a.at - ctx.d.startedAt)}: "${a.reason}"`);
+  const shareOf = stepShares(ctx);
+  const shares = windows.map(shareOf);
+  const dwells = windows.map((w) => stepDwell(ctx, w)).filter((x): x is { text: string; ok: boolean } => x !== undefined);
+  const neverRamped = restores
+    .filter((a) => !windows.some((w) => w.region === a.region && w.from >= a.sentAt - ctx.d.startedAt - 1000))
+    .map((a) => ({ text: `${a.region}: restored at ${seconds(a.sentAt - ctx.d.startedAt)} but no ramp step followed`, ok: false }));
+  const abortParts = aborts.map((a) => ({ text: `${a.region} aborted at ${seconds(a.at - ctx.d.startedAt)}: "${a.reason}"`, ok: false }));
+  const shareParts = [...neverRamped, ...shares, ...abortParts];
   return [
     {
       name: "return-to-home: each step's share of new sessions",
       target: `within ±${RAMP_SHARE_POINTS} points of step weight x the region's full share (x-edge-region over non-sticky answers, step windows from the routing points); no abort`,
-      measured: shareParts.join("; ") || "no ramp",
-      pass: sharesOk,
+      measured: shareParts.map((x) => x.text).join("; ") || "no ramp",
+      pass: shareParts.every((x) => x.ok),
     },
     {
       name: "return-to-home: each step's dwell",
       target: `step_dwell_s (${ctx.run.routing.stepDwellMs / 1000} s) ±${RAMP_DWELL_TOLERANCE * 100} %, and the ramp reaches 100 % within the run`,
-      measured: dwellParts.join("; ") || "no step",
-      pass: dwellOk && windows.length > 0,
+      measured: dwells.map((x) => x.text).join("; ") || "no step",
+      pass: dwells.every((x) => x.ok) && windows.length > 0,
       latency: true,
     },
   ];
+}
+
+/** Each ramp window's share of new sessions against its weight x the region's full share. */
+function stepShares(ctx: Ctx): (w: RampWindow) => { text: string; ok: boolean } {
+  // Reads only: a write goes to the writer region, not by the choice whose shares this judges.
+  const fresh = ctx.sent.filter((r) => r.client === undefined && r.region !== "" && r.write === undefined);
+  // The leader's timeline (latency mode): the home region (the Router's first leader), then each `leader` point.
+  const leaders = routingChanges(ctx.d.points).filter((c) => c.action === "leader");
+  const firstLeader = (ctx.plan.regions.find((r) => r.home === true) ?? ctx.plan.regions[0])?.name;
+  const leaderAt = (t: number) => leaders.filter((c) => c.at - ctx.d.startedAt <= t).at(-1)?.region ?? firstLeader;
+  return (w) => {
+    // Judged within the phase the window began in: a later phase changes the others' states (another
+    // region restored), and with them the region's full share.
+    const to = Math.min(w.to, phaseAt(ctx, w.from).to);
+    const inside = fresh.filter((r) => r.intendedAt >= w.from + STEP_EDGE_MS && r.intendedAt < to - STEP_EDGE_MS);
+    const n = inside.length;
+    const share = n ? inside.filter((r) => r.region === w.region).length / n : 0;
+    const normal = normalShares(ctx.plan.regions, phaseAt(ctx, w.from).regions, ctx.run.routing.mode);
+    // latency mode: the leader takes every new session, so a region's full share is 1 while it leads and 0 otherwise.
+    const full = normal?.[w.region] ?? (leaderAt(w.from) === w.region ? 1 : 0);
+    const label = `${w.region} ${w.percent} %${w.done ? " (done)" : ""} at ${seconds(w.from)}`;
+    // A whole step must carry enough requests to show its share; a window cut short by another change need not.
+    if (n < MIN_STEP_REQUESTS) return { text: `${label}: ${n} requests, too few to judge`, ok: w.endedBy !== "step" };
+    const expected = (w.percent / 100) * full;
+    return { text: `${label}: ${pct(share)} vs ${pct(expected)} over ${n}`, ok: Math.abs(share - expected) * 100 <= RAMP_SHARE_POINTS };
+  };
+}
+
+/** A step's dwell against step_dwell_s; undefined for the last window (the ramp done). */
+function stepDwell(ctx: Ctx, w: RampWindow): { text: string; ok: boolean } | undefined {
+  if (w.done) return undefined;
+  const lasted = w.to - w.from;
+  if (w.delayed) return { text: `${w.region} ${w.percent} %: not judged (its start waited for hysteresis_s)`, ok: true };
+  if (w.endedBy === "step") {
+    const ok = Math.abs(lasted - ctx.run.routing.stepDwellMs) <= RAMP_DWELL_TOLERANCE * ctx.run.routing.stepDwellMs;
+    return { text: `${w.region} ${w.percent} %: ${seconds(lasted)}`, ok };
+  }
+  const by = w.endedBy === "end" ? "the run's end" : w.endedBy === "abort" ? "an abort" : "another change";
+  return { text: `${w.region} ${w.percent} %: ended by ${by} after ${seconds(lasted)}`, ok: w.endedBy !== "end" };
 }
 
 /** The breaker's promise per region: while a region's breaker is open, its origin gets only probes. */
