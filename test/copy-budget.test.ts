@@ -147,18 +147,38 @@ describe("the copy budget, before any latency baseline", () => {
   });
 });
 
+const T0 = 1_000_000;
+
 describe("the copy budget with a latency baseline", () => {
   it("is at least the recent p99 (the class's, else the origin's), and steps aside for a slow deadline or timeout that comes first", () => {
     const b = new LatencyBaselines();
     const route = b.for("/api/x");
-    expect(b.copyBudgetAfter(route, 35, undefined, 5000)).toBe(35);
-    for (let i = 0; i < 32; i++) b.record(b.for("/report/x"), 100.4);
+    expect(b.copyBudgetAfter(route, 35, undefined, 5000, T0)).toBe(35);
+    for (let i = 0; i < 32; i++) b.record(b.for("/report/x"), 100.4, T0);
     // The route has no baseline of its own yet: the origin's p99.
-    expect(b.copyBudgetAfter(route, 35, undefined, 5000)).toBe(101);
-    for (let i = 0; i < 32; i++) b.record(route, 10);
-    expect(b.copyBudgetAfter(route, 35, undefined, 5000)).toBe(35);
-    expect(b.copyBudgetAfter(route, 35, 30, 5000)).toBeUndefined();
-    expect(b.copyBudgetAfter(route, 35, undefined, 35)).toBeUndefined();
+    expect(b.copyBudgetAfter(route, 35, undefined, 5000, T0)).toBe(101);
+    for (let i = 0; i < 32; i++) b.record(route, 10, T0);
+    expect(b.copyBudgetAfter(route, 35, undefined, 5000, T0)).toBe(35);
+    expect(b.copyBudgetAfter(route, 35, 30, 5000, T0)).toBeUndefined();
+    expect(b.copyBudgetAfter(route, 35, undefined, 35, T0)).toBeUndefined();
+  });
+
+  it("does not follow a browned-out origin up: the p99 settled over the last minute holds for 30 s of brownout, a lasting change is followed", () => {
+    const b = new LatencyBaselines();
+    const route = b.for("/api/x");
+    const second = (s: number, ms: (i: number) => number) => {
+      for (let i = 0; i < 64; i++) b.record(route, ms(i), T0 + s * 1000);
+    };
+    // A far origin at rest for a minute: 40 ms, one answer in sixteen at 60 (so each window's p99 is 60).
+    for (let s = -59; s <= 0; s++) second(s, (i) => (i % 16 === 15 ? 60 : 40));
+    expect(b.copyBudgetAfter(route, 35, undefined, 5000, T0)).toBe(60);
+    // A brownout: every answer 90 ms for 30 s. The recent p99 is 90 at once; the budget stays at 60.
+    for (let s = 1; s <= 30; s++) second(s, () => 90);
+    expect(route.recent()!.p99).toBe(90);
+    expect(b.copyBudgetAfter(route, 35, undefined, 5000, T0 + 30_000)).toBe(60);
+    // Still 90 a minute on: the origin's normal now, and the budget follows it.
+    for (let s = 31; s <= 61; s++) second(s, () => 90);
+    expect(b.copyBudgetAfter(route, 35, undefined, 5000, T0 + 61_000)).toBe(90);
   });
 
   it("an origin whose p99 exceeds the budget is waited for up to its p99: its usual answers pass, only a slower one gets the copy", async () => {

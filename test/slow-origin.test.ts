@@ -25,7 +25,7 @@ describe("the auto slow deadline", () => {
   const auto = { kind: "auto" } as const;
   function tracker(samples: number[]): LatencyTracker {
     const t = new LatencyTracker();
-    for (const ms of samples) t.record(ms);
+    for (const ms of samples) t.record(ms, 0);
     return t;
   }
 

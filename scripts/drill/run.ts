@@ -294,7 +294,7 @@ export async function main(argv: string[]): Promise<number> {
     // The replay rate scales with the load, as the phases' rates do.
     if (plan.writes) workerVars["WRITES"] = writesVar(plan, calibration.rateUsed / planRate)!;
     const port = await freePort();
-    worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port, productBindings: true, vars: workerVars });
+    worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port, productBindings: true, vars: workerVars, yieldToLoad: true });
     console.log(`worker ${worker.url} (workerd via Miniflare, direct socket), origins ${Object.values(origins.origins).join(", ")}`);
 
     const phaseSettings = plan.phases.map((p) => p.origins);
@@ -486,7 +486,7 @@ async function calibrateMachine(plan: Plan, planRate: number, workerVars: Record
   const workers: Awaited<ReturnType<typeof startWorker>>[] = [];
   try {
     // Both stay up until the end: a recheck measures each again in the state its ladder left it.
-    const oursWorker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port: await freePort(), productBindings: true, vars: workerVars });
+    const oursWorker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port: await freePort(), productBindings: true, vars: workerVars, yieldToLoad: true });
     workers.push(oursWorker);
     // The machine is measured with the users' mix: hostile requests fail by design.
     const ours = await climb(oursWorker.url, cap, makeRequest, log, "ours");
@@ -495,6 +495,7 @@ async function calibrateMachine(plan: Plan, planRate: number, workerVars: Record
       port: await freePort(),
       productBindings: false,
       vars: { ORIGIN_URL: Object.values(origins.origins)[0]!, DRILL_COLLECTOR_URL: origins.collector },
+      yieldToLoad: true,
     });
     workers.push(bareWorker);
     const bare = await climb(bareWorker.url, cap, makeRequest, log, "bare");

@@ -3,11 +3,11 @@ import { existsSync } from "node:fs";
 import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { getPriority, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { freePort } from "./run.ts";
-import { durableObjectBindings, queueBindings, startWorker, stateRoot } from "./runtime.ts";
+import { durableObjectBindings, queueBindings, startWorker, stateRoot, WORKERD_NICE } from "./runtime.ts";
 
 describe("where a drill worker's state lives", () => {
   it("the first writable candidate (RAM-backed /dev/shm by default), else the temp dir", async () => {
@@ -103,17 +103,15 @@ async function namedOrigin(name: string): Promise<{ url: string; server: Server 
 }
 
 describe("a drill worker in workerd", () => {
-  it.each([false, true])("keeps every binding's storage under its own throwaway dir, and removes it on dispose (with a companion: %s)", async (withCompanion) => {
+  it("keeps every binding's storage under its own throwaway dir, and removes it on dispose", async () => {
     // Miniflare 5 ignored the earlier defaultPersistRoot and kept Durable Objects in its temp dir on disk, where each commit waits on the request thread.
     const origin = await namedOrigin("origin");
-    const companions = withCompanion ? [{ entry: "scripts/drill/worker/bare.ts", port: await freePort(), vars: { ORIGIN_URL: origin.url } }] : [];
-    const worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port: await freePort(), productBindings: true, vars: { ORIGINS: JSON.stringify([{ name: "primary", url: origin.url, weight: 1 }]), DRILL_COLLECTOR_URL: origin.url }, companions });
+    const worker = await startWorker({ entry: "scripts/drill/worker/entry.ts", port: await freePort(), productBindings: true, vars: { ORIGINS: JSON.stringify([{ name: "primary", url: origin.url, weight: 1 }]), DRILL_COLLECTOR_URL: origin.url } });
     try {
       const res = await fetch(`${worker.url}/a`);
       expect([res.status, await res.text()]).toEqual([200, "origin /a"]);
-      // Each object namespace under state/do (named after the worker when there are several), and KV and the cache beside it.
-      const prefix = withCompanion ? "worker-" : "-";
-      expect((await readdir(join(worker.dir, "state", "do"))).sort()).toEqual(["BreakerObject", "RoutingObject", "WriteBacklog", "WriteLedger"].map((c) => prefix + c));
+      // Each object namespace under state/do, and KV and the cache beside it.
+      expect((await readdir(join(worker.dir, "state", "do"))).sort()).toEqual(["BreakerObject", "RoutingObject", "WriteBacklog", "WriteLedger"].map((c) => `-${c}`));
       expect((await readdir(join(worker.dir, "state"))).sort()).toEqual(expect.arrayContaining(["cache", "do", "kv"]));
     } finally {
       await worker.dispose();
@@ -122,23 +120,19 @@ describe("a drill worker in workerd", () => {
     expect(existsSync(worker.dir)).toBe(false);
   }, 60_000);
 
-  it("runs a companion beside it (one Miniflare, one workerd), on its own port and with its own vars", async () => {
-    const [mainOrigin, companionOrigin] = await Promise.all([namedOrigin("main"), namedOrigin("companion")]);
-    const companionPort = await freePort();
-    const worker = await startWorker({
-      entry: "scripts/drill/worker/bare.ts",
-      port: await freePort(),
-      productBindings: false,
-      vars: { ORIGIN_URL: mainOrigin.url },
-      companions: [{ entry: "scripts/drill/worker/bare.ts", port: companionPort, vars: { ORIGIN_URL: companionOrigin.url } }],
-    });
+  it("yields the CPU to the load when asked: its workerd runs at nice WORKERD_NICE, and only then", async () => {
+    const origin = await namedOrigin("origin");
+    const start = async (yieldToLoad: boolean) => startWorker({ entry: "scripts/drill/worker/bare.ts", port: await freePort(), productBindings: false, vars: { ORIGIN_URL: origin.url }, yieldToLoad });
+    const yielding = await start(true);
+    const plain = await start(false);
     try {
-      expect(await (await fetch(`${worker.url}/x?q=1`)).text()).toBe("main /x?q=1");
-      expect(await (await fetch(`http://127.0.0.1:${companionPort}/y`)).text()).toBe("companion /y");
+      expect(yielding.pids.length).toBeGreaterThan(0);
+      expect(yielding.pids.map((pid) => getPriority(pid))).toEqual(yielding.pids.map(() => WORKERD_NICE));
+      expect(plain.pids.map((pid) => getPriority(pid))).toEqual(plain.pids.map(() => getPriority()));
     } finally {
-      await worker.dispose();
-      mainOrigin.server.close();
-      companionOrigin.server.close();
+      await yielding.dispose();
+      await plain.dispose();
+      origin.server.close();
     }
   }, 60_000);
 });

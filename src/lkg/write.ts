@@ -60,7 +60,7 @@ export function healthyAnswer(x: RequestContext, region: Region, result: OriginR
 
 /** An answer that arrived after the client was served otherwise: it joins the baseline and may still refresh the copy. */
 export async function lateAnswer(x: RequestContext, region: Region, result: OriginResult): Promise<void> {
-  if (result.kind === "response" && !result.failure && !x.streaming) region.baselines.record(region.baselines.for(x.url.pathname), result.ms);
+  if (result.kind === "response" && !result.failure && !x.streaming) region.baselines.record(region.baselines.for(x.url.pathname), result.ms, x.clock.now());
   return refreshCopy(x, region, result);
 }
 

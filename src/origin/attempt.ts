@@ -92,7 +92,7 @@ export async function attempt(x: RequestContext, region: Region, trace: AttemptT
   // a short deadline, so a probe into a blackhole does not hold its client for the full timeout.
   const timeoutMs = probe && config.health.path !== undefined ? Math.min(config.originTimeoutMs, Math.max(CLIENT_PROBE_MIN_TIMEOUT_MS, healthCheckDeadline(x, region))) : config.originTimeoutMs;
   const slowBefore = slowAfter !== undefined && slowAfter < timeoutMs ? slowAfter : undefined;
-  const budget = config.originCopyBudgetMs === undefined || !copyInHand(x) ? undefined : region.baselines.copyBudgetAfter(latency, config.originCopyBudgetMs, slowBefore, timeoutMs);
+  const budget = config.originCopyBudgetMs === undefined || !copyInHand(x) ? undefined : region.baselines.copyBudgetAfter(latency, config.originCopyBudgetMs, slowBefore, timeoutMs, x.clock.now());
   const overBudget = budget === undefined ? undefined : budgetSignal(budget);
   // The origin client's own timer says when the request is over budget or slow: one timer per request.
   const fetching = fetchOrigin(x.request, x.url, region.origin, timeoutMs, {
@@ -186,7 +186,7 @@ function settle(x: RequestContext, region: Region, trace: AttemptTrace, probe: b
   const now = x.clock.now();
   if (result.kind === "response" && !result.failure) {
     if (!counted) tellBreaker(x, region, trace, "success", probe, now);
-    if (!x.streaming) region.baselines.record(latency, result.ms);
+    if (!x.streaming) region.baselines.record(latency, result.ms, now);
     trace.originStatus = result.response.status;
     return { kind: "ok", result, answeredAt: now };
   }

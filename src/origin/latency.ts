@@ -22,6 +22,12 @@ const WINDOW = 256;
 /** Until this many answers were seen there is no baseline, and nothing counts as slow. */
 const MIN_SAMPLES = 32;
 const RECOMPUTE_EVERY = 32;
+/**
+ * The span the copy budget's p99 settles over (settledP99): a brownout or a rolling deploy shorter
+ * than three quarters of it does not move it; an origin that really moved farther away is followed
+ * within a minute.
+ */
+export const SETTLED_MS = 60_000;
 
 export class LatencyTracker {
   private readonly samples = new Float64Array(WINDOW);
@@ -33,6 +39,9 @@ export class LatencyTracker {
   private started = 0;
   /** Requests numbered below this were already in flight when the last slow failure was counted. */
   private slowCountedBefore = 0;
+  /** Per second with a recomputation, its last p99, for the last SETTLED_MS (at most 60 entries). */
+  private readonly settled: { second: number; p99: number }[] = [];
+  private settledCache: { second: number; p99: number | undefined } | undefined;
 
   /** A number for a request that is about to go to the origin. */
   begin(): number {
@@ -52,7 +61,7 @@ export class LatencyTracker {
     return true;
   }
 
-  record(ms: number): void {
+  record(ms: number, now: number): void {
     this.samples[this.count % WINDOW] = ms;
     this.count++;
     if (++this.sinceRecompute >= RECOMPUTE_EVERY && this.count >= MIN_SAMPLES) {
@@ -60,7 +69,36 @@ export class LatencyTracker {
       const window = Array.from(this.samples.subarray(0, Math.min(this.count, WINDOW))).sort((a, b) => a - b);
       this.p90 = quantile(window, 0.9);
       this.p99 = quantile(window, 0.99);
+      this.settle(this.p99, now);
     }
+  }
+
+  private settle(p99: number, now: number): void {
+    const second = Math.floor(now / 1000);
+    const last = this.settled[this.settled.length - 1];
+    if (last?.second === second) last.p99 = p99;
+    else this.settled.push({ second, p99 });
+    this.settledCache = undefined;
+    while (this.settled.length > 0 && this.settled[0]!.second <= second - SETTLED_MS / 1000) this.settled.shift();
+  }
+
+  /**
+   * The origin's p99 as it settled over the last SETTLED_MS: the lower quartile of each second's
+   * p99 (the current p99 when none was computed then). A brownout lifts the recent p99 within a
+   * second; the copy budget must not follow it up, or a request with a copy would wait for a
+   * degraded origin as long as it now usually takes, past the 50 ms the copy is for. The lower
+   * quartile moves only once a change has lasted three quarters of the span; one unusually fast
+   * second does not lower it.
+   */
+  settledP99(now: number): number | undefined {
+    const second = Math.floor(now / 1000);
+    // Asked by every request that holds a copy: worked out at most once a second (and after each recomputation).
+    if (this.settledCache?.second === second) return this.settledCache.p99;
+    const since = second - SETTLED_MS / 1000;
+    const seconds = this.settled.filter((s) => s.second > since).map((s) => s.p99);
+    const p99 = seconds.length === 0 ? this.p99 : quantile(seconds.sort((a, b) => a - b), 0.25);
+    this.settledCache = { second, p99 };
+    return p99;
   }
 
   /** The recent p90 and p99 of origin latency in ms, once there is a baseline. */
@@ -131,18 +169,20 @@ export class LatencyBaselines {
   /**
    * When a request of `tracker`'s class that holds a copy stops waiting (undefined: it never
    * does before `slowAfterMs` or the timeout, which answer from the copy anyway). At least the
-   * recent p99 (the class's, else the origin's): an origin whose normal latency exceeds the budget
-   * (a far region) would otherwise have every request with a copy served stale while it is
-   * healthy; with the p99, about one in a hundred is. No baseline yet: the budget alone.
+   * settled p99 (the class's, else the origin's: see settledP99): an origin whose
+   * normal latency exceeds the budget (a far region) would otherwise have every request with a copy
+   * served stale while it is healthy; with the p99, about one in a hundred is. The settled p99, not
+   * the recent one, so a browned-out origin does not raise the wait it is answered from a copy at.
+   * No baseline yet: the budget alone.
    */
-  copyBudgetAfter(tracker: LatencyTracker, budgetMs: number, slowAfterMs: number | undefined, timeoutMs: number): number | undefined {
-    const recent = tracker.recent() ?? this.origin.recent();
-    const ms = recent === undefined ? budgetMs : Math.max(budgetMs, Math.ceil(recent.p99));
+  copyBudgetAfter(tracker: LatencyTracker, budgetMs: number, slowAfterMs: number | undefined, timeoutMs: number, now: number): number | undefined {
+    const p99 = tracker.recent() !== undefined ? tracker.settledP99(now) : this.origin.settledP99(now);
+    const ms = p99 === undefined ? budgetMs : Math.max(budgetMs, Math.ceil(p99));
     return ms < Math.min(slowAfterMs ?? timeoutMs, timeoutMs) ? ms : undefined;
   }
 
-  record(tracker: LatencyTracker, ms: number): void {
-    tracker.record(ms);
-    this.origin.record(ms);
+  record(tracker: LatencyTracker, ms: number, now: number): void {
+    tracker.record(ms, now);
+    this.origin.record(ms, now);
   }
 }
