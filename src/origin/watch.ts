@@ -37,6 +37,8 @@ export class OriginWatch {
   private readonly pending: Judgement[];
   /** How late the isolate was in firing this watch's timer: time the origin is not blamed for. */
   private isolateLateMs = 0;
+  /** The copy budget's judgement, judged on the wall clock (see watchHeaders). */
+  private readonly budget: Judgement | undefined;
   /** The current judgement had its late firing excused once already. */
   private excused = false;
   private readonly started: number;
@@ -52,6 +54,7 @@ export class OriginWatch {
     this.pending = [budget !== undefined && (slow === undefined || budget.afterMs < slow.afterMs) ? budget : undefined, slow].filter(
       (j): j is Judgement => j !== undefined && j.afterMs < timeoutMs,
     );
+    this.budget = budget;
     this.arm(this.pending[0]?.afterMs ?? timeoutMs);
   }
 
@@ -93,12 +96,15 @@ export class OriginWatch {
   /**
    * Why lateness is excused: a timer that fires well after its time says the isolate was busy
    * (other requests' work, a starved CPU), and the origin's headers may have arrived in that time
-   * and be waiting in the queue behind this very timer. Declaring the origin slow (or over the
-   * budget) then would blame it for our own stall: on a starved machine three such verdicts made
-   * a healthy region leave. So a late firing judges nothing: it re-arms once for as long as it was
-   * late, a turn in which the waiting answer is handled first, and the origin is then judged on
-   * the time it had, the elapsed time minus the isolate's own lateness. A second late firing is
-   * not excused again, so a stall bounds the wait at about twice the deadline, never the timeout.
+   * and be waiting in the queue behind this very timer. So a late firing first gives them one
+   * turn. Then each deadline is judged on its own clock:
+   * - the slow deadline blames the origin, so it is judged on the time the origin had: the
+   *   elapsed time minus the isolate's own lateness (on a starved machine three verdicts on wall
+   *   time made a healthy region leave);
+   * - the copy budget blames nobody: it is the client's wait, on the wall clock. A client holding a
+   *   copy is answered as soon as the turn shows no answer; stretching its wait by the isolate's
+   *   stall would only add our delay to its answer.
+   * A second late firing is not excused again.
    */
   private watchHeaders(now: number): void {
     const late = now - this.dueAt;
@@ -107,14 +113,15 @@ export class OriginWatch {
       this.isolateLateMs += late;
       if (this.pending.length > 0 && !this.excused && elapsed < this.timeoutMs) {
         this.excused = true;
-        this.arm(Math.min(late, this.timeoutMs - elapsed));
+        this.arm(0);
         return;
       }
     }
     this.excused = false;
     const originElapsed = elapsed - this.isolateLateMs;
+    const waited = (j: Judgement) => (j === this.budget ? elapsed : originElapsed);
     let due = 0;
-    while (due < this.pending.length && originElapsed >= this.pending[due]!.afterMs) due++;
+    while (due < this.pending.length && waited(this.pending[due]!) >= this.pending[due]!.afterMs) due++;
     // Only the latest one reached speaks: slow, when both are, answers from the copy anyway.
     if (due > 0) this.pending.splice(0, due).at(-1)!.signal();
     // No timeout option on fetch, and AbortSignal.timeout would keep the request context alive.
@@ -124,6 +131,6 @@ export class OriginWatch {
     }
     const upcoming = this.pending[0];
     const left = this.timeoutMs - elapsed;
-    this.arm(upcoming === undefined ? left : Math.min(left, upcoming.afterMs - originElapsed));
+    this.arm(upcoming === undefined ? left : Math.min(left, upcoming.afterMs - waited(upcoming)));
   }
 }
