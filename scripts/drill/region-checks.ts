@@ -311,6 +311,7 @@ function p95PerRegion(ctx: Ctx, cuts: Cutover[]): TargetResult {
     measured: parts.join("; "),
     pass: ok,
     latency: true,
+    relative: true,
   };
 }
 

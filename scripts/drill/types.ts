@@ -257,6 +257,11 @@ export interface TargetResult {
    * (see `disturbs`) leaves it unverified. Every other target is correctness, judged in every run.
    */
   latency?: boolean;
+  /**
+   * A timing target judged against a baseline from the same run (a p95 within 25 % of it): late
+   * sends in the baseline inflate the baseline too, so in a disturbed run even its pass is unverified.
+   */
+  relative?: boolean;
   /** A timing target this run could not judge for a reason of its own (the calibration's recheck): unverified, never passed. */
   inconclusive?: boolean;
   /** This target failing means the run could not measure time (schedule missed, machine too slow): latency targets go unverified. */

@@ -40,6 +40,7 @@ export function hostileTargets(d: DrillData, p95Limit: number, baseP95: string):
       target: `<= 1.25 x baseline p95 (${baseP95}; 2 ms floor)`,
       measured: fmtMs(userP95),
       latency: true,
+      relative: true,
       pass: userP95 <= p95Limit,
     },
   ];

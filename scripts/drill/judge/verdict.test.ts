@@ -21,6 +21,21 @@ describe("a drill's verdict", () => {
     );
   });
 
+  it("passes a run whose schedule slipped when every target was met anyway: late sends only add to latency timed from the send", () => {
+    const v = verdictOf([schedule(false), timing("p99 from send", true), correctness("no answer older than 30 s", true)]);
+    expect(v).toEqual({ verdict: "pass", reason: "every target met, although load delivered on schedule was missed (0 unsent, 40 late of 1000 (4.00 %)): late sends only add to latency timed from the intended send" });
+    expect(rowMark(schedule(false), true)).toBe("⚠️ missed: latency misses unverified");
+  });
+
+  it("leaves a relative target unverified in a disturbed run even when it passed: late sends may have inflated its baseline", () => {
+    const relative: TargetResult = { ...timing("p95 of served requests vs baseline, per region", true), relative: true };
+    const v = verdictOf([schedule(false), relative, timing("p99 from send", true)]);
+    expect(v.verdict).toBe("inconclusive");
+    expect(v.reason).toMatch(/met against a baseline the late sends may have inflated, unverified: p95 of served requests vs baseline, per region$/);
+    expect(rowMark(relative, true)).toBe("⚠️ unverified (baseline disturbed)");
+    expect(verdictOf([schedule(true), relative]).verdict).toBe("pass");
+  });
+
   it("fails on a latency target when the schedule was kept, and passes when all are met", () => {
     expect(verdictOf([schedule(true), timing("p99 from send", false)])).toEqual({ verdict: "fail", reason: "p99 from send" });
     expect(verdictOf([schedule(true), timing("p99 from send", true)]).verdict).toBe("pass");
