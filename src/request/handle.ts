@@ -94,7 +94,7 @@ async function routed(x: RequestContext, router: Router, original: Request): Pro
   let sticky: string | Promise<string | undefined> | undefined = router.key === undefined ? undefined : readAssignment(original, router.policy, router.key, now);
   // An HMAC check only for a token this isolate has not seen (sticky.ts caches verdicts).
   if (sticky !== undefined && typeof sticky !== "string") sticky = await sticky;
-  const choice = choose(router.inputs(now), router.policy, sticky, router.leader, Math.random);
+  const choice = choose(router.inputs(now), router.policy, sticky, router.leader, router.draws.forChoice());
   x.trace.routingReason = choice.reason;
   const first = regions.get(choice.order[0]!)!;
   const canRetry = choice.order.length > 1 && IDEMPOTENT.has(x.request.method) && x.request.body === null;

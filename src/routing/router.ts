@@ -16,6 +16,7 @@ import { LatencyEwma, nextLeader } from "./latency.ts";
 import type { RoutingLink } from "./link.ts";
 import { RampJudge } from "./ramp.ts";
 import { routingRules } from "./rules.ts";
+import { Draws } from "./draws.ts";
 import { RetryBudget } from "./retry-budget.ts";
 import type { RoutingEvent } from "./state.ts";
 import { AssignmentKey } from "./sticky.ts";
@@ -46,6 +47,8 @@ export class Router {
   readonly key: AssignmentKey | undefined;
   readonly budget: RetryBudget;
   readonly judge: RampJudge;
+  /** The choice's draws, evenly spread (draws.ts): a ramp step's share is its weight. */
+  readonly draws = new Draws();
   leader: string | undefined;
   private leaderChangedAt = Number.NEGATIVE_INFINITY;
   readonly regions: readonly Region[];
