@@ -29,14 +29,14 @@ describe("the auto slow deadline", () => {
     return t;
   }
 
-  it("is max(25 ms, 4 x p90, 2 x p99) of the last 256 answers, and off until 32 answers were seen", () => {
+  it("is max(25 ms, 3 x p90, 2 x p99) of the last 256 answers, and off until 32 answers were seen", () => {
     expect(tracker(Array(31).fill(100)).slowAfter(auto, 5000)).toBeUndefined();
-    expect(tracker(Array(32).fill(100)).slowAfter(auto, 5000)).toBe(400);
+    expect(tracker(Array(32).fill(100)).slowAfter(auto, 5000)).toBe(300);
     expect(tracker(Array(256).fill(2)).slowAfter(auto, 5000)).toBe(25);
-    // An even spread: the p90 decides (4 x 40 ms, over 2 x 44 ms).
+    // An even spread: the p90 decides (3 x 40 ms, over 2 x 44 ms).
     const spread = tracker(Array.from({ length: 256 }, (_, i) => 5 + Math.floor(i / 6.4)));
     expect(spread.recent()).toEqual({ p90: 40, p99: 44 });
-    expect(spread.slowAfter(auto, 5000)).toBe(160);
+    expect(spread.slowAfter(auto, 5000)).toBe(120);
     // A heavy tail: the p99 decides (2 x 300 ms).
     expect(tracker([...Array(248).fill(10), ...Array(8).fill(300)]).slowAfter(auto, 5000)).toBe(600);
     // Older answers leave the window: a once-slow origin that is fast again gets the floor back.
@@ -51,8 +51,8 @@ describe("the auto slow deadline", () => {
   });
 
   it("turns off when the deadline would reach the hard timeout", () => {
-    expect(tracker(Array(256).fill(1200)).slowAfter(auto, 5000)).toBe(4800);
-    expect(tracker(Array(256).fill(1250)).slowAfter(auto, 5000)).toBeUndefined();
+    expect(tracker(Array(256).fill(1600)).slowAfter(auto, 5000)).toBe(4800);
+    expect(tracker(Array(256).fill(1700)).slowAfter(auto, 5000)).toBeUndefined();
   });
 });
 
