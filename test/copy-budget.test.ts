@@ -163,6 +163,18 @@ describe("the copy budget with a latency baseline", () => {
     expect(b.copyBudgetAfter(route, 35, undefined, 35, T0)).toBeUndefined();
   });
 
+  it("does not follow a browned-out origin up after a short healthy history either: 10 s of health outweigh 32 s of brownout", () => {
+    const b = new LatencyBaselines();
+    const route = b.for("/api/x");
+    const second = (s: number, ms: (i: number) => number) => {
+      for (let i = 0; i < 64; i++) b.record(route, ms(i), T0 + s * 1000);
+    };
+    for (let s = -9; s <= 0; s++) second(s, (i) => (i % 16 === 15 ? 60 : 40));
+    for (let s = 1; s <= 32; s++) second(s, () => 90);
+    expect(route.recent()!.p99).toBe(90);
+    expect(b.copyBudgetAfter(route, 35, undefined, 5000, T0 + 32_000)).toBe(60);
+  });
+
   it("does not follow a browned-out origin up: the p99 settled over the last minute holds for 30 s of brownout, a lasting change is followed", () => {
     const b = new LatencyBaselines();
     const route = b.for("/api/x");

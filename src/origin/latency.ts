@@ -27,8 +27,7 @@ const MIN_SAMPLES = 32;
 const RECOMPUTE_EVERY = 32;
 /**
  * The span the copy budget's p99 settles over (settledP99): a brownout or a rolling deploy shorter
- * than three quarters of it does not move it; an origin that really moved farther away is followed
- * within a minute.
+ * than it does not move it; an origin that really moved farther away is followed within a minute.
  */
 export const SETTLED_MS = 60_000;
 
@@ -42,7 +41,7 @@ export class LatencyTracker {
   private started = 0;
   /** Requests numbered below this were already in flight when the last slow failure was counted. */
   private slowCountedBefore = 0;
-  /** Per second with a recomputation, its last p99, for the last SETTLED_MS (at most 60 entries). */
+  /** Per second with a recomputation over a full window, its lowest p99, for the last SETTLED_MS (at most 60 entries). */
   private readonly settled: { second: number; p99: number }[] = [];
   private settledCache: { second: number; p99: number | undefined } | undefined;
 
@@ -77,31 +76,35 @@ export class LatencyTracker {
   }
 
   private settle(p99: number, now: number): void {
+    this.settledCache = undefined;
+    // Only full windows: a p99 of the first few dozen answers has too few tail answers to be one.
+    if (this.count < WINDOW) return;
     const second = Math.floor(now / 1000);
     const last = this.settled[this.settled.length - 1];
-    if (last?.second === second) last.p99 = p99;
+    if (last?.second === second) last.p99 = Math.min(last.p99, p99);
     else this.settled.push({ second, p99 });
-    this.settledCache = undefined;
     while (this.settled.length > 0 && this.settled[0]!.second <= second - SETTLED_MS / 1000) this.settled.shift();
   }
 
   /**
-   * The origin's p99 as it settled over the last SETTLED_MS: the lower quartile of each second's
-   * p99 (the current p99 when none was computed then). A brownout lifts the recent p99 within a
-   * second; the copy budget must not follow it up, or a request with a copy would wait for a
-   * degraded origin as long as it now usually takes, past the 50 ms the copy is for. The lower
-   * quartile moves only once a change has lasted three quarters of the span; one unusually fast
-   * second does not lower it.
+   * The origin's p99 at its best over the last SETTLED_MS: the lowest p99 of a full window computed
+   * then (the current p99 when there is none). A brownout lifts the recent p99 within a second; the
+   * copy budget must not follow it up, or a request with a copy would wait for a degraded origin as
+   * long as it now usually takes, past the 50 ms the copy is for. The lowest, not a quantile: a
+   * new isolate's short healthy history must still outweigh a long brownout (a lower quartile rose
+   * with a 32 s brownout after 10 s of health). The cost: window p99s vary, and their lowest is
+   * below the typical one, so an origin slower than the budget sees a few in a hundred answers
+   * served from the copy rather than one.
    */
   settledP99(now: number): number | undefined {
     const second = Math.floor(now / 1000);
     // Asked by every request that holds a copy: worked out at most once a second (and after each recomputation).
     if (this.settledCache?.second === second) return this.settledCache.p99;
     const since = second - SETTLED_MS / 1000;
-    const seconds = this.settled.filter((s) => s.second > since).map((s) => s.p99);
-    const p99 = seconds.length === 0 ? this.p99 : quantile(seconds.sort((a, b) => a - b), 0.25);
-    this.settledCache = { second, p99 };
-    return p99;
+    let p99: number | undefined;
+    for (const s of this.settled) if (s.second > since && (p99 === undefined || s.p99 < p99)) p99 = s.p99;
+    this.settledCache = { second, p99: p99 ?? this.p99 };
+    return this.settledCache.p99;
   }
 
   /** The recent p90 and p99 of origin latency in ms, once there is a baseline. */
