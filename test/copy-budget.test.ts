@@ -2,7 +2,7 @@ import { waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { resolveConfig } from "../src/config.ts";
 import { LatencyBaselines } from "../src/origin/latency.ts";
-import { OriginWatch } from "../src/origin/watch.ts";
+import { OriginWatch, originDeadline } from "../src/origin/watch.ts";
 import { ADMIN_HEADERS, harness, requestPoints, scenario, type Harness } from "./helpers.ts";
 import { lastRouted, pair, routingPoints, twoRegions } from "./regions-helpers.ts";
 
@@ -376,6 +376,30 @@ describe("an isolate that is itself late blames no origin", () => {
       expect(signals.map(([name]) => name)).toEqual(["slow"]);
       expect(signals[0]![1]).toBeGreaterThanOrEqual(295);
       watch.done();
+    });
+
+    it("the health check's deadline (originDeadline) fired late gives a waiting answer one turn, and fires on time otherwise", async () => {
+      const fired: number[] = [];
+      const started = Date.now();
+      const cancelLate = originDeadline(50, () => fired.push(Date.now() - started));
+      busyFor(200);
+      // The timer fired late: excused once, a turn for whatever waits behind it.
+      await tick(0);
+      expect(fired).toEqual([]);
+      await tick(20);
+      expect(fired).toHaveLength(1);
+      cancelLate();
+      const onTime: number[] = [];
+      const at = Date.now();
+      originDeadline(30, () => onTime.push(Date.now() - at));
+      await tick(100);
+      expect(onTime).toHaveLength(1);
+      expect(onTime[0]!).toBeLessThan(90);
+      // Cancelled before it fires: never.
+      const never: number[] = [];
+      originDeadline(20, () => never.push(1))();
+      await tick(60);
+      expect(never).toEqual([]);
     });
 
     it("a late budget is judged on the wall clock: the client holding a copy is answered one turn after the stall, not a lateness later", async () => {

@@ -6,6 +6,7 @@
  */
 import type { OriginRegion } from "../config.ts";
 import { CDN_LOOP_TOKEN } from "./client.ts";
+import { originDeadline } from "./watch.ts";
 
 export type HealthResult = { ok: true; status: number; ms: number } | { ok: false; why: string; ms: number };
 
@@ -23,7 +24,7 @@ export function healthUrl(origin: OriginRegion, path: string): string {
 export async function checkHealth(origin: OriginRegion, path: string, timeoutMs: number): Promise<HealthResult> {
   const started = Date.now();
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new DOMException("health check timeout", "TimeoutError")), timeoutMs);
+  const cancel = originDeadline(timeoutMs, () => controller.abort(new DOMException("health check timeout", "TimeoutError")));
   try {
     const res = await fetch(healthUrl(origin, path), {
       method: "GET",
@@ -43,7 +44,7 @@ export async function checkHealth(origin: OriginRegion, path: string, timeoutMs:
     if (controller.signal.aborted) return { ok: false, why: `no answer from the health path within ${timeoutMs} ms`, ms };
     return { ok: false, why: err instanceof Error ? err.message : String(err), ms };
   } finally {
-    clearTimeout(timer);
+    cancel();
   }
 }
 

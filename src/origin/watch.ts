@@ -134,3 +134,27 @@ export class OriginWatch {
     this.arm(upcoming === undefined ? left : Math.min(left, upcoming.afterMs - waited(upcoming)));
   }
 }
+
+/**
+ * A deadline that blames the origin when it passes, on one timer (the health check's). When it
+ * fires late by more than ISOLATE_LATE_MS the isolate itself was busy, and the origin's answer may
+ * be waiting behind this very timer: it gets one turn first. Without it a starved isolate failed its
+ * own confirming checks, and a failed check vouches for the origin failing: with a test suite busy
+ * beside a regions drill, every region left at once. Returns the cancel.
+ */
+export function originDeadline(ms: number, onTimeout: () => void): () => void {
+  let due = Date.now() + ms;
+  let excused = false;
+  let timer: ReturnType<typeof setTimeout>;
+  const fire = (): void => {
+    if (!excused && Date.now() - due > ISOLATE_LATE_MS) {
+      excused = true;
+      due = Date.now();
+      timer = setTimeout(fire, 0);
+      return;
+    }
+    onTimeout();
+  };
+  timer = setTimeout(fire, ms);
+  return () => clearTimeout(timer);
+}
