@@ -1,31 +1,9 @@
 /** The choice's evenly spread draws: a ramp step's share is its weight over any few hundred sessions, not over a hundred thousand. */
 import { describe, expect, it } from "vitest";
-import { readRouting } from "../src/config/routing.ts";
 import { Draws } from "../src/routing/draws.ts";
 import { choose } from "../src/routing/select.ts";
-import type { RegionControl, RegionInput, RoutingMode, RoutingPolicy } from "../src/routing/types.ts";
-
-function policy(mode: RoutingMode): RoutingPolicy {
-  const problems: string[] = [];
-  const p = readRouting({ mode }, problems);
-  if (problems.length > 0) throw new Error(problems.join("; "));
-  return p;
-}
-
-function region(name: string, over: Partial<Omit<RegionInput, "control">> & { control?: Partial<RegionControl> } = {}, index = 0): RegionInput {
-  const { control, ...rest } = over;
-  return {
-    name,
-    weight: 1,
-    home: false,
-    priority: index,
-    rampPercent: 100,
-    usable: true,
-    latencyMs: undefined,
-    ...rest,
-    control: { admin: "active", shedPercent: 0, rampStartedAt: undefined, reason: "", changedAt: 0, ...control },
-  };
-}
+import type { RegionInput, RoutingPolicy } from "../src/routing/types.ts";
+import { policy, region } from "./routing-inputs.ts";
 
 /** The share (percent) each region was first, in each consecutive window of `size` choices. */
 function windowShares(regions: RegionInput[], p: RoutingPolicy, draws: Draws, windows: number, size: number, name: string): number[] {

@@ -1,30 +1,8 @@
 /** choose() on its own: who goes first and why, the order after it, assignments, and the exact shares over 100k seeded draws. */
 import { describe, expect, it } from "vitest";
-import { readRouting } from "../src/config/routing.ts";
 import { choose } from "../src/routing/select.ts";
-import type { RegionControl, RegionInput, RoutingMode, RoutingPolicy } from "../src/routing/types.ts";
-
-function policy(mode: RoutingMode, extra: Record<string, unknown> = {}): RoutingPolicy {
-  const problems: string[] = [];
-  const p = readRouting({ mode, ...extra }, problems);
-  if (problems.length > 0) throw new Error(problems.join("; "));
-  return p;
-}
-
-function region(name: string, over: Partial<Omit<RegionInput, "control">> & { control?: Partial<RegionControl> } = {}, index = 0): RegionInput {
-  const { control, ...rest } = over;
-  return {
-    name,
-    weight: 1,
-    home: false,
-    priority: index,
-    rampPercent: 100,
-    usable: true,
-    latencyMs: undefined,
-    ...rest,
-    control: { admin: "active", shedPercent: 0, rampStartedAt: undefined, reason: "", changedAt: 0, ...control },
-  };
-}
+import type { RegionInput, RoutingPolicy } from "../src/routing/types.ts";
+import { policy, region } from "./routing-inputs.ts";
 
 /** mulberry32: a small seeded generator, so the share tests are exact and repeatable. */
 function seeded(seed: number): () => number {
